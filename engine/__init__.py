@@ -1,0 +1,49 @@
+"""Kefu's engine: the public API that the web layer and the command line use.
+
+Nothing outside `engine` imports deeper than this module, so the inside can change.
+"""
+
+from engine.clock import Clock, FixedClock, SystemClock
+from engine.config import Settings, settings_from_env
+from engine.errors import (
+    DeploymentError,
+    FormValidationError,
+    KefuError,
+    NotFound,
+    PermissionDenied,
+    Problem,
+    RetentionError,
+    TaskConflict,
+)
+from engine.history import verify_all, verify_case
+from engine.kefu import Kefu
+from engine.organisation import actor_for, find_actor, load_organisation, team_of
+from engine.persistence import models
+from engine.persistence.queries import (
+    case_by_number,
+    case_history,
+    claimable_tasks,
+    my_tasks,
+    search_cases,
+)
+from engine.roles import ROLES, Actor
+from engine.specs import build, deploy, deploy_directories, read_files
+from engine.runtime import (
+    case_data,
+    claim_task,
+    complete_task,
+    load_case_workflow,
+    reassign_task,
+    release_task,
+    start_case,
+)
+
+__all__ = [
+    "ROLES", "Actor", "Clock", "DeploymentError", "FixedClock", "FormValidationError",
+    "Kefu", "KefuError", "NotFound", "PermissionDenied", "Problem", "RetentionError",
+    "Settings", "SystemClock", "build", "deploy", "deploy_directories", "read_files", "TaskConflict", "actor_for", "case_by_number", "case_data",
+    "case_history", "claim_task", "claimable_tasks", "complete_task", "find_actor",
+    "load_case_workflow", "load_organisation", "models", "my_tasks", "reassign_task",
+    "release_task", "search_cases", "settings_from_env", "start_case", "team_of",
+    "verify_all", "verify_case",
+]

@@ -1,0 +1,75 @@
+"""Settings for one Kefu installation.
+
+Numbers that SPEC.md leaves open are defaults here and can be changed per installation
+(from a TOML/JSON-like mapping or environment variables), never hard-coded in a module.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SQLITE = "sqlite:///instance/kefu.sqlite3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_SQLITE
+    processes_dir: Path = Path("processes")
+    forms_dir: Path = Path("forms")
+    timezone: str = "Asia/Shanghai"
+    #: C10/A3: cases are kept at least this many years after closure.
+    retention_years: int = 3
+    #: C9: hours from acceptance before each escalation level is reached.
+    escalation_first_hours: float = 24.0
+    escalation_second_hours: float = 24.0
+    #: Reminders go to the holder of a task at this share of its allowed time.
+    reminder_fraction: float = 0.8
+    #: Dotted path of an SMS sender class; the default keeps messages in the outbox table.
+    sms_sender: str = "engine.replies:OutboxSender"
+    numbers: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.retention_years < 3:
+            raise ValueError("retention_years: C10 requires at least 3 years")
+        if not 0 < self.reminder_fraction < 1:
+            raise ValueError("reminder_fraction: must be between 0 and 1")
+
+    def number(self, name: str) -> float:
+        """A configured number for process scripts (`setting("...")` in BPMN)."""
+        if name in self.numbers:
+            return self.numbers[name]
+        value = getattr(self, name, None)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        raise KeyError(f"setting {name!r} is not a configured number")
+
+    def with_overrides(self, values: dict[str, Any]) -> Settings:
+        """Apply a mapping of overrides, refusing unknown keys so a typo is not silent."""
+        known = {f.name: f for f in fields(self)}
+        clean: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"unknown setting {key!r}")
+            current = getattr(self, key)
+            if isinstance(current, Path):
+                value = Path(value)
+            elif isinstance(current, bool):
+                value = str(value).lower() in {"1", "true", "yes"}
+            elif isinstance(current, int | float) and isinstance(value, str):
+                value = type(current)(value)
+            clean[key] = value
+        return replace(self, **clean)
+
+
+def settings_from_env(base: Settings | None = None) -> Settings:
+    """Read KEFU_<NAME> environment variables, the way a worker is configured in production."""
+    base = base or Settings()
+    overrides = {
+        f.name: os.environ[f"KEFU_{f.name.upper()}"]
+        for f in fields(base)
+        if f"KEFU_{f.name.upper()}" in os.environ and f.name != "numbers"
+    }
+    return base.with_overrides(overrides)

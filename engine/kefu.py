@@ -1,0 +1,77 @@
+"""The Kefu object: one installation's settings, clock, database and caches, in one place.
+
+Everything that runs a case receives it, so tests and benchmarks swap the clock, the
+database or the SMS gateway without patching modules.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+
+from engine.clock import Clock, SystemClock
+from engine.config import Settings
+from engine.errors import NotFound
+from engine.persistence.db import Database
+from engine.persistence.models import ProcessVersion
+from engine.replies import ReplyWriter, SmsSender, load_sender
+from engine.serializer import load_spec
+
+if TYPE_CHECKING:
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+
+    from engine.persistence.models import Case
+
+#: Called after a case is saved, inside its transaction (deadlines hook in here).
+SaveHook = Callable[["Kefu", Session, "Case", "BpmnWorkflow"], None]
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    id: int
+    process_id: str
+    version: int
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+    forms: dict[str, dict[str, Any]]
+
+
+class Kefu:
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None,
+                 sender: SmsSender | None = None, database: Database | None = None) -> None:
+        self.settings = settings or Settings()
+        self.clock: Clock = clock or SystemClock()
+        self.db = database or Database(self.settings.database_url)
+        self.replies = ReplyWriter(self.settings.processes_dir / "replies",
+                                   sender or load_sender(self.settings.sms_sender))
+        self.save_hooks: list[SaveHook] = []
+        self._versions: dict[int, LoadedVersion] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.db.session() as session:
+            yield session
+
+    def version(self, session: Session, version_id: int) -> LoadedVersion:
+        """A process version's spec, restored once per worker and then shared."""
+        loaded = self._versions.get(version_id)
+        if loaded is not None:
+            return loaded
+        row = session.get(ProcessVersion, version_id)
+        if row is None:
+            raise NotFound(f"process version {version_id} does not exist")
+        import json
+
+        spec, subs = load_spec(row.spec_json)
+        forms = {n: json.loads(t) for n, t in row.sources.items() if n.endswith(".json")}
+        loaded = LoadedVersion(row.id, row.process_id, row.version, spec, subs, forms)
+        with self._lock:
+            self._versions[version_id] = loaded
+        return loaded

@@ -1,0 +1,215 @@
+"""The tables of Kefu's core: organisation, process versions, cases, the inbox projection,
+history, replies and purges. Later features add their tables in modules of their own on
+the same `Base`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Department(Base):
+    __tablename__ = "department"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class Person(Base):
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    #: 工号: replies are signed with it, never with a name (C7).
+    staff_no: Mapped[str] = mapped_column(String(20), unique=True)
+    department: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
+    job_type: Mapped[str | None] = mapped_column(String(40))
+    skill_level: Mapped[int | None] = mapped_column(Integer)
+    shift_leader_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    roles: Mapped[list[PersonRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+
+class PersonRole(Base):
+    __tablename__ = "person_role"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class ProcessVersion(Base):
+    """One deployed version of a process: its spec is stored here once, not in each case."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (UniqueConstraint("process_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(80), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    spec_json: Mapped[str] = mapped_column(Text)
+    #: file name -> text of every BPMN/DMN/form file this version was built from.
+    sources: Mapped[dict[str, Any]]
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str] = mapped_column(String(60))
+
+
+class Case(Base):
+    __tablename__ = "case_record"
+    __table_args__ = (
+        Index("ix_case_state_created", "state", "created_at"),
+        Index("ix_case_phone", "complainant_phone"),
+        Index("ix_case_category", "category"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    process_id: Mapped[str] = mapped_column(String(80), index=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
+    state: Mapped[str] = mapped_column(String(20))  # running | closed
+    title: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(40))
+    complainant_phone: Mapped[str | None] = mapped_column(String(20))
+    department: Mapped[str | None] = mapped_column(String(40))
+    owner: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(60))
+    closed_at: Mapped[datetime | None]
+    retain_until: Mapped[datetime | None]
+    workflow_state: Mapped[str] = mapped_column(Text)
+    history_seq: Mapped[int] = mapped_column(default=0)
+    history_head: Mapped[str] = mapped_column(String(64), default="")
+    row_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": row_version}
+
+
+class TaskItem(Base):
+    """A ready user task, projected out of the workflow so the inbox is one indexed query."""
+
+    __tablename__ = "task_item"
+    __table_args__ = (
+        Index("ix_task_assignee", "assignee"),
+        Index("ix_task_candidate", "candidate_user"),
+        Index("ix_task_role", "role", "department", "assignee"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(80))
+    spec_name: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(200))
+    form: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str | None] = mapped_column(String(40))
+    candidate_user: Mapped[str | None] = mapped_column(String(60))
+    assignee: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+
+    case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
+
+
+class HistoryRecord(Base):
+    """Append-only, hash-chained (A1): each record's hash covers the previous one."""
+
+    __tablename__ = "history_record"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    seq: Mapped[int]
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(40))
+    task_spec: Mapped[str | None] = mapped_column(String(120))
+    task_title: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SmsMessage(Base):
+    """The outbox: every SMS a case sent, with the segments it costs (C7)."""
+
+    __tablename__ = "sms_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    segments: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20))  # queued | sent | delivered | failed
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Letter(Base):
+    __tablename__ = "letter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class PurgeRecord(Base):
+    """What remains of a case removed after its retention period (A3)."""
+
+    __tablename__ = "purge_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(40))
+    retain_until: Mapped[datetime]
+    purged_at: Mapped[datetime]
+    purged_by: Mapped[str] = mapped_column(String(60))
+    history_count: Mapped[int]
+    history_head: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,103 @@
+"""Replies to the customer (C7): SMS through a sender interface, letters as printable HTML.
+
+Wording lives in templates beside the processes (`processes/replies/`), so a process owner
+changes it without touching Python. Replies are signed with the staff number (工号), which
+is all the templates are given of the person: a name cannot leak into a reply.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from jinja2 import StrictUndefined, select_autoescape
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from jinja2.loaders import FileSystemLoader
+from sqlalchemy.orm import Session
+
+from engine.errors import KefuError
+from engine.persistence.models import Case, Letter, SmsMessage
+
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+def sms_segments(body: str) -> int:
+    """Segments an SMS costs: 70 UCS-2 characters (67 once split), 160/153 for GSM-7."""
+    single, split = (160, 153) if set(body) <= GSM7 else (70, 67)
+    length = len(body)
+    if length <= single:
+        return 1
+    return math.ceil(length / split)
+
+
+class SmsSender(Protocol):
+    """A gateway: takes a message and says what became of it (queued, sent, failed)."""
+
+    def send(self, phone: str, body: str) -> str: ...
+
+
+class OutboxSender:
+    """Keeps messages in the outbox table for a gateway to pick up; sends nothing itself."""
+
+    def send(self, phone: str, body: str) -> str:
+        return "queued"
+
+
+def load_sender(dotted: str) -> SmsSender:
+    module_name, _, class_name = dotted.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)()
+    except (ImportError, AttributeError) as exc:
+        raise KefuError(f"sms_sender: cannot load {dotted!r}: {exc}") from exc
+
+
+class ReplyWriter:
+    def __init__(self, templates_dir: Path, sender: SmsSender) -> None:
+        self.sender = sender
+        self.templates = SandboxedEnvironment(
+            loader=FileSystemLoader(str(templates_dir)),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            keep_trailing_newline=False,
+        )
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.templates.get_template(name).render(**context).strip()
+        except TemplateError as exc:
+            raise KefuError(f"reply template {name!r}: {exc}") from exc
+
+    def send(self, session: Session, case: Case, channel: str, template: str,
+             data: dict[str, Any], now: datetime) -> dict[str, Any]:
+        context = {
+            "case_number": case.number,
+            "staff_no": data.get("owner_staff_no", ""),
+            "data": data,
+            "date": now.date().isoformat(),
+        }
+        if channel == "sms":
+            phone = data.get("complainant_phone")
+            if not phone:
+                raise KefuError("complainant_phone: an SMS reply needs the customer's phone")
+            body = self._render(f"{template}.sms.txt", context)
+            message = SmsMessage(case_id=case.id, phone=phone, body=body,
+                                 segments=sms_segments(body), status=self.sender.send(phone, body),
+                                 created_at=now)
+            session.add(message)
+            session.flush()
+            return {"channel": "sms", "sms_id": message.id, "segments": message.segments,
+                    "status": message.status}
+        if channel == "letter":
+            letter = Letter(case_id=case.id, html=self._render(f"{template}.letter.html", context),
+                            created_at=now)
+            session.add(letter)
+            session.flush()
+            return {"channel": "letter", "letter_id": letter.id}
+        raise KefuError(f"reply_channel: {channel!r} is neither 'sms' nor 'letter'")

@@ -1,0 +1,49 @@
+"""Retention (C10, A3): no case leaves the database before its `retain_until`; a purge
+removes only expired cases and leaves a record of what it removed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine.errors import RetentionError
+from engine.persistence.models import (
+    Case,
+    HistoryRecord,
+    Letter,
+    PurgeRecord,
+    SmsMessage,
+    TaskItem,
+)
+
+#: Tables whose rows belong to one case; later features add theirs.
+CASE_CHILD_TABLES: list[type] = [TaskItem, HistoryRecord, SmsMessage, Letter]
+
+
+def check_deletable(case: Case, now: datetime) -> None:
+    if case.state != "closed" or case.retain_until is None:
+        raise RetentionError(f"case {case.number} is still open and cannot be deleted")
+    if now < case.retain_until:
+        raise RetentionError(f"case {case.number} must be kept until "
+                             f"{case.retain_until:%Y-%m-%d} (C10: at least 3 years)")
+
+
+def delete_case(session: Session, case: Case, now: datetime, actor: str) -> PurgeRecord:
+    check_deletable(case, now)
+    record = PurgeRecord(case_number=case.number, retain_until=case.retain_until,
+                         purged_at=now, purged_by=actor, history_count=case.history_seq,
+                         history_head=case.history_head)
+    session.add(record)
+    for table in CASE_CHILD_TABLES:
+        session.execute(delete(table).where(table.case_id == case.id))
+    session.delete(case)
+    session.flush()
+    return record
+
+
+def purge_expired(session: Session, now: datetime, actor: str) -> list[PurgeRecord]:
+    expired = session.scalars(select(Case).where(Case.state == "closed",
+                                                 Case.retain_until <= now)).all()
+    return [delete_case(session, case, now, actor) for case in expired]

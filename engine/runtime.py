@@ -1,0 +1,245 @@
+"""Start a case, complete its tasks, and save it: every change in one transaction with its
+history record. The caller owns the transaction (`with kefu.session() as s:`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from engine import history
+from engine.errors import KefuError, NotFound, PermissionDenied, TaskConflict
+from engine.forms import readonly_fields, validate
+from engine.kefu import Kefu, LoadedVersion
+from engine.persistence.models import Case, ProcessVersion, TaskItem
+from engine.roles import Actor, may_act, offer_for
+from engine.sandbox import KefuScriptEngine
+from engine.serializer import dump_workflow, load_workflow
+from engine.specs import FORM_PROPERTY
+
+CASE_PREFIXES = {"complaint": "TS", "leave": "QJ", "shift_swap": "HB", "request_report": "BG"}
+#: Case columns copied from the case data so that search never opens a workflow.
+SEARCH_FIELDS = ("category", "complainant_phone", "department", "title")
+
+
+def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
+               data: dict[str, Any] | None = None) -> Case:
+    """Open a case on the newest version; with `data`, the actor completes its intake too."""
+    version_id = session.scalar(
+        select(ProcessVersion.id).where(ProcessVersion.process_id == process_id)
+        .order_by(ProcessVersion.version.desc()).limit(1))
+    if version_id is None:
+        raise NotFound(f"process {process_id!r} is not deployed")
+    loaded = kefu.version(session, version_id)
+    now = kefu.clock.now()
+    case = Case(number=f"new-{uuid4().hex}", process_id=process_id,
+                process_version_id=version_id, state="running", created_at=now,
+                created_by=actor.username, workflow_state="")
+    session.add(case)
+    session.flush()
+    case.number = f"{CASE_PREFIXES.get(process_id, process_id[:2].upper())}" \
+                  f"{now.strftime('%Y%m%d')}{case.id:07d}"
+    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(case_number=case.number, process=process_id)
+    history.append(session, case, at=now, actor=actor.username, action="started",
+                   data={"process": process_id, "version": loaded.version})
+    _run(kefu, session, case, workflow)
+    _save(kefu, session, case, workflow, loaded, now)
+    if data is not None:
+        first = session.scalar(select(TaskItem).where(TaskItem.case_id == case.id)
+                               .order_by(TaskItem.created_at).limit(1))
+        if first is None:
+            raise KefuError(f"process {process_id!r} has no first task to take the data")
+        complete_task(kefu, session, first.id, actor, data)
+    return case
+
+
+def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
+                  data: dict[str, Any]) -> Case:
+    """Validate the form data, complete the task and run the engine to the next wait."""
+    item, case = _lock_task(session, task_id)
+    if not may_act(actor, item.role, item.department, item.candidate_user, item.assignee):
+        raise PermissionDenied(f"{actor.username} may not do task {item.title!r}")
+    loaded = kefu.version(session, case.process_version_id)
+    workflow = load_workflow(case.workflow_state, loaded.spec, loaded.subprocess_specs)
+    task = workflow.get_task_from_id(UUID(task_id))
+    if task is None or task.state != TaskState.READY:
+        raise TaskConflict(f"task {item.title!r} is no longer ready")
+    schema = loaded.forms[task.task_spec.extensions["properties"][FORM_PROPERTY]]
+    hidden = readonly_fields(schema)
+    submitted = {k: v for k, v in data.items() if k not in hidden}
+    validate(schema, submitted)
+
+    now = kefu.clock.now()
+    spec_name = task.task_spec.bpmn_id
+    task.data.update(submitted)
+    task.data[f"{spec_name}_by"] = actor.username
+    task.data[f"{spec_name}_at"] = now.isoformat()
+    if case.owner is None:  # the first person to complete a task owns the case (C2)
+        case.owner = actor.username
+        task.data.update(owner=actor.username, owner_staff_no=actor.staff_no,
+                         accepted_at=now.isoformat())
+    history.append(session, case, at=now, actor=actor.username, action="completed",
+                   task_spec=spec_name, task_title=item.title, data=submitted)
+    task.run()
+    _run(kefu, session, case, workflow)
+    _save(kefu, session, case, workflow, loaded, now)
+    return case
+
+
+def claim_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> TaskItem:
+    item, case = _lock_task(session, task_id)
+    if item.assignee is not None and item.assignee != actor.username:
+        raise TaskConflict(f"task {item.title!r} was already claimed by {item.assignee}")
+    if not may_act(actor, item.role, item.department, item.candidate_user, None):
+        raise PermissionDenied(f"{actor.username} may not claim task {item.title!r}")
+    item.assignee = actor.username
+    history.append(session, case, at=kefu.clock.now(), actor=actor.username, action="claimed",
+                   task_spec=item.spec_name, task_title=item.title)
+    _flush(session)
+    return item
+
+
+def release_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> TaskItem:
+    item, case = _lock_task(session, task_id)
+    if item.assignee != actor.username:
+        raise PermissionDenied(f"{actor.username} does not hold task {item.title!r}")
+    item.assignee = None
+    history.append(session, case, at=kefu.clock.now(), actor=actor.username, action="released",
+                   task_spec=item.spec_name, task_title=item.title)
+    _flush(session)
+    return item
+
+
+def reassign_task(kefu: Kefu, session: Session, task_id: str, leader: Actor,
+                  to: Actor, team: set[str]) -> TaskItem:
+    """A leader hands a task to someone of their team who could do it themselves."""
+    item, case = _lock_task(session, task_id)
+    if to.username not in team:
+        raise PermissionDenied(f"{to.username} is not in {leader.username}'s team")
+    if not may_act(to, item.role, item.department, None, None):
+        raise PermissionDenied(f"{to.username} does not hold role {item.role!r}")
+    item.assignee = to.username
+    item.candidate_user = None
+    history.append(session, case, at=kefu.clock.now(), actor=leader.username,
+                   action="reassigned", task_spec=item.spec_name, task_title=item.title,
+                   data={"to": to.username})
+    _flush(session)
+    return item
+
+
+def load_case_workflow(kefu: Kefu, session: Session, case: Case) -> BpmnWorkflow:
+    loaded = kefu.version(session, case.process_version_id)
+    return load_workflow(case.workflow_state, loaded.spec, loaded.subprocess_specs)
+
+
+def case_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The data as the case stands now: the newest ready or completed task's."""
+    ready = workflow.get_tasks(state=TaskState.READY)
+    if ready:
+        return ready[0].data
+    if workflow.last_task is not None:
+        return workflow.last_task.data
+    return {}
+
+
+def _lock_task(session: Session, task_id: str) -> tuple[TaskItem, Case]:
+    """Lock the task's case row; the second of two simultaneous actors sees the first's result."""
+    case_id = session.scalar(select(TaskItem.case_id).where(TaskItem.id == task_id))
+    if case_id is None:
+        raise TaskConflict(f"task {task_id} is no longer open: someone completed it first")
+    case = session.scalar(select(Case).where(Case.id == case_id).with_for_update()
+                          .execution_options(populate_existing=True))
+    item = session.scalar(select(TaskItem).where(TaskItem.id == task_id)
+                          .execution_options(populate_existing=True))
+    if case is None or item is None:
+        raise TaskConflict(f"task {task_id} is no longer open: someone completed it first")
+    return item, case
+
+
+def _flush(session: Session) -> None:
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise TaskConflict("the case was changed by someone else at the same time") from exc
+
+
+def _script_engine(kefu: Kefu, session: Session, case: Case) -> KefuScriptEngine:
+    settings = kefu.settings
+
+    def send_reply(task: Any, params: dict[str, Any]) -> dict[str, Any]:
+        result = kefu.replies.send(session, case, params["channel"], params["template"],
+                                   task.data, kefu.clock.now())
+        history.append(session, case, at=kefu.clock.now(), actor="system", action="reply_sent",
+                       task_spec=task.task_spec.bpmn_id, data=result)
+        return result
+
+    helpers = {
+        "now": lambda: kefu.clock.now().isoformat(),
+        "add_hours": lambda iso, hours: _shift(iso, timedelta(hours=hours)),
+        "add_days": lambda iso, days: _shift(iso, timedelta(days=days)),
+        "setting": settings.number,
+    }
+    return KefuScriptEngine(helpers, {"kefu.send_reply": send_reply})
+
+
+def _shift(iso: str, delta: timedelta) -> str:
+    return (datetime.fromisoformat(iso) + delta).isoformat()
+
+
+def _run(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow) -> None:
+    workflow.script_engine = _script_engine(kefu, session, case)
+    workflow.do_engine_steps()
+
+
+def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
+          loaded: LoadedVersion, now: datetime) -> None:
+    data = case_data(workflow)
+    for name in SEARCH_FIELDS:
+        if data.get(name) not in (None, ""):
+            setattr(case, name, str(data[name])[:200])
+    if workflow.is_completed() and case.state == "running":
+        case.state = "closed"
+        case.closed_at = now
+        case.retain_until = _years_later(now, kefu.settings.retention_years)
+        history.append(session, case, at=now, actor="system", action="closed",
+                       data={"retain_until": case.retain_until.isoformat()})
+    case.workflow_state = dump_workflow(workflow)
+    _project_tasks(session, case, workflow, loaded, now)
+    for hook in kefu.save_hooks:
+        hook(kefu, session, case, workflow)
+    _flush(session)
+
+
+def _years_later(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def _project_tasks(session: Session, case: Case, workflow: BpmnWorkflow,
+                   loaded: LoadedVersion, now: datetime) -> None:
+    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    existing = set(session.scalars(select(TaskItem.id).where(TaskItem.case_id == case.id)))
+    gone = existing - ready.keys()
+    if gone:
+        session.execute(delete(TaskItem).where(TaskItem.id.in_(gone)))
+    for task_id in ready.keys() - existing:
+        task = ready[task_id]
+        offer = offer_for(task.task_spec, task.data)
+        session.add(TaskItem(
+            id=task_id, case_id=case.id, process_id=loaded.process_id,
+            spec_name=task.task_spec.bpmn_id, title=task.task_spec.bpmn_name or
+            task.task_spec.bpmn_id, form=task.task_spec.extensions["properties"][FORM_PROPERTY],
+            role=offer.role, department=offer.department, candidate_user=offer.candidate_user,
+            created_at=now,
+        ))
+

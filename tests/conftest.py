@@ -1,0 +1,100 @@
+"""Fixtures: a fresh database per test (SQLite, and PostgreSQL when asked), a frozen
+clock, the demo centre's people, and the deployed processes.
+
+KEFU_TEST_DATABASES=sqlite,postgres runs every database test on both; KEFU_TEST_PG_URL
+names the PostgreSQL database (default: the `test` database on 127.0.0.1:5432).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+import engine
+from engine import FixedClock, Kefu, Settings
+from engine.organisation import DEMO_FILE
+from engine.persistence.db import Database
+from engine.persistence.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PG_URL = os.environ.get("KEFU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DATABASES = [d.strip() for d in os.environ.get("KEFU_TEST_DATABASES", "sqlite").split(",")]
+
+_pg: Database | None = None
+
+
+def _postgres() -> Database:
+    """One engine for the whole run; tables are created once and emptied per test."""
+    global _pg
+    if _pg is None:
+        _pg = Database(PG_URL)
+        Base.metadata.drop_all(_pg.engine)
+        Base.metadata.create_all(_pg.engine)
+    return _pg
+
+
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "postgres":
+        db = _postgres()
+        names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        yield db
+        return
+    db = Database(f"sqlite:///{tmp_path / 'kefu.sqlite3'}")
+    db.create_all_for_tests()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database_url="sqlite://", processes_dir=ROOT / "processes",
+                    forms_dir=ROOT / "forms")
+
+
+@pytest.fixture
+def kefu(database: Database, clock: FixedClock, settings: Settings) -> Kefu:
+    k = Kefu(settings, clock=clock, database=database)
+    with k.session() as session:
+        engine.load_organisation(session, DEMO_FILE, with_passwords=False)
+    return k
+
+
+_built: list | None = None
+
+
+@pytest.fixture
+def deployed(kefu: Kefu) -> Kefu:
+    """The repository's processes deployed (parsed once per run, stored per test)."""
+    global _built
+    if _built is None:
+        _built = engine.build(*engine.read_files(kefu.settings.processes_dir,
+                                                 kefu.settings.forms_dir))
+    with kefu.session() as session:
+        engine.deploy(session, _built, "process_owner", kefu.clock.now())
+    return kefu
+
+
+@pytest.fixture
+def people(kefu: Kefu) -> dict[str, engine.Actor]:
+    from sqlalchemy import select
+
+    from engine.persistence.models import Person
+
+    with kefu.session() as session:
+        return {p.username: engine.actor_for(p) for p in session.scalars(select(Person))}

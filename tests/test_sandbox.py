@@ -1,0 +1,49 @@
+"""Scripts and conditions from process files run in a sandbox (issue 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import ScriptError
+from engine.sandbox import SandboxEnvironment, check_source
+
+ESCAPES = [
+    "import os",
+    "from os import system",
+    "__import__('os').system('true')",
+    "open('/etc/passwd').read()",
+    "().__class__.__bases__[0].__subclasses__()",
+    "eval('1+1')",
+    "exec('x = 1')",
+    "compile('1', 'x', 'eval')",
+    "getattr(1, 'real')",
+    "globals()",
+]
+
+
+@pytest.mark.parametrize("source", ESCAPES)
+def test_script_cannot_import_or_reach_files_or_builtins(source: str) -> None:
+    env = SandboxEnvironment({})
+    with pytest.raises((ScriptError, NameError)):
+        env.execute(source, {})
+
+
+def test_script_can_compute_with_case_data_and_helpers() -> None:
+    env = SandboxEnvironment({"add_one": lambda x: x + 1})
+    data = {"hours": 24, "items": [3, 1, 2]}
+    env.execute("total = add_one(hours) + len(sorted(items))", data)
+    assert data["total"] == 28
+    assert "add_one" not in data and "__builtins__" not in data
+
+
+def test_condition_is_evaluated_in_the_sandbox() -> None:
+    env = SandboxEnvironment({})
+    assert env.evaluate("justified == True and len(department) > 0",
+                        {"justified": True, "department": "billing"}) is True
+    with pytest.raises(ScriptError, match="__import__"):
+        env.evaluate("__import__('os')", {})
+
+
+def test_syntax_error_names_the_line() -> None:
+    with pytest.raises(ScriptError, match="line 2"):
+        check_source("a = 1\nb = (")
