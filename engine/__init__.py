@@ -27,7 +27,6 @@ from engine.persistence.queries import (
     search_cases,
 )
 from engine.roles import ROLES, Actor
-from engine.specs import build, deploy, deploy_directories, read_files
 from engine.runtime import (
     case_data,
     claim_task,
@@ -37,13 +36,14 @@ from engine.runtime import (
     release_task,
     start_case,
 )
+from engine.specs import build, deploy, deploy_directories, read_files
 
 __all__ = [
-    "ROLES", "Actor", "Clock", "DeploymentError", "FixedClock", "FormValidationError",
-    "Kefu", "KefuError", "NotFound", "PermissionDenied", "Problem", "RetentionError",
-    "Settings", "SystemClock", "build", "deploy", "deploy_directories", "read_files", "TaskConflict", "actor_for", "case_by_number", "case_data",
-    "case_history", "claim_task", "claimable_tasks", "complete_task", "find_actor",
-    "load_case_workflow", "load_organisation", "models", "my_tasks", "reassign_task",
-    "release_task", "search_cases", "settings_from_env", "start_case", "team_of",
-    "verify_all", "verify_case",
+    "Actor", "Clock", "DeploymentError", "FixedClock", "FormValidationError", "Kefu",
+    "KefuError", "NotFound", "PermissionDenied", "Problem", "ROLES", "RetentionError",
+    "Settings", "SystemClock", "TaskConflict", "actor_for", "build", "case_by_number",
+    "case_data", "case_history", "claim_task", "claimable_tasks", "complete_task", "deploy",
+    "deploy_directories", "find_actor", "load_case_workflow", "load_organisation", "models",
+    "my_tasks", "read_files", "reassign_task", "release_task", "search_cases",
+    "settings_from_env", "start_case", "team_of", "verify_all", "verify_case",
 ]

@@ -6,18 +6,20 @@ database or the SMS gateway without patching modules.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from sqlalchemy.orm import Session
 
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.errors import NotFound
+from engine.operators import REGISTRY, Operator
 from engine.persistence.db import Database
 from engine.persistence.models import ProcessVersion
 from engine.replies import ReplyWriter, SmsSender, load_sender
@@ -51,6 +53,7 @@ class Kefu:
         self.replies = ReplyWriter(self.settings.processes_dir / "replies",
                                    sender or load_sender(self.settings.sms_sender))
         self.save_hooks: list[SaveHook] = []
+        self.operators: dict[str, Operator] = dict(REGISTRY)
         self._versions: dict[int, LoadedVersion] = {}
         self._lock = threading.Lock()
 
@@ -67,8 +70,6 @@ class Kefu:
         row = session.get(ProcessVersion, version_id)
         if row is None:
             raise NotFound(f"process version {version_id} does not exist")
-        import json
-
         spec, subs = load_spec(row.spec_json)
         forms = {n: json.loads(t) for n, t in row.sources.items() if n.endswith(".json")}
         loaded = LoadedVersion(row.id, row.process_id, row.version, spec, subs, forms)

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from jinja2 import StrictUndefined, select_autoescape
 from jinja2.exceptions import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from jinja2.loaders import FileSystemLoader
+from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 
 from engine.errors import KefuError

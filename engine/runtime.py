@@ -4,19 +4,22 @@ history record. The caller owns the transaction (`with kefu.session() as s:`).""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.util.task import TaskState
 
 from engine import history
-from engine.errors import KefuError, NotFound, PermissionDenied, TaskConflict
+from engine.errors import KefuError, NotFound, PermissionDenied, ScriptError, TaskConflict
 from engine.forms import readonly_fields, validate
 from engine.kefu import Kefu, LoadedVersion
+from engine.operators import OperatorContext, operator
 from engine.persistence.models import Case, ProcessVersion, TaskItem
 from engine.roles import Actor, may_act, offer_for
 from engine.sandbox import KefuScriptEngine
@@ -172,22 +175,26 @@ def _flush(session: Session) -> None:
 
 
 def _script_engine(kefu: Kefu, session: Session, case: Case) -> KefuScriptEngine:
-    settings = kefu.settings
-
-    def send_reply(task: Any, params: dict[str, Any]) -> dict[str, Any]:
-        result = kefu.replies.send(session, case, params["channel"], params["template"],
-                                   task.data, kefu.clock.now())
-        history.append(session, case, at=kefu.clock.now(), actor="system", action="reply_sent",
-                       task_spec=task.task_spec.bpmn_id, data=result)
-        return result
-
+    context = OperatorContext(kefu, session, case)
+    operators = {name: partial(fn, context) for name, fn in kefu.operators.items()}
     helpers = {
         "now": lambda: kefu.clock.now().isoformat(),
         "add_hours": lambda iso, hours: _shift(iso, timedelta(hours=hours)),
         "add_days": lambda iso, days: _shift(iso, timedelta(days=days)),
-        "setting": settings.number,
+        "setting": kefu.settings.number,
     }
-    return KefuScriptEngine(helpers, {"kefu.send_reply": send_reply})
+    return KefuScriptEngine(helpers, operators)
+
+
+@operator("kefu.send_reply")
+def send_reply(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """C7: the reply goes out by SMS or letter, and the case history says which."""
+    now = context.kefu.clock.now()
+    result = context.kefu.replies.send(context.session, context.case, params["channel"],
+                                       params["template"], task.data, now)
+    history.append(context.session, context.case, at=now, actor="system",
+                   action="reply_sent", task_spec=task.task_spec.bpmn_id, data=result)
+    return result
 
 
 def _shift(iso: str, delta: timedelta) -> str:
@@ -196,7 +203,20 @@ def _shift(iso: str, delta: timedelta) -> str:
 
 def _run(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow) -> None:
     workflow.script_engine = _script_engine(kefu, session, case)
-    workflow.do_engine_steps()
+    try:
+        workflow.do_engine_steps()
+    except SpiffWorkflowException as exc:
+        raise _engine_error(exc) from exc
+
+
+def _engine_error(exc: BaseException) -> KefuError:
+    """The KefuError a script or operator raised (a rule refusal), else a ScriptError."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KefuError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return ScriptError(f"the process failed at a script or service step: {exc}")
 
 
 def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,

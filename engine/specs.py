@@ -16,8 +16,6 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
@@ -25,6 +23,8 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.errors import DeploymentError, Problem, ScriptError
 from engine.persistence.models import ProcessVersion

@@ -18,7 +18,8 @@ INTAKE = {
     "content": "本月话费多扣了 30 元，要求退还。",
     "is_vip": False,
 }
-CONTACT = {"reached": True, "contact_notes": "已电话联系，客户确认多扣费。", "details_confirmed": True}
+CONTACT = {"reached": True, "contact_notes": "已电话联系，客户确认多扣费。",
+           "details_confirmed": True}
 JUSTIFIED = {"justified": True, "request_reasonable": True, "complaint_class": "general",
              "department": "billing", "judgement_notes": "计费错误，投诉成立。"}
 NOT_JUSTIFIED = {"justified": False, "request_reasonable": False,

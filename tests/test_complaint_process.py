@@ -32,7 +32,8 @@ def _case(kefu, number: str) -> Case:
 
 def _data(kefu, number: str) -> dict:
     with kefu.session() as s:
-        return engine.case_data(engine.load_case_workflow(kefu, s, engine.case_by_number(s, number)))
+        case = engine.case_by_number(s, number)
+        return engine.case_data(engine.load_case_workflow(kefu, s, case))
 
 
 def test_C1_C2_intake_gives_case_number_receipt_and_owner(deployed, people) -> None:

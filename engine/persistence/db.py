@@ -47,7 +47,7 @@ class Database:
         """Bring the schema to the newest migration (Alembic), as `kefu init` does."""
         from alembic import command
 
-        command.upgrade(alembic_config(self.url), "head")
+        command.upgrade(alembic_config(self.url), "heads")
 
     def create_all_for_tests(self) -> None:
         Base.metadata.create_all(self.engine)
