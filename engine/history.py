@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +23,7 @@ GENESIS = "0" * 64
 def _digest(prev_hash: str, case_number: str, seq: int, at: datetime, actor: str,
             action: str, task_spec: str | None, data: dict[str, Any]) -> str:
     payload = json.dumps(
-        [case_number, seq, at.isoformat(timespec="microseconds"), actor, action,
+        [case_number, seq, at.astimezone(UTC).isoformat(timespec="microseconds"), actor, action,
          task_spec, data],
         sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
     )

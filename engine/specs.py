@@ -33,6 +33,7 @@ from engine.sandbox import check_source
 from engine.serializer import dump_spec
 
 FORM_PROPERTY = "formJsonSchemaFilename"
+BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 
 
 @dataclass
@@ -120,6 +121,8 @@ def _add_file(parser: SpiffBpmnParser, name: str, text: str, out: _Collector) ->
         out.add(name, f"malformed XML: {exc.msg}", line=exc.lineno)
         return
     out.trees[name] = tree
+    if name.endswith(".bpmn"):
+        _check_lanes_and_flows(name, tree, out)
     try:
         if name.endswith(".dmn"):
             parser.add_dmn_xml(tree, filename=name)
@@ -129,6 +132,22 @@ def _add_file(parser: SpiffBpmnParser, name: str, text: str, out: _Collector) ->
         out.add(name, f"{exc}", exc.id or None, exc.line_number or None)
     except (SpiffWorkflowException, etree.LxmlError, KeyError, ValueError) as exc:
         out.add(name, f"cannot parse: {exc}")
+
+
+def _check_lanes_and_flows(name: str, tree: Any, out: _Collector) -> None:
+    """Checks SpiffWorkflow reports obscurely or not at all, located at the element."""
+    for lane in tree.iterfind(".//bpmn:lane", BPMN_NS):
+        if lane.get("name") not in KNOWN_ROLES:
+            out.add(name, f"lane {lane.get('name')!r} names no known role "
+                          f"(known: {', '.join(sorted(KNOWN_ROLES))})",
+                    lane.get("id"), lane.sourceline)
+    for process in tree.iterfind(".//bpmn:process", BPMN_NS):
+        ids = {e.get("id") for e in process.iter() if e.get("id")}
+        for flow in process.iterfind(".//bpmn:sequenceFlow", BPMN_NS):
+            for end in ("sourceRef", "targetRef"):
+                if flow.get(end) not in ids:
+                    out.add(name, f"sequence flow {end} points to missing element "
+                                  f"{flow.get(end)!r}", flow.get("id"), flow.sourceline)
 
 
 def _check_forms(form_files: Mapping[str, str], out: _Collector) -> dict[str, dict]:
@@ -157,10 +176,6 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser,
         bpmn_id = getattr(task_spec, "bpmn_id", None)
         if bpmn_id is None:
             continue
-        lane = getattr(task_spec, "lane", None)
-        if lane is not None and lane not in KNOWN_ROLES:
-            out.add(filename, f"lane {lane!r} names no known role "
-                              f"(known: {', '.join(sorted(KNOWN_ROLES))})", bpmn_id)
         if isinstance(task_spec, UserTask):
             used |= _check_user_task(task_spec, filename, forms, out)
         script = getattr(task_spec, "script", None)

@@ -1,0 +1,74 @@
+"""The `kefu` command: init, deploy, audit verify, purge (issue 2)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from web.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    monkeypatch.chdir(ROOT)
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("KEFU_DATABASE_URL", url)
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    run.url = url  # type: ignore[attr-defined]
+    return run
+
+
+def test_init_demo_creates_schema_people_and_processes_then_deploy_is_a_no_op(cli) -> None:
+    out = cli("init", "--demo")
+    assert "organisation loaded" in out and "deployed: complaint v1" in out
+    assert "unchanged: complaint v1" in cli("deploy")
+    with create_engine(cli.url).connect() as conn:
+        hashed = conn.execute(text("SELECT password_hash FROM person WHERE username='agent01'"))
+        assert hashed.scalar().startswith("scrypt$")
+
+
+def test_deploy_refusal_prints_file_line_and_element(cli, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    cli("init")
+    broken = tmp_path / "processes"
+    shutil.copytree(ROOT / "processes", broken)
+    bpmn = broken / "complaint.bpmn"
+    bpmn.write_text(bpmn.read_text(encoding="utf-8").replace(
+        'name="dept_head"', 'name="boss"', 1), encoding="utf-8")
+    monkeypatch.setenv("KEFU_PROCESSES_DIR", str(broken))
+    result = CliRunner().invoke(main, ["deploy"])
+    assert result.exit_code == 1
+    assert "deployment refused, nothing was deployed" in result.output
+    assert "complaint.bpmn:" in result.output and "'boss' names no known role" in result.output
+
+
+def test_A1_audit_verify_reports_tampering_with_exit_code(cli) -> None:
+    cli("init", "--demo")
+    from engine import Kefu, Settings, find_actor, start_case
+    from tests.complaints import INTAKE
+
+    kefu = Kefu(Settings(database_url=cli.url))
+    with kefu.session() as s:
+        start_case(kefu, s, "complaint", find_actor(s, "agent01"), INTAKE)
+    assert "checked 1 cases: 0 problem(s)" in cli("audit", "verify")
+    with create_engine(cli.url).begin() as conn:
+        conn.execute(text("UPDATE history_record SET data = '{}' WHERE seq = 2"))
+    out = cli("audit", "verify", code=1)
+    assert "TAMPERED" in out and "#2: record content was edited" in out
+
+
+def test_purge_with_nothing_expired_removes_nothing(cli) -> None:
+    cli("init")
+    assert "purged 0 expired case(s)" in cli("purge")
