@@ -47,3 +47,23 @@ def test_condition_is_evaluated_in_the_sandbox() -> None:
 def test_syntax_error_names_the_line() -> None:
     with pytest.raises(ScriptError, match="line 2"):
         check_source("a = 1\nb = (")
+
+
+def test_process_script_reading_a_file_fails_and_saves_nothing(kefu, people) -> None:
+    """End to end: a deployed process whose script calls open() is stopped at run time."""
+    from pathlib import Path
+
+    from sqlalchemy import func, select
+
+    import engine
+    from engine.persistence.models import Case
+
+    data = Path(__file__).resolve().parent / "data"
+    built = engine.build({"sandbox_escape.bpmn": (data / "sandbox_escape.bpmn").read_text()},
+                         {"note.json": (data / "note.json").read_text()})
+    with kefu.session() as s:
+        engine.deploy(s, built, "owner01", kefu.clock.now())
+    with pytest.raises(ScriptError, match="open"), kefu.session() as s:
+        engine.start_case(kefu, s, "sandbox_escape", people["agent01"], {"path": "/etc/passwd"})
+    with kefu.session() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0

@@ -1,0 +1,46 @@
+"""SMS segments and pluggable gateways (C7, issue 2)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from engine import Kefu, KefuError
+from engine.persistence.models import SmsMessage
+from engine.replies import load_sender, sms_segments
+from tests.complaints import run_to_archive
+
+
+@pytest.mark.parametrize(("length", "segments"), [(1, 1), (70, 1), (71, 2), (134, 2),
+                                                  (135, 3), (201, 3), (202, 4)])
+def test_C7_chinese_sms_segments_are_70_then_67_characters(length: int, segments: int) -> None:
+    assert sms_segments("投" * length) == segments
+
+
+@pytest.mark.parametrize(("length", "segments"), [(160, 1), (161, 2), (306, 2), (307, 3)])
+def test_plain_ascii_sms_segments_are_160_then_153(length: int, segments: int) -> None:
+    assert sms_segments("a" * length) == segments
+
+
+class RecordingGateway:
+    sent: list[tuple[str, str]] = []
+
+    def send(self, phone: str, body: str) -> str:
+        self.sent.append((phone, body))
+        return "sent"
+
+
+def test_C7_real_gateway_plugs_in_by_configuration(deployed, people, database) -> None:
+    gateway = load_sender("tests.test_replies:RecordingGateway")
+    kefu = Kefu(deployed.settings, clock=deployed.clock, database=database, sender=gateway)
+    RecordingGateway.sent.clear()
+    run_to_archive(kefu, people)
+    with kefu.session() as s:
+        message = s.scalars(select(SmsMessage)).one()
+    assert message.status == "sent"
+    assert RecordingGateway.sent == [(message.phone, message.body)]
+
+
+def test_unknown_gateway_is_refused_naming_the_setting() -> None:
+    with pytest.raises(KefuError, match="sms_sender: cannot load 'nowhere:Gateway'"):
+        load_sender("nowhere:Gateway")
