@@ -3,8 +3,13 @@
 Nothing outside `engine` imports deeper than this module, so the inside can change.
 """
 
+# casefile, catalog, disclosure: reads for the web (issue 5); roster: leave, swaps, reports
+# (issue 4); engine.rules registers the rule operators.
+from engine import casefile, catalog, disclosure, roster
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.config import Settings, settings_from_env
+from engine.deadlines import escalation_level, reminders_for, timing
+from engine.demo.roster import load_demo_roster
 from engine.errors import (
     DeploymentError,
     FormValidationError,
@@ -18,6 +23,7 @@ from engine.errors import (
 from engine.history import verify_all, verify_case
 from engine.kefu import Kefu
 from engine.organisation import actor_for, find_actor, load_organisation, team_of
+from engine.passwords import check_password, hash_password
 from engine.persistence import models
 from engine.persistence.queries import (
     case_by_number,
@@ -27,6 +33,8 @@ from engine.persistence.queries import (
     search_cases,
 )
 from engine.roles import ROLES, Actor
+from engine.roster import shift_leader_on_duty
+from engine.rules import Breach, RuleViolation
 from engine.runtime import (
     case_data,
     claim_task,
@@ -36,7 +44,10 @@ from engine.runtime import (
     release_task,
     start_case,
 )
+from engine.scheduler.firing import fire_due
+from engine.scheduler.worker import TimerWorker
 from engine.specs import build, deploy, deploy_directories, read_files
+from engine.tokens import actor_for_token, create_token, revoke_tokens
 
 __all__ = [
     "Actor", "Clock", "DeploymentError", "FixedClock", "FormValidationError", "Kefu",
@@ -46,4 +57,8 @@ __all__ = [
     "deploy_directories", "find_actor", "load_case_workflow", "load_organisation", "models",
     "my_tasks", "read_files", "reassign_task", "release_task", "search_cases",
     "settings_from_env", "start_case", "team_of", "verify_all", "verify_case",
+    "actor_for_token", "create_token", "revoke_tokens", "casefile", "catalog", "disclosure",
+    "check_password", "hash_password",
+    "Breach", "RuleViolation", "load_demo_roster", "roster", "shift_leader_on_duty",
+    "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing",
 ]

@@ -27,8 +27,29 @@ class Settings:
     escalation_second_hours: float = 24.0
     #: Reminders go to the holder of a task at this share of its allowed time.
     reminder_fraction: float = 0.8
+    #: Working-time deadlines: `workday_start`/`workday_end` ("HH:MM"), `extra_days_off` and
+    #: `extra_working_days` (lists of "YYYY-MM-DD"), see engine.calendar.calendar_from_settings.
+    working_calendar: dict[str, Any] = field(default_factory=dict)
+    #: The timer worker re-reads the next due time this often in case a wake-up was missed
+    #: (another process on SQLite); on PostgreSQL it is woken at once by NOTIFY.
+    timer_recheck_seconds: float = 30.0
     #: Dotted path of an SMS sender class; the default keeps messages in the outbox table.
     sms_sender: str = "engine.replies:OutboxSender"
+    #: L1: notice before the first shift for general (1 day) and special (1 hour) personal
+    #: leave; sick leave is asked before the shift starts. Later requests are flagged.
+    leave_general_notice_hours: float = 24.0
+    leave_special_notice_hours: float = 1.0
+    leave_sick_notice_hours: float = 0.0
+    #: L6: leave on a night shift must be asked before this hour of the shift's day.
+    leave_night_cutoff_hour: float = 12.0
+    #: L7: leave on a public-holiday shift must be asked this many days before it.
+    leave_holiday_notice_days: float = 2.0
+    #: S2: swaps per person per month.
+    swap_max_per_month: int = 2
+    #: S3: less rest than this between two shifts makes them back to back (连班).
+    swap_min_rest_hours: float = 8.0
+    #: S4: largest allowed difference of skill levels between the two parties.
+    swap_max_skill_gap: int = 1
     numbers: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -36,6 +57,8 @@ class Settings:
             raise ValueError("retention_years: C10 requires at least 3 years")
         if not 0 < self.reminder_fraction < 1:
             raise ValueError("reminder_fraction: must be between 0 and 1")
+        if self.timer_recheck_seconds <= 0:
+            raise ValueError("timer_recheck_seconds: must be positive")
 
     def number(self, name: str) -> float:
         """A configured number for process scripts (`setting("...")` in BPMN)."""
@@ -70,6 +93,7 @@ def settings_from_env(base: Settings | None = None) -> Settings:
     overrides = {
         f.name: os.environ[f"KEFU_{f.name.upper()}"]
         for f in fields(base)
-        if f"KEFU_{f.name.upper()}" in os.environ and f.name != "numbers"
+        if f"KEFU_{f.name.upper()}" in os.environ
+        and f.name not in ("numbers", "working_calendar")
     }
     return base.with_overrides(overrides)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.errors import RetentionError
+from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import (
     Case,
     HistoryRecord,
@@ -17,9 +18,12 @@ from engine.persistence.models import (
     SmsMessage,
     TaskItem,
 )
+from engine.persistence.roster_models import LeaveRecord, SwapRecord
 
 #: Tables whose rows belong to one case; later features add theirs.
 CASE_CHILD_TABLES: list[type] = [TaskItem, HistoryRecord, SmsMessage, Letter]
+CASE_CHILD_TABLES += [Deadline, CaseEscalation]
+CASE_CHILD_TABLES += [SwapRecord, LeaveRecord]  # roster records of leave and swap cases
 
 
 def check_deletable(case: Case, now: datetime) -> None:

@@ -15,7 +15,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import history
+from engine import deadlines, escalation, history  # noqa: F401 - escalation registers operators
+from engine.clock import FixedClock
 from engine.errors import KefuError, NotFound, PermissionDenied, ScriptError, TaskConflict
 from engine.forms import readonly_fields, validate
 from engine.kefu import Kefu, LoadedVersion
@@ -91,10 +92,31 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
                          accepted_at=now.isoformat())
     history.append(session, case, at=now, actor=actor.username, action="completed",
                    task_spec=spec_name, task_title=item.title, data=submitted)
-    task.run()
+    with deadlines.engine_clock(kefu.clock):
+        task.run()
     _run(kefu, session, case, workflow)
     _save(kefu, session, case, workflow, loaded, now)
     return case
+
+
+def refresh_timers(kefu: Kefu, session: Session, case: Case, due: datetime) -> None:
+    """Let the case's timers that were due by `due` fire and run the engine on; the caller
+    (the timer worker) holds the case's row lock, so a person acting at the same time waits.
+
+    SpiffWorkflow judges its timers by `due`, not by the late moment a restarted worker
+    gets to them, so timers fire one by one in due order and the ones a fired path starts
+    count from when it should have fired."""
+    loaded = kefu.version(session, case.process_version_id)
+    workflow = load_workflow(case.workflow_state, loaded.spec, loaded.subprocess_specs)
+    workflow.script_engine = _script_engine(kefu, session, case)
+    try:
+        # SpiffWorkflow fires a timer only once its time is strictly in the past.
+        with deadlines.engine_clock(FixedClock(due + timedelta(microseconds=1))):
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+    except SpiffWorkflowException as exc:
+        raise _engine_error(exc) from exc
+    _save(kefu, session, case, workflow, loaded, kefu.clock.now())
 
 
 def claim_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> TaskItem:
@@ -182,6 +204,7 @@ def _script_engine(kefu: Kefu, session: Session, case: Case) -> KefuScriptEngine
         "add_hours": lambda iso, hours: _shift(iso, timedelta(hours=hours)),
         "add_days": lambda iso, days: _shift(iso, timedelta(days=days)),
         "setting": kefu.settings.number,
+        **deadlines.script_helpers(kefu.settings),
     }
     return KefuScriptEngine(helpers, operators)
 
@@ -204,7 +227,8 @@ def _shift(iso: str, delta: timedelta) -> str:
 def _run(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow) -> None:
     workflow.script_engine = _script_engine(kefu, session, case)
     try:
-        workflow.do_engine_steps()
+        with deadlines.engine_clock(kefu.clock):
+            workflow.do_engine_steps()
     except SpiffWorkflowException as exc:
         raise _engine_error(exc) from exc
 
@@ -233,6 +257,7 @@ def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
                        data={"retain_until": case.retain_until.isoformat()})
     case.workflow_state = dump_workflow(workflow)
     _project_tasks(session, case, workflow, loaded, now)
+    deadlines.project(kefu, session, case, workflow, now)
     for hook in kefu.save_hooks:
         hook(kefu, session, case, workflow)
     _flush(session)

@@ -98,3 +98,44 @@ def people(kefu: Kefu) -> dict[str, engine.Actor]:
 
     with kefu.session() as session:
         return {p.username: engine.actor_for(p) for p in session.scalars(select(Person))}
+
+
+@pytest.fixture
+def rostered(deployed: Kefu) -> Kefu:
+    """The deployed processes and the demo roster of November and December 2026 (issue 4):
+    four teams rotate two days, two nights, four days off (engine.demo.roster)."""
+    from datetime import date
+
+    from engine.demo.roster import generate_roster
+
+    with deployed.session() as session:
+        generate_roster(session, date(2026, 11, 1), date(2026, 12, 31), tz=SHANGHAI)
+    return deployed
+
+
+@pytest.fixture
+def record_swap(rostered: Kefu):
+    """Enter a swap straight into the roster and the register, as if approved earlier:
+    record_swap("agent01", date(2026, 11, 26), "agent07", date(2026, 11, 30)) (day shifts)."""
+    from sqlalchemy import select
+
+    from engine import roster
+    from engine.persistence.models import Person
+    from engine.persistence.roster_models import SwapRecord
+
+    def swap(requester: str, my_day, counterpart: str, their_day, kind: str = "day") -> int:
+        with rostered.session() as s:
+            a, b = (s.scalars(select(Person).where(Person.username == u)).one()
+                    for u in (requester, counterpart))
+            mine = roster.assignment_on(s, roster.shift_on(s, my_day, kind), a)
+            theirs = roster.assignment_on(s, roster.shift_on(s, their_day, kind), b)
+            record = SwapRecord(month=f"{my_day:%Y-%m}", requester_id=a.id,
+                                counterpart_id=b.id, requester_shift_id=mine.shift_id,
+                                counterpart_shift_id=theirs.shift_id,
+                                approved_at=rostered.clock.now(), approved_by="earlier")
+            s.add(record)
+            s.flush()
+            roster.apply_swap(mine, theirs, record)
+            return record.id
+
+    return swap

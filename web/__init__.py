@@ -1,23 +1,76 @@
-"""Kefu's web layer: Flask app factory. The pages come with the web issue."""
+"""Kefu's web layer: the staff inbox, case pages, auditors' search and process owners'
+deployments, plus a JSON API. It adds pages, not rules: every decision goes through the
+engine's Python API, and each request is one unit of work (see `web.db`)."""
 
 from __future__ import annotations
 
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g, redirect, url_for
+from werkzeug.wrappers import Response
 
 from engine import Kefu, settings_from_env
+from web import db, errors, i18n, security
 
 
 def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -> Flask:
+    """Defaults, then instance/config.py, then `config`; the Kefu object is shared by all
+    requests and kept in `app.extensions["kefu"]`."""
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(SECRET_KEY="dev")
+    kefu = kefu or Kefu(settings_from_env())
+    app.config.from_mapping(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("KEFU_SECURE_COOKIES", "") in {"1", "true"},
+        SESSION_COOKIE_NAME="kefu_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        BABEL_DEFAULT_LOCALE=i18n.DEFAULT_LOCALE,
+        BABEL_DEFAULT_TIMEZONE=kefu.settings.timezone,
+    )
+    app.config.from_pyfile("config.py", silent=True)
     if config:
         app.config.update(config)
-    app.extensions["kefu"] = kefu or Kefu(settings_from_env())
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ.get("KEFU_SECRET_KEY") or _instance_secret(app)
+    app.extensions["kefu"] = kefu
+
+    from web import api, audit, auth, cases, inbox, processes, tasks
+
+    i18n.init_app(app)
+    db.init_app(app)
+    app.before_request(auth.load_user)  # before the guards that look at who is asking
+    security.init_app(app)
+    errors.init_app(app)
+
+    for module in (auth, inbox, tasks, cases, audit, processes, api):
+        app.register_blueprint(module.bp)
 
     @app.get("/")
-    def index() -> str:
-        return "<h1>客服 Kefu</h1><p>The web inbox is coming; use the kefu command.</p>"
+    def index() -> Response:
+        return redirect(url_for("inbox.index"))
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        roles = g.actor.roles if g.get("actor") else frozenset()
+        return {"nav": {"may_start": bool(roles - {"auditor", "process_owner"}),
+                        "audits": "auditor" in roles,
+                        "processes": bool(roles & {"auditor", "process_owner"})}}
 
     return app
+
+
+def _instance_secret(app: Flask) -> str:
+    """A random key kept in the instance folder, so sessions survive a restart."""
+    path = Path(app.instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

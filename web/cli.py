@@ -48,6 +48,9 @@ def init(ctx: click.Context, demo: bool, organisation: Path | None) -> None:
             count = engine.load_organisation(session, org_file)
         click.echo(f"organisation loaded: {count} people from {org_file.name}")
     if demo:
+        with kefu.session() as session:
+            shifts = engine.load_demo_roster(session, kefu.settings, kefu.clock.now().date())
+        click.echo(f"roster loaded: {shifts} new shifts (this month and next)")
         _deploy(kefu, "kefu-init")
 
 
@@ -112,8 +115,79 @@ def purge(ctx: click.Context, actor: str) -> None:
 @click.option("--port", default=5000, type=int)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Run the web inbox (and, once deadlines exist, a timer worker) in one process."""
+    """Run the web inbox and one timer worker in one process (SQLite is enough)."""
+    from engine.scheduler.worker import TimerWorker
     from web import create_app
 
-    app = create_app(kefu=_kefu(ctx))
-    app.run(host=host, port=port)
+    kefu = _kefu(ctx)
+    app = create_app(kefu=kefu)
+    worker = TimerWorker(kefu, name="serve")
+    worker.start()
+    try:
+        app.run(host=host, port=port)
+    finally:
+        worker.stop()
+
+
+@main.command()
+@click.option("--name", default=None, help="Worker name shown in the log (default: random).")
+@click.pass_context
+def worker(ctx: click.Context, name: str | None) -> None:
+    """Run a timer worker alone: fires deadlines on time; several may share one PostgreSQL."""
+    import logging
+    import signal
+    import threading
+
+    from engine.scheduler.worker import TimerWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    timers = TimerWorker(_kefu(ctx), name=name)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    started = timers.start()
+    click.echo(f"timer worker {timers.name} started "
+               f"({started.fired} overdue deadline(s) caught up)", err=True)
+    stop.wait()
+    timers.stop()
+
+
+@main.group()
+def token() -> None:
+    """API tokens for integrations (e.g. the hotline's telephony system)."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="api", help="What the token is for (recorded).")
+@click.pass_context
+def token_create(ctx: click.Context, username: str, name: str) -> None:
+    """Create a token acting as USERNAME; it is printed once and stored only as a hash."""
+    kefu = _kefu(ctx.find_root())
+    try:
+        with kefu.session() as session:
+            secret = engine.create_token(session, username, kefu.clock.now(), name)
+    except engine.NotFound as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    finally:
+        kefu.db.dispose()
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("username")
+@click.pass_context
+def token_revoke(ctx: click.Context, username: str) -> None:
+    """Revoke every token of USERNAME."""
+    kefu = _kefu(ctx.find_root())
+    try:
+        with kefu.session() as session:
+            count = engine.revoke_tokens(session, username, kefu.clock.now())
+    except engine.NotFound as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    finally:
+        kefu.db.dispose()
+    click.echo(f"revoked {count} token(s) of {username}")

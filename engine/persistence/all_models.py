@@ -1,3 +1,8 @@
 """Imports every module that defines tables, so metadata and migrations see them all."""
 
-from engine.persistence import models  # noqa: F401
+from engine.persistence import (  # noqa: F401
+    deadline_models,
+    models,
+    roster_models,
+    token_models,
+)

@@ -1,0 +1,133 @@
+"""Everything known about one case, gathered for reading: its data, history, open tasks,
+replies sent, deadlines, escalation level and path through the diagram (A1, A2).
+
+The web's case page, the auditors' export and the API read a case through here, so they
+show the same thing; none of them opens a workflow or a table on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from engine.diagram import CasePath, bpmn_file_for, case_path, render_svg
+from engine.diagram import Labeller as Labeller
+from engine.kefu import Kefu
+from engine.persistence.models import (
+    Case,
+    HistoryRecord,
+    Letter,
+    Person,
+    ProcessVersion,
+    SmsMessage,
+    TaskItem,
+)
+from engine.persistence.queries import case_history
+from engine.runtime import case_data, load_case_workflow
+
+
+@dataclass
+class CaseFile:
+    case: Case
+    version: ProcessVersion
+    data: dict[str, Any]
+    history: Sequence[HistoryRecord]
+    open_tasks: Sequence[TaskItem]
+    sms: Sequence[SmsMessage]
+    letters: Sequence[Letter]
+    path: CasePath
+    #: Escalation level (C9) once the deadlines feature provides one, else None.
+    escalation_level: int | None
+    #: The case's deadlines (timers, reminders, due times) from the deadlines feature.
+    deadlines: Sequence[Any]
+    #: field name -> title, from every form of the case's process version.
+    field_titles: dict[str, str]
+
+
+def case_file(kefu: Kefu, session: Session, case: Case) -> CaseFile:
+    workflow = load_case_workflow(kefu, session, case)
+    version = session.get(ProcessVersion, case.process_version_id)
+    assert version is not None  # a foreign key guarantees it
+    return CaseFile(
+        case=case, version=version, data=dict(case_data(workflow)),
+        history=case_history(session, case),
+        open_tasks=case_tasks(session, case),
+        sms=session.scalars(select(SmsMessage).where(SmsMessage.case_id == case.id)
+                            .order_by(SmsMessage.id)).all(),
+        letters=session.scalars(select(Letter).where(Letter.case_id == case.id)
+                                .order_by(Letter.id)).all(),
+        path=case_path(workflow),
+        escalation_level=escalation_level(session, case),
+        deadlines=_deadlines_call("case_deadlines", session, case) or [],
+        field_titles=field_titles(kefu, session, case.process_version_id),
+    )
+
+
+def _deadlines_call(name: str, *args: Any) -> Any:
+    """Call engine.deadlines.<name> if that feature is installed; None otherwise.
+
+    The deadlines feature (C3, C5, C8, C9) is developed alongside the pages: reading it
+    this way lets the pages show it as soon as it lands, and nothing before.
+    """
+    try:
+        module = importlib.import_module("engine.deadlines")
+    except ImportError:
+        return None
+    fn: Callable[..., Any] | None = getattr(module, name, None)
+    return fn(*args) if fn is not None else None
+
+
+def escalation_level(session: Session, case: Case) -> int | None:
+    level = getattr(case, "escalation_level", None)
+    if level is not None:
+        return int(level)
+    return _deadlines_call("escalation_level", session, case)
+
+
+def reminders_for(session: Session, actor: Any) -> Sequence[Any]:
+    """Reminders, overdue notices and 催单 about the actor's tasks (deadlines feature)."""
+    return _deadlines_call("reminders_for", session, actor) or []
+
+
+def case_tasks(session: Session, case: Case) -> Sequence[TaskItem]:
+    return session.scalars(select(TaskItem).where(TaskItem.case_id == case.id)
+                           .order_by(TaskItem.created_at)).all()
+
+
+def field_titles(kefu: Kefu, session: Session, version_id: int) -> dict[str, str]:
+    titles: dict[str, str] = {}
+    for schema in kefu.version(session, version_id).forms.values():
+        for name, prop in schema.get("properties", {}).items():
+            if isinstance(prop, dict) and prop.get("title"):
+                titles.setdefault(name, str(prop["title"]))
+    return titles
+
+
+def diagram_svg(session: Session, version: ProcessVersion, path: CasePath | None = None,
+                label: Labeller | None = None) -> str:
+    """The version's diagram as SVG, with a case's path painted on it if given."""
+    text = bpmn_file_for(version.sources, version.process_id)
+    return render_svg(text, path, label, title=version.name)
+
+
+def team_tasks(session: Session, leader: Person, team: set[str],
+               limit: int = 200) -> Sequence[TaskItem]:
+    """Open tasks a leader can hand on: held by or offered to a member of their team, or
+    offered to a role that a team member holds (in the member's department, if narrowed)."""
+    if not team:
+        return []
+    members = session.scalars(select(Person).where(Person.username.in_(sorted(team)))).all()
+    role_offers = [and_(TaskItem.role == role, TaskItem.assignee.is_(None),
+                        TaskItem.candidate_user.is_(None),
+                        or_(TaskItem.department.is_(None), TaskItem.department == m.department))
+                   for m in members for role in m.role_names]
+    query = select(TaskItem).where(or_(
+        TaskItem.assignee.in_(sorted(team)), TaskItem.candidate_user.in_(sorted(team)),
+        *role_offers))
+    return session.scalars(query.order_by(TaskItem.due_at.is_(None), TaskItem.due_at,
+                                          TaskItem.created_at).limit(limit)).all()

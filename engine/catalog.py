@@ -1,0 +1,180 @@
+"""The deployed processes as people see them: what they may start, which versions exist and
+how many cases run on each, and deploying files a process owner uploads.
+
+An upload is checked together with every file of the newest deployed versions, so a process
+owner can change one form or one decision table without re-sending the whole set; the usual
+all-or-nothing validation (file, line, element) applies to the combination.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.errors import DeploymentError, NotFound, Problem
+from engine.kefu import Kefu
+from engine.persistence.models import Case, ProcessVersion
+from engine.roles import Actor
+from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy
+
+UPLOAD_SUFFIXES = (".bpmn", ".dmn", ".json")
+
+
+@dataclass(frozen=True)
+class FirstTask:
+    """The intake step of a process: who may start a case, and with which form."""
+
+    spec_name: str
+    title: str
+    role: str
+    form: str
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    id: int
+    version: int
+    content_hash: str
+    deployed_at: Any
+    deployed_by: str
+    running: int
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    process_id: str
+    name: str
+    newest: int
+    first_task: FirstTask | None
+    versions: tuple[VersionInfo, ...]
+
+
+def first_user_task(spec: Any) -> Any | None:
+    """The first user task reached from the start event (breadth-first), or None."""
+    seen: set[str] = set()
+    queue = deque([spec.start])
+    while queue:
+        task_spec = queue.popleft()
+        if task_spec.name in seen:
+            continue
+        seen.add(task_spec.name)
+        if isinstance(task_spec, UserTask):
+            return task_spec
+        queue.extend(task_spec.outputs)
+    return None
+
+
+def _first_task(kefu: Kefu, session: Session, version_id: int) -> FirstTask | None:
+    spec = first_user_task(kefu.version(session, version_id).spec)
+    if spec is None:
+        return None
+    return FirstTask(spec_name=spec.bpmn_id, title=spec.bpmn_name or spec.bpmn_id,
+                     role=spec.lane or "",
+                     form=spec.extensions.get("properties", {}).get(FORM_PROPERTY, ""))
+
+
+def newest_versions(session: Session) -> list[ProcessVersion]:
+    newest = (select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("v"))
+              .group_by(ProcessVersion.process_id).subquery())
+    return list(session.scalars(select(ProcessVersion).join(
+        newest, (ProcessVersion.process_id == newest.c.process_id)
+        & (ProcessVersion.version == newest.c.v)).order_by(ProcessVersion.process_id)))
+
+
+def newest_version(session: Session, process_id: str) -> ProcessVersion:
+    row = session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                         .order_by(ProcessVersion.version.desc()).limit(1))
+    if row is None:
+        raise NotFound(f"process {process_id!r} is not deployed")
+    return row
+
+
+def startable(kefu: Kefu, session: Session, actor: Actor) -> list[tuple[ProcessVersion,
+                                                                        FirstTask]]:
+    """Every deployed process whose first task the actor's roles may do."""
+    out = []
+    for version in newest_versions(session):
+        first = _first_task(kefu, session, version.id)
+        if first is not None and first.role in actor.roles:
+            out.append((version, first))
+    return out
+
+
+def first_task_of(kefu: Kefu, session: Session, process_id: str) -> tuple[ProcessVersion,
+                                                                        FirstTask]:
+    version = newest_version(session, process_id)
+    first = _first_task(kefu, session, version.id)
+    if first is None:
+        raise NotFound(f"process {process_id!r} has no user task to start with")
+    return version, first
+
+
+def processes(kefu: Kefu, session: Session) -> list[ProcessInfo]:
+    """Each deployed process with all its versions, newest first, and their running cases."""
+    running = dict(session.execute(
+        select(Case.process_version_id, func.count()).where(Case.state == "running")
+        .group_by(Case.process_version_id)).all())
+    rows = session.execute(select(
+        ProcessVersion.id, ProcessVersion.process_id, ProcessVersion.version,
+        ProcessVersion.name, ProcessVersion.content_hash, ProcessVersion.deployed_at,
+        ProcessVersion.deployed_by, ProcessVersion.sources,
+    ).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())).all()
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.process_id, []).append(row)
+    out = []
+    for process_id, versions in grouped.items():
+        newest = versions[0]
+        out.append(ProcessInfo(
+            process_id=process_id, name=newest.name, newest=newest.version,
+            first_task=_first_task(kefu, session, newest.id),
+            versions=tuple(VersionInfo(
+                id=v.id, version=v.version, content_hash=v.content_hash,
+                deployed_at=v.deployed_at, deployed_by=v.deployed_by,
+                running=running.get(v.id, 0), files=tuple(sorted(v.sources)),
+            ) for v in versions)))
+    return out
+
+
+def _combined(session: Session, uploads: Mapping[str, str]) -> tuple[dict[str, str],
+                                                                    dict[str, str]]:
+    problems = [Problem(file=name or "(no name)", reason="only .bpmn, .dmn and .json files "
+                        "can be deployed, by their plain file name")
+                for name in uploads
+                if not name.endswith(UPLOAD_SUFFIXES) or "/" in name or "\\" in name
+                or name.startswith(".")]
+    if problems:
+        raise DeploymentError(problems)
+    process_files: dict[str, str] = {}
+    form_files: dict[str, str] = {}
+    for version in newest_versions(session):
+        for name, text in version.sources.items():
+            (form_files if name.endswith(".json") else process_files)[name] = text
+    for name, text in uploads.items():
+        (form_files if name.endswith(".json") else process_files)[name] = text
+    return process_files, form_files
+
+
+def check_upload(session: Session, uploads: Mapping[str, str]) -> list[tuple[BuiltProcess,
+                                                                            bool]]:
+    """Validate uploaded files with the deployed ones; (process, would change) pairs.
+
+    Raises DeploymentError naming each file, line and element that is wrong.
+    """
+    built = build(*_combined(session, uploads))
+    known = {(row.process_id, row.content_hash) for row in session.execute(
+        select(ProcessVersion.process_id, ProcessVersion.content_hash))}
+    return [(b, (b.process_id, b.content_hash) not in known) for b in built]
+
+
+def deploy_upload(session: Session, uploads: Mapping[str, str], actor: str,
+                  now: Any) -> list[tuple[ProcessVersion, bool]]:
+    """Deploy uploaded files with the deployed ones: changed processes get a new version."""
+    return deploy(session, build(*_combined(session, uploads)), actor, now)

@@ -1,0 +1,315 @@
+"""Deadlines: when each case next needs the engine, and what people see of it (C3, C5, C8, C9).
+
+SpiffWorkflow has no clock of its own: a timer event only fires when the application asks
+the workflow to refresh its timers, and it compares against the wall clock. Kefu therefore
+(1) runs SpiffWorkflow under the installation's injected clock (`engine_clock`), so tests
+and a timer worker decide what "now" is; (2) after every save of a case writes the case's
+pending moments into the `deadline` table, in the same transaction: each waiting BPMN
+timer (`timer`), each open task's due time if a process property sets it (`due`), and a
+reminder at `Settings.reminder_fraction` of each task's time (`reminder`). The timer worker
+(engine.scheduler) sleeps until the earliest row is due and fires it once.
+
+A user task's due time comes from the timer boundary events attached to it (the earliest),
+else from its `dueAt` property (a data variable holding an ISO time) or `dueIn` property
+(an ISO-8601 duration from the moment the task became ready). The durations themselves live
+in the process files, never here.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import event, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from engine.calendar import WorkingCalendar, calendar_from_settings, parse_duration
+from engine.clock import Clock
+from engine.errors import ScriptError
+from engine.persistence.deadline_models import CaseEscalation, Deadline
+from engine.persistence.models import Case, TaskItem
+from engine.roles import Actor
+
+if TYPE_CHECKING:
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.task import Task
+
+    from engine.config import Settings
+    from engine.kefu import Kefu
+    from engine.persistence.db import Database
+
+TIMER, REMINDER, DUE = "timer", "reminder", "due"
+DUE_IN, DUE_AT = "dueIn", "dueAt"
+NOTIFY_CHANNEL = "kefu_deadlines"
+
+# --- SpiffWorkflow under Kefu's clock -------------------------------------------------------
+
+_engine_clock: ContextVar[Clock | None] = ContextVar("kefu_engine_clock", default=None)
+
+
+class _EngineDatetime(datetime):
+    """SpiffWorkflow's timer module asks `datetime.now(timezone.utc)`; this answers with the
+    clock of the case being run, and with the wall clock outside Kefu's runs."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # noqa: ANN401 - datetime's own signature
+        clock = _engine_clock.get()
+        if clock is None:
+            return datetime.now(tz)
+        moment = clock.now()
+        return moment.astimezone(tz) if tz is not None else moment
+
+
+spiff_timer.datetime = _EngineDatetime  # type: ignore[misc]
+
+
+@contextmanager
+def engine_clock(clock: Clock) -> Iterator[None]:
+    """Run SpiffWorkflow's timers against `clock` for the duration of the block."""
+    token = _engine_clock.set(clock)
+    try:
+        yield
+    finally:
+        _engine_clock.reset(token)
+
+
+# --- helpers for process scripts and timer expressions ---------------------------------------
+
+def working_calendar(settings: Settings) -> WorkingCalendar:
+    return calendar_from_settings(settings.working_calendar)
+
+
+def script_helpers(settings: Settings) -> dict[str, Callable[..., Any]]:
+    """`working_time(start_iso, "PT8H")`: the ISO time after that much working time (China's
+    holidays and 调休 days, plus the centre's own days); `hours(n)`: "PTnH", to turn a
+    configured number of hours into a timer duration."""
+    calendar = working_calendar(settings)
+
+    def working_time(start: str, duration: str) -> str:
+        return calendar.add_working_time(datetime.fromisoformat(start),
+                                         parse_duration(duration)).isoformat()
+
+    def hours(count: float) -> str:
+        if not isinstance(count, int | float) or count <= 0:
+            raise ValueError(f"hours: a positive number is required, got {count!r}")
+        return f"PT{count:g}H"
+
+    return {"working_time": working_time, "hours": hours}
+
+
+# --- what a workflow is waiting for ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Want:
+    kind: str
+    task_id: str
+    spec_name: str
+    title: str
+    start_at: datetime
+    due_at: datetime
+    task_due_at: datetime | None = None
+
+
+def timer_due(task: Task) -> datetime | None:
+    """The moment a timer event task fires (None for a finished cycle or an unparsed value)."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, spiff_timer.TimerEventDefinition):
+        return None
+    value = definition.details(task).value
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = spiff_timer.TimerEventDefinition.parse_time_or_duration(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return moment if isinstance(moment, datetime) else None
+
+
+def _waiting_timers(workflow: BpmnWorkflow) -> list[Task]:
+    return [t for t in workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(t.task_spec, CatchingEvent) and timer_due(t) is not None]
+
+
+def _boundary_timers(task: Task) -> list[Task]:
+    """The timer boundary events attached to a user task (waiting or already fired)."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return []
+    return [t for t in parent.children if t is not task and timer_due(t) is not None
+            and t.state in (TaskState.WAITING, TaskState.READY, TaskState.COMPLETED)]
+
+
+def task_due(task: Task, ready_at: datetime) -> tuple[datetime | None, str | None]:
+    """(due time, source) of a ready user task: "timer" or "property" or (None, None)."""
+    timers = [timer_due(t) for t in _boundary_timers(task)]
+    if timers:
+        return min(d for d in timers if d is not None), TIMER
+    properties = task.task_spec.extensions.get("properties", {})
+    name = task.task_spec.bpmn_id
+    if properties.get(DUE_AT):
+        value = task.data.get(properties[DUE_AT])
+        if value in (None, ""):
+            return None, None
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ScriptError(f"task {name}: {DUE_AT} variable {properties[DUE_AT]!r} "
+                              f"holds {value!r}, not an ISO time") from exc
+        if moment.tzinfo is None:
+            raise ScriptError(f"task {name}: {DUE_AT} variable {properties[DUE_AT]!r} "
+                              f"holds {value!r}, a time without a timezone")
+        return moment, DUE
+    if properties.get(DUE_IN):
+        try:
+            return ready_at + parse_duration(properties[DUE_IN]), DUE
+        except ValueError as exc:
+            raise ScriptError(f"task {name}: {DUE_IN}: {exc}") from exc
+    return None, None
+
+
+def project(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
+            now: datetime) -> None:
+    """Rewrite the case's pending deadline rows and its tasks' due times from the workflow;
+    called by every save of a case, inside its transaction."""
+    wants: dict[tuple[str, str], _Want] = {}
+    for task in _waiting_timers(workflow):
+        due = timer_due(task)
+        assert due is not None
+        spec = task.task_spec
+        wants[(TIMER, str(task.id))] = _Want(TIMER, str(task.id), spec.bpmn_id,
+                                             spec.bpmn_name or spec.bpmn_id, now, due)
+    items = {i.id: i for i in session.scalars(select(TaskItem).where(TaskItem.case_id == case.id))}
+    fraction = kefu.settings.reminder_fraction
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        item = items.get(str(task.id))
+        if item is None:
+            continue
+        due, source = task_due(task, item.created_at)
+        if due is None:
+            continue
+        item.due_at = due
+        title = item.title
+        if source == DUE:
+            wants[(DUE, item.id)] = _Want(DUE, item.id, item.spec_name, title, item.created_at, due)
+        if due > item.created_at:
+            remind_at = item.created_at + (due - item.created_at) * fraction
+            wants[(REMINDER, item.id)] = _Want(REMINDER, item.id, item.spec_name, title,
+                                               item.created_at, remind_at, due)
+    if _sync(session, case, wants):
+        _announce(kefu, session)
+
+
+def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> bool:
+    rows = session.scalars(select(Deadline).where(Deadline.case_id == case.id)).all()
+    pending = {(r.kind, r.task_id): r for r in rows if r.fired_at is None}
+    # A reminder or due time that has fired stays fired while its task stays open.
+    fired = {(r.kind, r.task_id, r.due_at) for r in rows if r.fired_at is not None}
+    changed = False
+    for key, row in pending.items():
+        if key not in wants:
+            session.delete(row)
+            changed = True
+    for key, want in wants.items():
+        row = pending.get(key)
+        if row is not None:
+            if row.due_at != want.due_at or row.task_due_at != want.task_due_at:
+                row.due_at, row.task_due_at = want.due_at, want.task_due_at
+                changed = True
+        elif (want.kind, want.task_id, want.due_at) not in fired:
+            session.add(Deadline(case_id=case.id, kind=want.kind, task_id=want.task_id,
+                                 spec_name=want.spec_name, title=want.title[:200],
+                                 start_at=want.start_at, due_at=want.due_at,
+                                 task_due_at=want.task_due_at, attempts=0))
+            changed = True
+    return changed
+
+
+# --- waking the timer worker -----------------------------------------------------------------
+
+_listeners: weakref.WeakKeyDictionary[Database, list[Callable[[], None]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def on_change(database: Database, callback: Callable[[], None]) -> None:
+    """Call `callback` after any transaction of this process that changed deadlines commits
+    (the in-process timer worker of `kefu serve` re-arms itself this way)."""
+    _listeners.setdefault(database, []).append(callback)
+
+
+def remove_listener(database: Database, callback: Callable[[], None]) -> None:
+    callbacks = _listeners.get(database, [])
+    if callback in callbacks:
+        callbacks.remove(callback)
+
+
+def _announce(kefu: Kefu, session: Session) -> None:
+    if kefu.db.is_postgres:
+        # Delivered to every LISTENing worker when (and only if) this commits; PostgreSQL
+        # folds repeats within one transaction into one notification.
+        session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    callbacks = list(_listeners.get(kefu.db, []))
+    if callbacks and not session.info.get("kefu_deadlines_listener"):
+        session.info["kefu_deadlines_listener"] = True
+
+        def after_commit(_session: Session) -> None:
+            _session.info.pop("kefu_deadlines_listener", None)
+            for callback in callbacks:
+                callback()
+        event.listen(session, "after_commit", after_commit, once=True)
+
+
+# --- what people see -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Timing:
+    due_at: datetime | None
+    time_left: timedelta | None
+    overdue: bool
+
+
+def timing(item: TaskItem, now: datetime) -> Timing:
+    """Due time, time left (negative when late) and whether the task is overdue."""
+    if item.due_at is None:
+        return Timing(None, None, False)
+    left = item.due_at - now
+    return Timing(item.due_at, left, left <= timedelta(0))
+
+
+def next_due(session: Session) -> datetime | None:
+    """The earliest pending deadline of all cases: one index lookup however many are pending."""
+    return session.scalar(select(func.min(Deadline.due_at)).where(Deadline.fired_at.is_(None)))
+
+
+def case_deadlines(session: Session, case: Case) -> Sequence[Deadline]:
+    return session.scalars(select(Deadline).where(Deadline.case_id == case.id)
+                           .order_by(Deadline.due_at, Deadline.id)).all()
+
+
+def escalation_level(session: Session, case: Case) -> int:
+    """C9: 0 not escalated, 1 the shift leader has it, 2 the department manager has it."""
+    row = session.get(CaseEscalation, case.id)
+    return row.level if row is not None else 0
+
+
+def reminders_for(session: Session, actor: Actor, limit: int = 100) -> Sequence[Deadline]:
+    """Reminders, overdue notices and 催单 sent about tasks the actor holds or may take."""
+    offered = or_(
+        TaskItem.assignee == actor.username,
+        (TaskItem.assignee.is_(None)) & (TaskItem.candidate_user == actor.username),
+        (TaskItem.assignee.is_(None)) & TaskItem.candidate_user.is_(None)
+        & TaskItem.role.in_(sorted(actor.roles) or [""])
+        & or_(TaskItem.department.is_(None), TaskItem.department == actor.department),
+    )
+    query = (select(Deadline).join(TaskItem, TaskItem.id == Deadline.task_id)
+             .where(Deadline.fired_at.is_not(None), Deadline.kind != TIMER, offered)
+             .order_by(Deadline.fired_at.desc(), Deadline.id.desc()).limit(limit))
+    return session.scalars(query).all()

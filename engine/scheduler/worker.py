@@ -1,0 +1,159 @@
+"""The timer worker: sleeps until the earliest pending deadline, fires it, sleeps again.
+
+One APScheduler 3 `BackgroundScheduler` per worker holds a single date job, re-armed to the
+earliest due time (`engine.deadlines.next_due`, one index lookup) after every firing and
+whenever a transaction changes deadlines: in this process through `deadlines.on_change`,
+in other processes through PostgreSQL's LISTEN/NOTIFY. No polling interval stands between
+a due time and its firing; a slow re-check (`Settings.timer_recheck_seconds`) only covers
+a wake-up that could not reach this process (another process on SQLite).
+
+Several workers may run against one PostgreSQL: all of them are active, and the row locks
+taken in `engine.scheduler.firing` decide which one fires each case (exactly once). When
+one dies, the others already run, so nothing waits for a takeover.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import make_url
+
+from engine import deadlines
+from engine.kefu import Kefu
+from engine.scheduler.firing import Fired, fire_due
+
+log = logging.getLogger(__name__)
+
+#: Running workers by name, so that scheduled jobs carry only a plain string argument.
+_WORKERS: dict[str, TimerWorker] = {}
+#: When due rows are held by another transaction (a person completing a task, another
+#: worker, a dead connection PostgreSQL has not noticed yet), look again this soon.
+BUSY_RETRY = timedelta(seconds=0.25)
+
+
+def fire_job(name: str) -> None:
+    """APScheduler job: fire what is due, then re-arm."""
+    worker = _WORKERS.get(name)
+    if worker is not None:
+        worker.run()
+
+
+def recheck_job(name: str) -> None:
+    """APScheduler job: re-read the next due time (a cheap safety net, not the trigger)."""
+    worker = _WORKERS.get(name)
+    if worker is not None:
+        worker.arm()
+
+
+class TimerWorker:
+    def __init__(self, kefu: Kefu, *, name: str | None = None, listen: bool = True) -> None:
+        self.kefu = kefu
+        self.name = name or f"timers-{uuid4().hex[:8]}"
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC, executors={"default": ThreadPoolExecutor(2)},
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 2})
+        #: The due time the date job is armed for (None: nothing pending).
+        self.armed_for: datetime | None = None
+        self.fired_total = 0
+        self._listen = listen and kefu.db.is_postgres
+        self._stopping = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def job_id(self) -> str:
+        return f"kefu-fire-{self.name}"
+
+    def start(self) -> Fired:
+        """Fire everything already overdue (in due order), then keep firing on time."""
+        _WORKERS[self.name] = self
+        deadlines.on_change(self.kefu.db, self.arm)
+        result = self.run(arm=False)
+        self.scheduler.add_job(recheck_job, "interval", id=f"kefu-recheck-{self.name}",
+                               seconds=self.kefu.settings.timer_recheck_seconds,
+                               args=[self.name], replace_existing=True)
+        self.scheduler.start()
+        if self._listen:
+            self._listener = threading.Thread(target=self._listen_loop, daemon=True,
+                                              name=f"{self.name}-listen")
+            self._listener.start()
+        self.arm(retry=result.busy)
+        return result
+
+    def stop(self) -> None:
+        self._stopping.set()
+        deadlines.remove_listener(self.kefu.db, self.arm)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+        _WORKERS.pop(self.name, None)
+
+    def run(self, *, arm: bool = True) -> Fired:
+        """Fire what is due now; the job calls this at the armed time."""
+        try:
+            result = fire_due(self.kefu)
+        except Exception:  # the database is away: try again soon, keep the worker alive
+            log.exception("%s could not fire deadlines", self.name)
+            if arm:
+                self.arm(retry=True)
+            return Fired(busy=True)
+        self.fired_total += result.fired
+        if result.fired:
+            log.info("%s fired %d deadline(s) of %d case(s)", self.name, result.fired,
+                     result.cases)
+        if arm:
+            self.arm(retry=result.busy)
+        return result
+
+    def arm(self, *, retry: bool = False) -> datetime | None:
+        """Point the date job at the earliest pending due time; safe to call from any thread."""
+        if self._stopping.is_set():
+            return None
+        # Read and re-arm under one lock: a stale read must not overwrite a fresher one.
+        with self._lock:
+            try:
+                with self.kefu.session() as session:
+                    due = deadlines.next_due(session)
+            except Exception:  # the database is away: the re-check job tries again
+                log.exception("%s could not read the next due time", self.name)
+                return None
+            self.armed_for = due
+            if due is None:
+                if self.scheduler.get_job(self.job_id) is not None:
+                    self.scheduler.remove_job(self.job_id)
+                return None
+            # The injected clock says how long until due; APScheduler counts real time.
+            wait = max(due - self.kefu.clock.now(), timedelta(0))
+            if retry:
+                wait = max(wait, BUSY_RETRY)
+            self.scheduler.add_job(fire_job, "date", id=self.job_id, args=[self.name],
+                                   run_date=datetime.now(UTC) + wait, replace_existing=True)
+        return due
+
+    def _listen_loop(self) -> None:
+        """LISTEN for other processes' deadline changes; reconnect if the link drops."""
+        import psycopg
+
+        url = make_url(self.kefu.db.url).set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {deadlines.NOTIFY_CHANNEL}")
+                    self.arm()  # whatever changed while we were not listening
+                    while not self._stopping.is_set():
+                        if any(True for _ in conn.notifies(timeout=1.0, stop_after=1)):
+                            for _ in conn.notifies(timeout=0.0):
+                                pass  # a burst of commits needs one re-arm
+                            self.arm()
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                log.exception("%s lost its LISTEN connection; reconnecting", self.name)
+                self._stopping.wait(2.0)

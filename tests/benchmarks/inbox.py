@@ -1,0 +1,108 @@
+"""Inbox latency on a full database: one person's tasks and one role's claimable tasks.
+
+Each timing is what a web request pays: open a unit of work, run `engine.my_tasks` or
+`engine.claimable_tasks` for a demo person, load the rows (with their cases), close it.
+The plans the databases chose are recorded with EXPLAIN, to show the indexes are used.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+
+import engine
+from engine import Actor, Kefu
+from engine.persistence.db import Database
+from tests.benchmarks.common import people, summary_ms
+from tests.benchmarks.seed import Plan, capture_templates, seed
+
+TARGET_P95_MS = 20.0
+#: Realistic actors (demo centre): an agent (cases they own), a handler (claimed proposals),
+#: the duty supervisor (contact and judge for the whole centre), department people.
+MY_TASKS = ["agent01", "bill01", "duty01"]
+CLAIMABLE = ["duty01", "bill01", "billhead", "net01"]
+
+
+def measure(kefu: Kefu, cases: int, open_cases: int, repeats: int,
+            log: Callable[[str], None]) -> dict[str, Any]:
+    db = kefu.db
+    templates = capture_templates(kefu)
+    begun = time.perf_counter()
+    seeded = seed(db, templates, Plan(cases, open_cases, kefu.clock.now()), random.Random(6))
+    seconds = time.perf_counter() - begun
+    log(f"    seeded {seeded.cases} cases, {seeded.rows.get('history_record', 0)} history "
+        f"records, {seeded.rows.get('task_item', 0)} open tasks in {seconds:.1f} s")
+    who = people(kefu)
+    queries: dict[str, tuple[Callable[..., Any], list[str]]] = {
+        "my_tasks": (engine.my_tasks, MY_TASKS),
+        "claimable_tasks": (engine.claimable_tasks, CLAIMABLE),
+    }
+    result: dict[str, Any] = {"seeded": vars(seeded), "seed_seconds": round(seconds, 1),
+                              "target_p95_ms": TARGET_P95_MS}
+    for name, (query, usernames) in queries.items():
+        actors = [who[u] for u in usernames]
+        rows = {a.username: len(_timed(kefu, query, a)[1]) for a in actors}
+        for _ in range(10):  # warm-up: caches, compiled statements, the OS page cache
+            for actor in actors:
+                _timed(kefu, query, actor)
+        times: dict[str, list[float]] = {a.username: [] for a in actors}
+        for _ in range(repeats):
+            for actor in actors:
+                times[actor.username].append(_timed(kefu, query, actor)[0])
+        everyone = [t for ts in times.values() for t in ts]
+        by_actor = {u: {"rows": rows[u], **summary_ms(ts)} for u, ts in times.items()}
+        result[name] = {
+            **summary_ms(everyone),
+            "worst_actor_p95_ms": max(a["p95_ms"] for a in by_actor.values()),
+            "by_actor": by_actor,
+            "plans": [explain(db, kefu, query, a) for a in actors],
+        }
+    return result
+
+
+def _timed(kefu: Kefu, query: Callable[..., Any], actor: Actor) -> tuple[float, list[Any]]:
+    started = time.perf_counter()
+    with kefu.session() as session:
+        rows = list(query(session, actor))
+    return time.perf_counter() - started, rows
+
+
+def explain(db: Database, kefu: Kefu, query: Callable[..., Any], actor: Actor) -> dict[str, Any]:
+    return {"actor": actor.username,
+            **explain_statement(db, kefu, lambda session: list(query(session, actor)))}
+
+
+def explain_statement(db: Database, kefu: Kefu, read: Callable[[Any], Any]) -> dict[str, Any]:
+    """Each statement `read(session)` sends, and the plan the database makes of it."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        with kefu.session() as session:
+            read(session)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    prefix = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN (ANALYZE, BUFFERS) "
+    statements = []
+    raw = db.engine.raw_connection()
+    try:
+        for statement, parameters in seen:
+            cursor = raw.cursor()
+            cursor.execute(prefix + statement, parameters)
+            lines = [str(r[-1]) if db.is_sqlite else str(r[0]) for r in cursor.fetchall()]
+            statements.append({"sql": " ".join(statement.split()), "plan": lines})
+        raw.rollback()
+    finally:
+        raw.close()
+    lines = [ln for s in statements for ln in s["plan"]]
+    full_scans = [ln.strip() for ln in lines
+                  if (ln.startswith("SCAN ") and "INDEX" not in ln) or "Seq Scan" in ln]
+    return {"uses_index": not full_scans, "full_scans": full_scans, "statements": statements}

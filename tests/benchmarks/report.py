@@ -1,0 +1,147 @@
+"""The figures as one markdown table (printed, and written to docs/benchmarks.md) and JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+RATIO_TARGET = {"sqlite": 0.5, "postgres": 0.35}
+MEMORY_FLAT = 0.05  # peak RSS may grow at most 5 % from the first to the last checkpoint
+FINDING_FLAT = 1.5  # finding due deadlines among all pending may cost 1.5x a tenth of them
+
+Row = tuple[str, Callable[[dict[str, Any], str], tuple[str, bool | None]], str]
+
+
+def _get(result: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(result, dict) or key not in result:
+            return None
+        result = result[key]
+    return result
+
+
+def _ratio(r: dict[str, Any], db: str) -> tuple[str, bool | None]:
+    t = r.get("throughput")
+    if not t:
+        return "—", None
+    return (f"**{t['ratio']:.3f}** ({t['kefu_cases_per_s']:.1f} vs "
+            f"{t['spiff_cases_per_s']:.0f} cases/s)", t["ratio"] >= RATIO_TARGET[db])
+
+
+def _latency(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
+    t = _get(r, "throughput", "case_latency")
+    if not t:
+        return "—", None
+    return f"{t['median_ms']:.1f} ms (p95 {t['p95_ms']:.1f})", None
+
+
+def _inbox(name: str) -> Callable[[dict[str, Any], str], tuple[str, bool | None]]:
+    def cell(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
+        q = _get(r, "inbox", name)
+        if not q:
+            return "—", None
+        worst = q["worst_actor_p95_ms"]
+        plans = all(p["uses_index"] for p in q["plans"])
+        return (f"**{q['p95_ms']:.1f} ms** (worst person {worst:.1f}; median "
+                f"{q['median_ms']:.1f}){'' if plans else '; full scan!'}",
+                worst < r["inbox"]["target_p95_ms"] and plans)
+    return cell
+
+
+def _timer(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
+    t = r.get("timers")
+    if not t:
+        return "—", None
+    if "missing" in t:
+        return f"not measured: {t['missing']}", None
+    d = t["delay"]
+    if not d:
+        return "nothing fired", False
+    return (f"**{d['p99_ms'] / 1000:.3f} s** (median {d['median_ms']:.0f} ms; "
+            f"{t['fired']}/{t['due_in_window']} fired)",
+            d["p99_ms"] / 1000 < t["target_p99_s"] and t["fired"] == t["due_in_window"])
+
+
+def _finding(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
+    t = r.get("timers")
+    if not t or "finding_cost" not in t:
+        return "—", None
+    f = t["finding_cost"]
+    return (f"{f['tenth']['next_due']['median_ms']:.2f} → {f['all']['next_due']['median_ms']:.2f}"
+            f" ms ({f['tenth']['pending']:,} → {f['all']['pending']:,} pending; "
+            f"claim {f['tenth']['claim']['median_ms']:.2f} → {f['all']['claim']['median_ms']:.2f})",
+            t["finding_cost_growth"] <= FINDING_FLAT)
+
+
+def _memory(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
+    t = r.get("throughput")
+    if not t:
+        return "—", None
+    points = [m for m in t["memory"] if m["cases"]]
+    curve = ", ".join(f"{m['cases'] // 1000 if m['cases'] >= 1000 else m['cases']}"
+                      f"{'k' if m['cases'] >= 1000 else ''}: {m['peak_rss_mb']:.0f}"
+                      for m in points)
+    first, last = points[0]["peak_rss_mb"], points[-1]["peak_rss_mb"]
+    return (f"**{curve} MB** (+{t['memory_growth_mb']:.1f} MB)",
+            last - first <= first * MEMORY_FLAT)
+
+
+def _growth(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
+    g = r.get("growth")
+    if not g:
+        return "—", None
+    return (f"**×{g['late_over_early']:.2f}** (cycles 1–{g['window_cycles']}: "
+            f"{g['cycle_ms_early']:.1f} ms, last {g['window_cycles']}: {g['cycle_ms_late']:.1f}"
+            f" ms; in memory ×{g['in_memory_cycle_ms_late'] / g['in_memory_cycle_ms_early']:.2f})",
+            g["late_over_early"] <= g["flat_limit"])
+
+
+def _growth_total(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
+    g = r.get("growth")
+    if not g:
+        return "—", None
+    return (f"{g['ms_per_step_short']:.1f} → {g['ms_per_step_long']:.1f} ms/step "
+            f"({g['short_case_steps']} vs {g['long_case_steps']} steps; state "
+            f"{g['state_bytes_short'] // 1000} → {g['state_bytes_long'] // 1000} kB)", None)
+
+
+ROWS: list[Row] = [
+    ("1. Throughput, Kefu ÷ SpiffWorkflow in memory", _ratio, "≥ 0.5 (SQLite), ≥ 0.35 (PG)"),
+    ("   one complaint, intake → archive (median)", _latency, "(issue 2 note)"),
+    ("2. Inbox: one person's tasks, p95", _inbox("my_tasks"), "< 20 ms"),
+    ("   Inbox: one role's claimable tasks, p95", _inbox("claimable_tasks"), "< 20 ms"),
+    ("3. Timer delay, due → fired, p99", _timer, "< 1 s"),
+    ("   finding due deadlines (median)", _finding, f"flat (≤ ×{FINDING_FLAT})"),
+    ("4. Worker peak RSS by cases processed", _memory, f"flat (≤ +{MEMORY_FLAT:.0%})"),
+    ("5. Growth: cost of a return cycle, late ÷ early", _growth, "flat (≤ ×1.25)"),
+    ("   per step, short vs long case", _growth_total, "—"),
+]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    dbs = [d for d in ("sqlite", "postgres") if d in results["databases"]]
+    names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+    lines = [
+        "| measure | " + " | ".join(names[d] for d in dbs) + " | target |",
+        "| --- | " + " | ".join("---" for _ in dbs) + " | --- |",
+    ]
+    for label, cell, target in ROWS:
+        cells = []
+        for db in dbs:
+            text, ok = cell(results["databases"][db], db)
+            mark = "" if ok is None else (" ✅" if ok else " ❌")
+            cells.append(text + mark)
+        lines.append(f"| {label.replace('   ', '&nbsp;&nbsp;')} | " + " | ".join(cells)
+                     + f" | {target} |")
+    m = results["machine"]
+    versions = ", ".join(f"{names[d]} {results['databases'][d].get('server', '?')}"
+                         for d in dbs)
+    lines += [
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB RAM, load average "
+        f"{m['load_average_at_start']} at start; Python {m['python']}, SpiffWorkflow "
+        f"{m['SpiffWorkflow']}, SQLAlchemy {m['SQLAlchemy']}; {versions}.",
+        f"Sizes: {results['sizes_label']}. Run took {results['seconds']:.0f} s "
+        f"({results['started']}).",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,188 @@
+"""The timer worker: armed at the earliest due time, fires what a stopped worker missed
+once and in due order, and several real worker processes fire each deadline exactly once
+even when one is killed (issue 3)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import engine
+from engine import Kefu, SystemClock, TimerWorker
+from engine.persistence.deadline_models import Deadline
+from engine.persistence.models import Case, HistoryRecord
+from tests.complaints import CONTACT, JUSTIFIED, do, register
+from tests.test_deadlines import ACCEPTED, at
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def worker(deployed: Kefu) -> Iterator[TimerWorker]:
+    timers = TimerWorker(deployed, name="test", listen=False)
+    yield timers
+    timers.stop()
+
+
+def test_worker_sleeps_until_the_earliest_due_time_and_rearms_on_save(deployed, people,
+                                                                      worker) -> None:
+    assert worker.start().fired == 0
+    assert worker.armed_for is None
+    register(deployed, people["agent01"])  # the save wakes the worker in this process
+    assert worker.armed_for == ACCEPTED + timedelta(minutes=96)  # the contact's reminder
+    job = worker.scheduler.get_job(worker.job_id)
+    expected = datetime.now(UTC) + timedelta(minutes=96)  # APScheduler counts real time
+    assert abs(job.next_run_time - expected) < timedelta(seconds=30)
+    assert worker.scheduler.get_jobs()  # nothing fired: the clock has not moved
+
+
+def test_C9_stopped_worker_restarted_fires_every_overdue_deadline_once_in_due_order(
+        deployed, people, clock) -> None:
+    numbers = []
+    for hour in (0, 5, 10):  # three cases accepted hours apart, all waiting for a proposal
+        at(clock, hours=hour)
+        number = register(deployed, people["agent01"])
+        do(deployed, number, "contact", people["duty01"], CONTACT)
+        do(deployed, number, "judge", people["duty01"], JUSTIFIED)
+        numbers.append(number)
+    at(clock, days=4)  # no worker ran for four days
+    timers = TimerWorker(deployed, name="restarted", listen=False)
+    try:
+        started = timers.start()
+    finally:
+        timers.stop()
+    with deployed.session() as s:
+        fired = s.scalars(select(Deadline).where(Deadline.fired_at.is_not(None),
+                                                 Deadline.kind != "urge")
+                          .order_by(Deadline.id)).all()
+        assert s.scalar(select(func.count(Deadline.id)).where(Deadline.fired_at.is_(None))) == 0
+        history = s.scalars(select(HistoryRecord).where(HistoryRecord.action.in_(
+            ["timer", "reminded", "overdue"])).order_by(HistoryRecord.id)).all()
+        levels = [engine.escalation_level(s, engine.case_by_number(s, n)) for n in numbers]
+    # per case: proposal reminder, proposal overdue, level 1, level 2
+    assert started.fired == len(fired) == len(history) == 12
+    assert levels == [2, 2, 2]
+    due_order = [datetime.fromisoformat(r.data["due_at"]) for r in history]
+    assert due_order == sorted(due_order)
+    again = TimerWorker(deployed, name="again", listen=False)
+    try:
+        assert again.start().fired == 0  # none fires twice
+    finally:
+        again.stop()
+
+
+# --- several real worker processes on PostgreSQL ----------------------------------------------
+
+PROBE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="probe_defs"
+    targetNamespace="http://kefu.example/test">
+  <bpmn:process id="timer_probe" name="timer probe" isExecutable="true">
+    <bpmn:laneSet id="lanes"><bpmn:lane id="lane_agent" name="agent">
+      <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>ask</bpmn:flowNodeRef>
+    </bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="ask" name="ask">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="formJsonSchemaFilename" value="probe_delay.json"/>
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:intermediateCatchEvent id="wait" name="wait">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="wait_timer">
+        <bpmn:timeDate xsi:type="bpmn:tFormalExpression">fire_at</bpmn:timeDate>
+      </bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="done"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="ask"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="wait"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="wait" targetRef="done"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+DELAY_FORM = '{"type": "object", "properties": {"fire_at": {"type": "string"}}}'
+WORKERS = 3
+CASES = 40
+TAKEOVER_LIMIT = timedelta(seconds=10)
+
+
+def _worker_process(url: str, name: str, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "KEFU_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    with log.open("w") as out:  # the child keeps its own copy of the file descriptor
+        return subprocess.Popen(
+            [sys.executable, "-c", "from web.cli import main; main()", "worker", "--name", name],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _wait_for(condition, limit: float, what: str) -> None:
+    """Poll a condition on real processes, for at most `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {limit} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_C9_several_worker_processes_fire_each_deadline_once_and_survive_a_kill(
+        kefu, people, database, tmp_path) -> None:
+    if not database.is_postgres:
+        pytest.skip("several timer workers share one PostgreSQL (run with "
+                    "KEFU_TEST_DATABASES=sqlite,postgres); SQLite has one worker per process")
+    real = Kefu(kefu.settings, clock=SystemClock(), database=database)
+    with real.session() as s:
+        engine.deploy(s, engine.build({"probe.bpmn": PROBE}, {"probe_delay.json": DELAY_FORM}),
+                      "process_owner", real.clock.now())
+    logs = [tmp_path / f"w{i}.log" for i in range(WORKERS)]
+    procs = [_worker_process(database.url, f"w{i}", logs[i]) for i in range(WORKERS)]
+    try:
+        _wait_for(lambda: all("started" in log.read_text() for log in logs), 30,
+                  "the workers to start")
+        start = datetime.now(UTC) + timedelta(seconds=2)
+        for i in range(CASES):  # one due every 0.15 s over 6 s
+            fire_at = (start + timedelta(seconds=0.15 * i)).isoformat()
+            with real.session() as s:
+                engine.start_case(real, s, "timer_probe", people["agent01"], {"fire_at": fire_at})
+        _wait_for(lambda: any(" fired " in log.read_text() for log in logs), 20,
+                  "a first firing")
+        victim = next(i for i, log in enumerate(logs) if " fired " in log.read_text())
+        procs[victim].send_signal(signal.SIGKILL)
+        killed_at = datetime.now(UTC)
+        procs[victim].wait(timeout=10)
+
+        def all_closed() -> bool:
+            with real.session() as s:
+                return s.scalar(select(func.count(Case.id)).where(
+                    Case.process_id == "timer_probe", Case.state == "closed")) == CASES
+        _wait_for(all_closed, 40, "every probe case to close")
+        with real.session() as s:
+            rows = s.scalars(select(Deadline).join(Case, Case.id == Deadline.case_id)
+                             .where(Case.process_id == "timer_probe")).all()
+            timer_records = s.scalar(select(func.count(HistoryRecord.id)).where(
+                HistoryRecord.action == "timer"))
+        assert len(rows) == CASES and all(r.kind == "timer" and r.fired_at for r in rows)
+        assert timer_records == CASES  # exactly once each, across all workers
+        after_kill = [r.fired_at - r.due_at for r in rows if r.due_at >= killed_at]
+        assert after_kill, "the kill should come before the last deadlines were due"
+        assert max(after_kill) < TAKEOVER_LIMIT
+        survivors = [log.read_text() for i, log in enumerate(logs) if i != victim]
+        assert any(" fired " in text for text in survivors)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

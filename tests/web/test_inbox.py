@@ -1,0 +1,100 @@
+"""The inbox: my tasks and those I may claim, due time and time left at a glance, filters and
+sorting, claim and release, and a leader handing a task on within the team (issue 5)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+import engine
+from engine.persistence.models import HistoryRecord, TaskItem
+from tests.complaints import APPROVE, CONTACT, JUSTIFIED, PROPOSAL, do, open_tasks, register
+from tests.web.conftest import text_of
+
+
+def _section(html: str, section: str) -> str:
+    return html.split(f'<section id="{section}">')[1].split("</section>")[0]
+
+
+def _set_due(kefu, number: str, due) -> None:
+    with kefu.session() as s:
+        case = engine.case_by_number(s, number)
+        for item in s.scalars(select(TaskItem).where(TaskItem.case_id == case.id)):
+            item.due_at = due
+
+
+def test_C3_offered_task_is_claimed_then_released(client, auth, deployed, people) -> None:
+    number = register(deployed, people["agent01"])
+    auth.as_user("duty01")
+    html = client.get("/inbox").get_data(as_text=True)
+    assert number in _section(html, "offered") and number not in _section(html, "mine")
+    task_id = open_tasks(deployed, number)[0].id
+    assert auth.post(f"/tasks/{task_id}/claim").status_code == 302
+    html = client.get("/inbox").get_data(as_text=True)
+    assert number in _section(html, "mine") and number not in _section(html, "offered")
+    assert "退回任务池" in _section(html, "mine")
+    assert auth.post(f"/tasks/{task_id}/release").status_code == 302
+    assert number in _section(client.get("/inbox").get_data(as_text=True), "offered")
+
+
+def test_C3_due_time_left_and_overdue_at_a_glance(client, auth, deployed, people, clock) -> None:
+    late = register(deployed, people["agent01"])
+    soon = register(deployed, people["agent02"])
+    later = register(deployed, people["agent03"])
+    _set_due(deployed, late, clock.now() - timedelta(minutes=90))
+    _set_due(deployed, soon, clock.now() + timedelta(minutes=45))
+    _set_due(deployed, later, clock.now() + timedelta(days=2, hours=3))
+    auth.as_user("duty01")
+    page = text_of(client.get("/inbox"))
+    assert "1 项已超时" in page
+    assert "已超时 1小时30分" in page and "剩余 45分钟" in page and "剩余 2天3小时" in page
+    assert page.index(late) < page.index(soon) < page.index(later)  # most urgent first
+    html = client.get("/inbox?due=overdue").get_data(as_text=True)
+    assert late in html and soon not in html and later not in html
+    assert 'class="due-overdue"' in html
+
+
+def test_inbox_filters_by_process_and_category_and_sorts(client, auth, deployed, people,
+                                                          clock) -> None:
+    fee = register(deployed, people["agent01"])
+    clock.advance(minutes=5)
+    network = register(deployed, people["agent01"], category="network")
+    auth.as_user("duty01")
+    html = client.get("/inbox?category=network").get_data(as_text=True)
+    assert network in html and fee not in html
+    assert "网络质量" in text_of(client.get("/inbox"))  # the category's title, not its code
+    html = client.get("/inbox?process=complaint&sort=created").get_data(as_text=True)
+    assert html.index(network) < html.index(fee)
+    assert fee not in client.get("/inbox?process=leave").get_data(as_text=True)
+
+
+def _to_reply(kefu, people, owner: str) -> str:
+    number = register(kefu, people[owner])
+    for step, who, data in [("contact", "duty01", CONTACT), ("judge", "duty01", JUSTIFIED),
+                            ("propose", "bill01", PROPOSAL), ("approve", "billhead", APPROVE)]:
+        do(kefu, number, step, people[who], data)
+    return number
+
+
+def test_C2_leader_hands_a_task_on_within_the_team(client, auth, deployed, people) -> None:
+    number = _to_reply(deployed, people, "agent01")
+    task_id = open_tasks(deployed, number)[0].id
+    auth.as_user("leader01")
+    team = _section(client.get("/inbox").get_data(as_text=True), "team")
+    assert number in team and 'value="agent02"' in team and 'value="agent04"' not in team
+    assert auth.post(f"/tasks/{task_id}/reassign", {"to": "agent04"}).status_code == 403
+    assert auth.post(f"/tasks/{task_id}/reassign", {"to": "agent02"}).status_code == 302
+    with deployed.session() as s:
+        assert [t.spec_name for t in engine.my_tasks(s, people["agent02"])] == ["reply"]
+        record = s.scalars(select(HistoryRecord).order_by(HistoryRecord.id.desc())).first()
+    assert (record.action, record.actor, record.data) == ("reassigned", "leader01",
+                                                          {"to": "agent02"})
+
+
+def test_C2_someone_without_a_team_cannot_hand_tasks_on(client, auth, deployed, people) -> None:
+    number = _to_reply(deployed, people, "agent01")
+    task_id = open_tasks(deployed, number)[0].id
+    auth.as_user("agent03")
+    assert 'id="team"' not in client.get("/inbox").get_data(as_text=True)
+    assert auth.post(f"/tasks/{task_id}/reassign", {"to": "agent03"}).status_code == 403

@@ -1,0 +1,109 @@
+"""Process owners: deployed processes and versions with running cases, uploading files to
+check and deploy them, errors with line numbers, and any version's diagram (issue 5)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from tests.complaints import register
+from tests.web.conftest import text_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _upload(auth, files: dict[str, str], action: str):
+    data = {"action": action, "files": [(io.BytesIO(text.encode()), name)
+                                        for name, text in files.items()]}
+    return auth.post("/processes/upload", data, content_type="multipart/form-data")
+
+
+def _changed_contact_form() -> str:
+    form = json.loads((ROOT / "forms" / "complaint_contact.json").read_text(encoding="utf-8"))
+    form["properties"]["contact_notes"]["maxLength"] = 3000
+    return json.dumps(form, ensure_ascii=False)
+
+
+def test_processes_list_versions_with_running_cases(client, auth, deployed, people) -> None:
+    register(deployed, people["agent01"])
+    register(deployed, people["agent02"])
+    auth.as_user("owner01")
+    html = client.get("/processes/").get_data(as_text=True)
+    complaint = html.split("<small>complaint</small>")[1].split("</section>")[0]
+    assert '<td data-label="处理中案件" class="num">2</td>' in complaint
+    assert "发起角色：业务代表（受理投诉）" in text_of_html(complaint)
+
+
+def text_of_html(html: str) -> str:
+    import re
+
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def test_check_only_validates_without_deploying(client, auth, deployed) -> None:
+    auth.as_user("owner01")
+    response = _upload(auth, {"complaint_contact.json": _changed_contact_form()}, "check")
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "文件校验通过" in page and "投诉处理 complaint : 将成为新版本" in page
+    assert "第2版" not in text_of(client.get("/processes/"))
+
+
+def test_uploaded_form_deploys_a_new_version_and_running_cases_stay(
+        client, auth, deployed, people) -> None:
+    register(deployed, people["agent01"])
+    auth.as_user("owner01")
+    response = _upload(auth, {"complaint_contact.json": _changed_contact_form()}, "deploy")
+    assert response.status_code == 302
+    html = client.get("/processes/").get_data(as_text=True)
+    assert "已部署：complaint v2" in text_of_html(html)
+    v2 = html.split("第2版")[1].split("</tr>")[0]
+    v1 = html.split("第1版")[1].split("</tr>")[0]
+    assert 'class="num">0<' in v2 and 'class="num">1<' in v1  # the case stays on v1
+    again = _upload(auth, {"complaint_contact.json": _changed_contact_form()}, "deploy")
+    assert "没有变化" in text_of(client.get(again.headers["Location"]))
+
+
+def test_a_bad_file_is_refused_with_file_line_and_element(client, auth, deployed) -> None:
+    bpmn = (ROOT / "processes" / "complaint.bpmn").read_text(encoding="utf-8")
+    bad_lane = bpmn.replace('<bpmn:lane id="lane_dept_head" name="dept_head">',
+                            '<bpmn:lane id="lane_dept_head" name="boss">')
+    auth.as_user("owner01")
+    response = _upload(auth, {"complaint.bpmn": bad_lane}, "deploy")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "未部署：" in text_of(response) and "lane &#39;boss&#39; names no known role" in html
+    row = html.split("names no known role")[0].rsplit("<tr>", 1)[1]
+    line = next(n for n, text in enumerate(bad_lane.splitlines(), start=1)
+                if 'name="boss"' in text)
+    assert "complaint.bpmn" in row and f'class="num">{line}<' in row
+    assert 'class="mono">lane_dept_head<' in row
+    broken = _upload(auth, {"complaint_judge.json": '{"type": "object",\n  "title": }'},
+                     "check")
+    assert broken.status_code == 422
+    assert 'data-label="行" class="num">2<' in broken.get_data(as_text=True)
+    assert "第2版" not in text_of(client.get("/processes/"))
+
+
+def test_only_bpmn_dmn_and_form_files_are_accepted(client, auth, deployed) -> None:
+    auth.as_user("owner01")
+    response = _upload(auth, {"evil.py": "print(1)"}, "check")
+    assert response.status_code == 422 and "evil.py" in text_of(response)
+    assert _upload(auth, {}, "check").status_code == 422
+
+
+def test_any_versions_diagram_is_shown(client, auth, deployed) -> None:
+    auth.as_user("owner01")
+    html = client.get("/processes/complaint/v1").get_data(as_text=True)
+    assert "<svg" in html and 'data-id="intake"' in html and "受理投诉" in html
+    assert client.get("/processes/complaint/v9").status_code == 404
+
+
+def test_only_process_owners_upload(client, auth, deployed) -> None:
+    auth.as_user("agent01")
+    assert client.get("/processes/").status_code == 403
+    assert client.get("/processes/upload").status_code == 403
+    auth.as_user("audit01")
+    assert client.get("/processes/").status_code == 200  # auditors trace paths (A2)
+    assert client.get("/processes/upload").status_code == 403

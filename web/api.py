@@ -1,0 +1,184 @@
+"""The JSON API for integrations (the hotline's telephony system creates complaints here).
+
+Token authentication (`Authorization: Bearer kefu_…`, made with `kefu token create USER`):
+a token acts as its person, so it can do exactly what that person could do in the inbox.
+Errors are JSON: `{code, message, fields}`. The OpenAPI 3 document is /api/openapi.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+
+import engine
+from engine import FormValidationError, KefuError
+from web import db
+from web.errors import api_error, status_of
+from web.helpers import now
+from web.openapi import document
+from web.security import SAFE_METHODS, is_read_only
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.before_request
+def authenticate() -> Any:
+    if request.endpoint == "api.openapi":
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        response = api_error(401, "unauthorized", "Authorization: Bearer <token> is required")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kefu"'
+        return response
+    try:
+        g.actor = engine.actor_for_token(db.session(), token.strip(), now())
+    except engine.PermissionDenied as exc:
+        return api_error(401, "unauthorized", str(exc))
+    if request.method not in SAFE_METHODS and is_read_only(g.actor):
+        return api_error(403, "forbidden", "auditors can read every case but change nothing")
+    return None
+
+
+def _body() -> dict[str, Any] | Any:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return None
+    return body
+
+
+def _error(exc: KefuError) -> Any:
+    fields = exc.field_errors if isinstance(exc, FormValidationError) else {}
+    return api_error(status_of(exc), exc.code, str(exc), fields)
+
+
+def _task_json(item: Any) -> dict[str, Any]:
+    return {"id": item.id, "case": item.case.number, "process": item.process_id,
+            "step": item.spec_name, "title": item.title, "role": item.role,
+            "department": item.department, "candidate_user": item.candidate_user,
+            "assignee": item.assignee, "created_at": item.created_at.isoformat(),
+            "due_at": item.due_at.isoformat() if item.due_at else None}
+
+
+def _case_json(case: Any, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = {"number": case.number, "process": case.process_id, "state": case.state,
+           "category": case.category, "department": case.department, "owner": case.owner,
+           "created_at": case.created_at.isoformat(),
+           "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+           "open_tasks": [_task_json(t) for t in engine.casefile.case_tasks(db.session(),
+                                                                             case)]}
+    if data is not None:
+        out["data"] = data
+    return out
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(document())
+
+
+@bp.post("/cases")
+def start_case() -> Any:
+    body = _body()
+    if body is None or not isinstance(body.get("process"), str):
+        return api_error(400, "bad_request", "the body must be a JSON object with 'process'",
+                         {"process": ["required"]})
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        return api_error(422, "form_invalid", "data must be an object",
+                         {"data": ["must be an object"]})
+    session = db.session()
+    try:
+        _version, first = engine.catalog.first_task_of(db.kefu(), session, body["process"])
+        if first.role not in g.actor.roles:
+            raise engine.PermissionDenied(f"{g.actor.username} may not start "
+                                          f"{body['process']!r}")
+        case = db.attempt(engine.start_case, db.kefu(), session, body["process"], g.actor, data)
+    except KefuError as exc:
+        return _error(exc)
+    response = jsonify(_case_json(case))
+    response.status_code = 201
+    response.headers["Location"] = f"/api/cases/{case.number}"
+    return response
+
+
+@bp.get("/tasks")
+def list_tasks() -> Any:
+    session = db.session()
+    mine = engine.my_tasks(session, g.actor)
+    offered = engine.claimable_tasks(session, g.actor)
+    return jsonify({"mine": [_task_json(t) for t in mine],
+                    "claimable": [_task_json(t) for t in offered]})
+
+
+def _task_or_error(task_id: str) -> Any:
+    item = db.session().get(engine.models.TaskItem, task_id)
+    if item is None:
+        return None, api_error(404, "not_found", f"task {task_id} is not open")
+    return item, None
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim(task_id: str) -> Any:
+    item, error = _task_or_error(task_id)
+    if error is not None:
+        return error
+    try:
+        db.attempt(engine.claim_task, db.kefu(), db.session(), task_id, g.actor)
+    except KefuError as exc:
+        return _error(exc)
+    return jsonify(_task_json(item))
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete(task_id: str) -> Any:
+    item, error = _task_or_error(task_id)
+    if error is not None:
+        return error
+    body = _body()
+    if body is None or not isinstance(body.get("data"), dict):
+        return api_error(400, "bad_request", "the body must be a JSON object with 'data'",
+                         {"data": ["required"]})
+    try:
+        case = db.attempt(engine.complete_task, db.kefu(), db.session(), task_id, g.actor,
+                          body["data"])
+    except KefuError as exc:
+        return _error(exc)
+    return jsonify(_case_json(case))
+
+
+def _readable_case(number: str) -> Any:
+    session = db.session()
+    case = engine.case_by_number(session, number)
+    if case is None:
+        return None, api_error(404, "not_found", f"case {number} does not exist")
+    if not engine.disclosure.may_view_case(session, g.actor, case):
+        return None, api_error(403, "forbidden", f"{g.actor.username} may not read {number}")
+    return case, None
+
+
+@bp.get("/cases/<number>")
+def read_case(number: str) -> Any:
+    case, error = _readable_case(number)
+    if error is not None:
+        return error
+    session = db.session()
+    file = engine.casefile.case_file(db.kefu(), session, case)
+    shown = engine.disclosure.disclose(session, case, g.actor, now(), file.data, "api")
+    return jsonify(_case_json(case, shown.show(file.data)))
+
+
+@bp.get("/cases/<number>/history")
+def read_history(number: str) -> Any:
+    case, error = _readable_case(number)
+    if error is not None:
+        return error
+    session = db.session()
+    records = list(engine.case_history(session, case))
+    shown = engine.disclosure.disclose(session, case, g.actor, now(),
+                                       {str(r.seq): r.data for r in records}, "api")
+    return jsonify({"case": case.number, "records": [
+        {"seq": r.seq, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
+         "step": r.task_spec, "title": r.task_title, "data": shown.show(r.data),
+         "hash": r.hash} for r in records]})

@@ -1,0 +1,145 @@
+"""Auditors (A2): search cases, export a result or one case's full history as CSV, and see
+the result of the history-chain check. Auditors open cases on the ordinary (read-only for
+them) case page; every write route refuses them on the server (web.security)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, g, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+import engine
+from web import db
+from web.auth import roles_required
+from web.helpers import now, process_names, titles
+from web.i18n import bi, when
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+FIELDS = ("number", "phone", "category", "department", "state", "process")
+#: A cell starting with one of these is a formula to a spreadsheet: customers' text is not.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _date(name: str, errors: dict[str, str]) -> datetime | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError:
+        errors[name] = _("Enter a date as YYYY-MM-DD.")
+        return None
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return datetime.combine(day, time(0), zone)
+
+
+def _search() -> tuple[list[Any], dict[str, str], dict[str, str]]:
+    errors: dict[str, str] = {}
+    criteria = {k: request.args.get(k, "").strip() for k in FIELDS}
+    start = _date("date_from", errors)
+    end = _date("date_to", errors)
+    if end is not None:
+        end += timedelta(days=1)  # the whole last day
+    if errors or not any(criteria.values()) and not (start or end) \
+            and "all" not in request.args:
+        return [], criteria, errors
+    cases = engine.search_cases(
+        db.session(), number=criteria["number"] or None, phone=criteria["phone"] or None,
+        category=criteria["category"] or None, department=criteria["department"] or None,
+        state=criteria["state"] or None, process_id=criteria["process"] or None,
+        created_from=start, created_to=end)
+    return list(cases), criteria, errors
+
+
+@bp.get("/")
+@roles_required("auditor")
+def search() -> Any:
+    cases, criteria, errors = _search()
+    department = engine.models.Department
+    departments = db.session().scalars(select(department).order_by(department.code)).all()
+    return render_template(
+        "audit/search.html", cases=cases, criteria=criteria, errors=errors, args=request.args,
+        processes=process_names(), departments=departments, mask=engine.disclosure.mask,
+        category_titles=_category_titles(cases), searched=bool(request.args))
+
+
+def _category_titles(cases: list[Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for version_id in {c.process_version_id for c in cases}:
+        out.update(titles(version_id).get("category", {}))
+    return out
+
+
+def _csv(rows: list[list[Any]], filename: str) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+@bp.get("/export.csv")
+@roles_required("auditor")
+def export() -> Any:
+    """The search result as CSV; phone numbers masked (a list needs no full number, C12)."""
+    cases, _criteria, errors = _search()
+    if errors:
+        abort(400)
+    names = process_names()
+    rows = [[_("Case number"), _("Process"), _("State"), _("Category"), _("Department"),
+             _("Customer phone"), _("Title"), _("Owner"), _("Opened"), _("Closed")]]
+    for case in cases:
+        rows.append([case.number, bi(names.get(case.process_id, case.process_id)),
+                     _state(case.state), case.category, case.department,
+                     engine.disclosure.mask(case.complainant_phone or ""), case.title,
+                     case.owner, when(case.created_at), when(case.closed_at)])
+    return _csv(rows, f"kefu-cases-{now():%Y%m%d%H%M}.csv")
+
+
+@bp.get("/cases/<number>/history.csv")
+@roles_required("auditor")
+def history(number: str) -> Any:
+    """One case's full history (A1): who, when, what and the data entered, unmasked for the
+    auditor, and the export itself is recorded as a full view (C12)."""
+    session = db.session()
+    case = engine.case_by_number(session, number)
+    if case is None:
+        abort(404)
+    records = list(engine.case_history(session, case))
+    everything = {f"{r.seq}": r.data for r in records}
+    engine.disclosure.disclose(session, case, g.actor, now(), everything, "export")
+    rows = [[_("No."), _("Time"), _("Who"), _("Action"), _("Step"), _("Data"), _("Hash")]]
+    for r in records:
+        rows.append([r.seq, when(r.at, "%Y-%m-%d %H:%M:%S"), r.actor, r.action, r.task_spec,
+                     _json(r.data), r.hash])
+    return _csv(rows, f"kefu-{case.number}-history.csv")
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def _state(state: str) -> str:
+    return {"running": _("Running"), "closed": _("Closed")}.get(state, state)
+
+
+@bp.get("/verify")
+@roles_required("auditor")
+def verify() -> Any:
+    """`kefu audit verify`, run now: every case's hash chain checked."""
+    count, findings = engine.verify_all(db.session())
+    return render_template("audit/verify.html", count=count, findings=findings, at=now())

@@ -1,0 +1,77 @@
+"""Error pages in the reader's language, and JSON errors for the API.
+
+Every refusal says what was wrong; the API's errors are `{code, message, fields}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from engine import FormValidationError, KefuError, NotFound, PermissionDenied, TaskConflict
+
+STATUS = {NotFound: 404, PermissionDenied: 403, TaskConflict: 409, FormValidationError: 422}
+
+
+def status_of(error: KefuError) -> int:
+    for cls, status in STATUS.items():
+        if isinstance(error, cls):
+            return status
+    return 422
+
+
+def api_error(status: int, code: str, message: str,
+              fields: dict[str, list[str]] | None = None) -> Any:
+    response = jsonify({"code": code, "message": message, "fields": fields or {}})
+    response.status_code = status
+    return response
+
+
+def _wants_json() -> bool:
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("The request was not accepted. Reload the page and try again."),
+        403: _("You may not do this."),
+        404: _("Not found."),
+        405: _("This action is not available here."),
+        409: _("Someone else changed this first; nothing of yours was saved."),
+        413: _("The upload is too large."),
+        422: _("The data was not accepted."),
+        500: _("Something went wrong; nothing was saved."),
+    }
+
+
+def _http_error(error: HTTPException) -> Any:
+    status = error.code or 500
+    if _wants_json():
+        code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "too_large",
+                415: "unsupported_media_type"}.get(status, "error")
+        return api_error(status, code, error.description or error.name)
+    message = _messages().get(status, error.name)
+    if error.description == "csrf":
+        message = _("The form expired or did not come from Kefu. Reload the page and try "
+                    "again.")
+    elif error.description == "read-only":
+        message = _("Auditors can read every case but change nothing.")
+    return render_template("errors.html", status=status, message=message), status
+
+
+def _kefu_error(error: KefuError) -> Any:
+    status = status_of(error)
+    if _wants_json():
+        fields = error.field_errors if isinstance(error, FormValidationError) else {}
+        return api_error(status, error.code, str(error), fields)
+    return render_template("errors.html", status=status,
+                           message=_messages().get(status, ""), detail=str(error)), status
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(KefuError, _kefu_error)

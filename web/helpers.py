@@ -1,0 +1,60 @@
+"""Small reads that several pages share: the time now, process names, due states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import g
+
+from engine import catalog
+from web import db
+from web.forms import option_titles
+
+SOON = timedelta(hours=2)
+
+
+def now() -> datetime:
+    return db.kefu().clock.now()
+
+
+def process_names() -> dict[str, str]:
+    """process id -> its newest version's name (`中文 / English`), once per request."""
+    if "process_names" not in g:
+        g.process_names = {v.process_id: v.name
+                           for v in catalog.newest_versions(db.session())}
+    return g.process_names
+
+
+def titles(version_id: int) -> dict[str, dict[str, str]]:
+    """field -> value -> title for a version's forms (in the reader's language)."""
+    cache = g.setdefault("option_titles", {})
+    if version_id not in cache:
+        cache[version_id] = option_titles(db.kefu().version(db.session(), version_id).forms)
+    return cache[version_id]
+
+
+@dataclass(frozen=True)
+class Due:
+    state: str  # none | ok | soon | overdue
+    at: datetime | None = None
+    left: timedelta | None = None
+
+
+def due(due_at: datetime | None, moment: datetime | None = None) -> Due:
+    if due_at is None:
+        return Due("none")
+    left = due_at - (moment or now())
+    if left < timedelta(0):
+        return Due("overdue", due_at, left)
+    return Due("soon" if left <= SOON else "ok", due_at, left)
+
+
+def task_row(item: Any, moment: datetime) -> dict[str, Any]:
+    """What the inbox shows of a task: enough to judge it at a glance."""
+    case = item.case
+    return {"item": item, "case": case, "due": due(item.due_at, moment),
+            "process": process_names().get(item.process_id, item.process_id),
+            "category": titles(case.process_version_id).get("category", {}).get(
+                case.category or "", case.category or "")}

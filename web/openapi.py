@@ -1,0 +1,121 @@
+"""The OpenAPI 3 description of /api, served at /api/openapi.json for integrators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "Malformed request", 401: "Missing, unknown or revoked token",
+            403: "The token's person may not do this", 404: "No such case or open task",
+            409: "Someone else changed the task first; nothing was saved",
+            422: "The data broke the form's rules; `fields` names each field"}
+    return {str(c): _response(text[c], _ERROR) for c in codes}
+
+
+def document() -> dict[str, Any]:
+    task_id = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    number = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"},
+              "example": "TS202611230000001"}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Kefu API", "version": "1.0",
+                 "description": "Start cases, work tasks and read cases of the Kefu "
+                                "customer-service workflows. A token acts as its person "
+                                "(create one with `kefu token create USER`). Customer phone "
+                                "and ID numbers are masked unless the person handles the "
+                                "case's current step or is an auditor; full views are "
+                                "recorded in the case history (C12)."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/cases": {"post": {
+                "summary": "Start a case; the token's person completes its first task with "
+                           "`data` (e.g. a complaint's intake form)",
+                "operationId": "startCase",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/StartCase"}}}},
+                "responses": {"201": _response("The case was started",
+                                               {"$ref": "#/components/schemas/Case"}),
+                              **_errors(400, 401, 403, 404, 422)}}},
+            "/api/tasks": {"get": {
+                "summary": "My tasks and the tasks I may claim", "operationId": "listTasks",
+                "responses": {"200": _response("Tasks", {
+                    "type": "object", "properties": {
+                        "mine": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
+                        "claimable": {"type": "array",
+                                      "items": {"$ref": "#/components/schemas/Task"}}}}),
+                    **_errors(401)}}},
+            "/api/tasks/{task_id}/claim": {"post": {
+                "summary": "Claim a task offered to my role", "operationId": "claimTask",
+                "parameters": [task_id],
+                "responses": {"200": _response("Claimed", {"$ref": "#/components/schemas/Task"}),
+                              **_errors(401, 403, 404, 409)}}},
+            "/api/tasks/{task_id}/complete": {"post": {
+                "summary": "Complete a task with the data of its form",
+                "operationId": "completeTask", "parameters": [task_id],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["data"],
+                    "properties": {"data": {"type": "object"}}}}}},
+                "responses": {"200": _response("The case after the task",
+                                               {"$ref": "#/components/schemas/Case"}),
+                              **_errors(400, 401, 403, 404, 409, 422)}}},
+            "/api/cases/{number}": {"get": {
+                "summary": "Read a case, its data and open tasks", "operationId": "readCase",
+                "parameters": [number],
+                "responses": {"200": _response("The case", {"$ref": "#/components/schemas/Case"}),
+                              **_errors(401, 403, 404)}}},
+            "/api/cases/{number}/history": {"get": {
+                "summary": "Read a case's history: who, when, what and the data entered",
+                "operationId": "readHistory", "parameters": [number],
+                "responses": {"200": _response("The history", {
+                    "type": "object", "properties": {
+                        "case": {"type": "string"},
+                        "records": {"type": "array",
+                                    "items": {"$ref": "#/components/schemas/Record"}}}}),
+                    **_errors(401, 403, 404)}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _schemas(),
+        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    text = {"type": "string"}
+    nullable = {"type": "string", "nullable": True}
+    when = {"type": "string", "format": "date-time"}
+    return {
+        "Error": {"type": "object", "required": ["code", "message", "fields"], "properties": {
+            "code": text, "message": text,
+            "fields": {"type": "object", "description": "field name -> messages",
+                       "additionalProperties": {"type": "array", "items": text}}}},
+        "StartCase": {"type": "object", "required": ["process"], "properties": {
+            "process": {"type": "string", "example": "complaint"},
+            "data": {"type": "object", "example": {
+                "complainant_name": "陈先生", "complainant_phone": "13800138000",
+                "channel": "hotline", "category": "fee", "content": "本月话费多扣了 30 元"}}}},
+        "Task": {"type": "object", "properties": {
+            "id": text, "case": text, "process": text, "step": text, "title": text,
+            "role": text, "department": nullable, "candidate_user": nullable,
+            "assignee": nullable, "created_at": when,
+            "due_at": {"type": "string", "format": "date-time", "nullable": True}}},
+        "Case": {"type": "object", "properties": {
+            "number": text, "process": text, "state": {"type": "string",
+                                                       "enum": ["running", "closed"]},
+            "category": nullable, "department": nullable, "owner": nullable,
+            "created_at": when,
+            "closed_at": {"type": "string", "format": "date-time", "nullable": True},
+            "open_tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
+            "data": {"type": "object"}}},
+        "Record": {"type": "object", "properties": {
+            "seq": {"type": "integer"}, "at": when, "actor": text, "action": text,
+            "step": nullable, "title": nullable, "data": {"type": "object"}, "hash": text}},
+    }

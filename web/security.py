@@ -1,0 +1,69 @@
+"""Request guards that hold for every page: CSRF tokens on every form, auditors refused any
+write on the server (not only shown no button), and security headers on every response."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from flask import Flask, abort, g, request, session
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: POST endpoints that change no case, process or task: an auditor may use them.
+NOT_WRITES = frozenset({"auth.login", "auth.logout", "auth.language"})
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+#: Letters are the engine's own escaped HTML with an inline stylesheet and nothing else.
+LETTER_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _check_csrf() -> None:
+    if request.method in SAFE_METHODS or request.blueprint == "api":
+        return  # the API authenticates by token header, which no other site can send
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        abort(400, description="csrf")
+
+
+def is_read_only(actor: Any) -> bool:
+    """Auditors read everything and change nothing (A2, A3)."""
+    return actor is not None and "auditor" in actor.roles
+
+
+def _refuse_auditor_writes() -> None:
+    if request.method in SAFE_METHODS or request.blueprint == "api":
+        return  # the API applies the same rule to the token's person
+    if request.endpoint in NOT_WRITES:
+        return
+    if is_read_only(g.get("actor")):
+        abort(403, description="read-only")
+
+
+def _headers(response: Any) -> Any:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.endpoint and request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Run after the login loader (web.auth registers it first)."""
+    app.before_request(_check_csrf)
+    app.before_request(_refuse_auditor_writes)
+    app.after_request(_headers)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
