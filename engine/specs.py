@@ -26,6 +26,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.calendar import parse_duration
 from engine.errors import DeploymentError, Problem, ScriptError
 from engine.persistence.models import ProcessVersion
 from engine.roles import KNOWN_ROLES
@@ -207,6 +208,14 @@ def _check_user_task(task_spec: Any, filename: str, forms: Mapping[str, dict],
     if task_spec.lane is None:
         out.add(filename, "user task is in no lane, so no role may do it", bpmn_id)
     properties = task_spec.extensions.get("properties", {})
+    if properties.get("dueIn"):
+        try:
+            parse_duration(properties["dueIn"])
+        except ValueError as exc:
+            out.add(filename, f"property dueIn: {exc}", bpmn_id)
+    due_at = properties.get("dueAt")
+    if due_at and not due_at.isidentifier():
+        out.add(filename, f"property dueAt: {due_at!r} is not a data variable name", bpmn_id)
     form = properties.get(FORM_PROPERTY)
     if not form:
         out.add(filename, f"user task has no {FORM_PROPERTY} property", bpmn_id)

@@ -148,3 +148,11 @@ def test_running_case_finishes_on_the_version_it_started_on(deployed, people) ->
         do(deployed, newer, "contact", people["duty01"],
            {k: v for k, v in CONTACT.items() if k != "details_confirmed"})
     assert "details_confirmed" in caught.value.field_errors
+
+
+def test_bad_due_duration_is_refused_at_deployment_naming_the_task() -> None:
+    broken = BPMN.replace('name="dueAt" value="solution_due"',
+                          'name="dueAt" value="solution due"', 1)
+    [problem] = _refusal({"complaint.bpmn": broken})
+    assert problem.reason == "property dueAt: 'solution due' is not a data variable name"
+    assert problem.element and problem.line
