@@ -7,17 +7,18 @@ show the same thing; none of them opens a workflow or a table on its own.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from engine.deadlines import case_deadlines, escalation_level
 from engine.diagram import CasePath, bpmn_file_for, case_path, render_svg
 from engine.diagram import Labeller as Labeller
 from engine.kefu import Kefu
+from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import (
     Case,
     HistoryRecord,
@@ -41,10 +42,10 @@ class CaseFile:
     sms: Sequence[SmsMessage]
     letters: Sequence[Letter]
     path: CasePath
-    #: Escalation level (C9) once the deadlines feature provides one, else None.
-    escalation_level: int | None
-    #: The case's deadlines (timers, reminders, due times) from the deadlines feature.
-    deadlines: Sequence[Any]
+    #: Escalation level (C9): 0 none, 1 shift leader, 2 department manager.
+    escalation_level: int
+    #: The case's deadlines: timers, reminders and 催单, with their due and fired times.
+    deadlines: Sequence[Deadline]
     #: field name -> title, from every form of the case's process version.
     field_titles: dict[str, str]
 
@@ -63,35 +64,9 @@ def case_file(kefu: Kefu, session: Session, case: Case) -> CaseFile:
                                 .order_by(Letter.id)).all(),
         path=case_path(workflow),
         escalation_level=escalation_level(session, case),
-        deadlines=_deadlines_call("case_deadlines", session, case) or [],
+        deadlines=case_deadlines(session, case),
         field_titles=field_titles(kefu, session, case.process_version_id),
     )
-
-
-def _deadlines_call(name: str, *args: Any) -> Any:
-    """Call engine.deadlines.<name> if that feature is installed; None otherwise.
-
-    The deadlines feature (C3, C5, C8, C9) is developed alongside the pages: reading it
-    this way lets the pages show it as soon as it lands, and nothing before.
-    """
-    try:
-        module = importlib.import_module("engine.deadlines")
-    except ImportError:
-        return None
-    fn: Callable[..., Any] | None = getattr(module, name, None)
-    return fn(*args) if fn is not None else None
-
-
-def escalation_level(session: Session, case: Case) -> int | None:
-    level = getattr(case, "escalation_level", None)
-    if level is not None:
-        return int(level)
-    return _deadlines_call("escalation_level", session, case)
-
-
-def reminders_for(session: Session, actor: Any) -> Sequence[Any]:
-    """Reminders, overdue notices and 催单 about the actor's tasks (deadlines feature)."""
-    return _deadlines_call("reminders_for", session, actor) or []
 
 
 def case_tasks(session: Session, case: Case) -> Sequence[TaskItem]:

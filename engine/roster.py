@@ -110,10 +110,10 @@ def own_leader(session: Session, person: Person, shift: Shift) -> Person | None:
     return shift_leader_on_duty(session, shift.starts_at, person)
 
 
-def shift_label(shift: Shift) -> tuple[str, str]:
-    """("11月25日白班", "the day shift of 25 Nov")."""
+def shift_label(shift: Shift, article: bool = True) -> tuple[str, str]:
+    """("11月25日白班", "the day shift of 25 Nov"); without the article after "your"."""
     zh, en = KIND_LABELS[shift.kind]
-    return f"{day_zh(shift.day)}{zh}", f"the {en} of {day_en(shift.day)}"
+    return f"{day_zh(shift.day)}{zh}", f"{'the ' if article else ''}{en} of {day_en(shift.day)}"
 
 
 def apply_swap(mine: ShiftAssignment, theirs: ShiftAssignment, record: SwapRecord) -> None:

@@ -251,6 +251,15 @@ def test_L5_sick_day_without_certificate_owes_it_on_the_first_day_back(rostered,
     assert record.certificate_required and record.certificate_received_at is not None
 
 
+def test_L5_off_the_roster_the_certificate_is_due_the_next_working_day(deployed,
+                                                                       people) -> None:
+    number = ask(deployed, people["qa01"], kind="sick", start=at(27, 9), end=at(27, 18))
+    assert waiting(deployed, number) == [("endorse", None, "shift_leader")]  # qa01 has none
+    approve_one_day(deployed, people, number, endorser="leader01")
+    assert waiting(deployed, number) == [("certificate", "qa01", "agent")]
+    assert data_of(deployed, number)["certificate_due"] == "2026-11-30T18:00:00+08:00"  # Monday
+
+
 def test_L5_certificate_given_with_the_request_must_cover_it(rostered, people) -> None:
     refusal = refused(rostered, people["agent01"], kind="sick", **DAYS_25_26,
                       has_certificate=True, certificate_from="2026-11-25",

@@ -174,6 +174,24 @@ def test_S1_holds_even_if_a_process_owner_drops_an_approval_from_the_diagram(
     assert rostered_on(rostered, date(2026, 11, 26))["agent01"] == "regular"
 
 
+def test_C10_purging_an_expired_swap_case_keeps_the_roster_as_swapped(rostered,
+                                                                      people) -> None:
+    from engine.retention import purge_expired
+
+    number = ask(rostered, people["agent01"])
+    to_leaders(rostered, people, number)
+    do(rostered, number, "approve_counterpart_leader", people["leader03"], APPROVE)
+    do(rostered, number, "handover_requester", people["agent01"], {"handover": "无遗留"})
+    do(rostered, number, "handover_counterpart", people["agent07"], {"handover": "无遗留"})
+    with rostered.session() as s:
+        purged = purge_expired(s, datetime(2030, 1, 1, tzinfo=SH), "system")
+        assert [p.case_number for p in purged] == [number]
+        assert s.scalar(select(func.count()).select_from(SwapRecord)) == 0
+        assert s.scalar(select(func.count()).select_from(ShiftAssignment).where(
+            ShiftAssignment.swap_id.is_not(None))) == 0
+    assert rostered_on(rostered, date(2026, 11, 26))["agent07"] == "swapped"
+
+
 # --- S2 ------------------------------------------------------------------------------------
 
 def test_S2_a_third_swap_in_a_month_is_refused(rostered, people) -> None:

@@ -59,7 +59,7 @@ def index() -> Any:
                 and p.username != item.assignee]
             team_rows.append(row)
     reminders = [(r, session.get(engine.models.Case, r.case_id))
-                 for r in engine.casefile.reminders_for(session, actor)]
+                 for r in engine.reminders_for(session, actor)]
     everything = mine + offered + team_rows
     categories = sorted({(r["case"].category, r["category"]) for r in everything
                          if r["case"].category})

@@ -178,13 +178,13 @@ def _night_shifts(req: LeaveRequest, assignments: list[ShiftAssignment], setting
             continue
         cutoff = (datetime.combine(a.shift.day, time(0), tz)
                   + timedelta(hours=settings.leave_night_cutoff_hour))
-        zh, en = roster.shift_label(a.shift)
         if req.asked_at < cutoff:
             continue
+        zh, bare = roster.shift_label(a.shift, article=False)
         out.append(Breach(
             "L6", f"{you[0]}{zh}的请假于 {moment_zh(req.asked_at, tz)} 提出，晚于当日 "
                   f"{cutoff.astimezone(tz):%H:%M}",
-            f"leave for {you[2]} {en[4:]} was asked at {moment_en(req.asked_at, tz)}, after "
+            f"leave for {you[2]} {bare} was asked at {moment_en(req.asked_at, tz)}, after "
             f"{cutoff.astimezone(tz):%H:%M} that day",
             {"shift": [a.shift.day.isoformat(), a.shift.kind], "asked_at":
              req.asked_at.isoformat(), "cutoff": cutoff.isoformat()}))
@@ -216,10 +216,10 @@ def _swap_shifts(assignments: list[ShiftAssignment], you: tuple[str, str, str]) 
     for a in assignments:
         if a.origin not in ORIGIN_LABELS:
             continue
-        zh, en = roster.shift_label(a.shift)
+        zh, bare = roster.shift_label(a.shift, article=False)
         origin_zh, origin_en = ORIGIN_LABELS[a.origin]
         out.append(Breach("L8", f"{you[0]}的{zh}是{origin_zh}的班次，不得请假",
-                          f"{you[2]} {en[4:]} is a {origin_en} shift; no leave on it",
+                          f"{you[2]} {bare} is a {origin_en} shift; no leave on it",
                           {"shift": [a.shift.day.isoformat(), a.shift.kind],
                            "origin": a.origin}))
     return out

@@ -121,10 +121,10 @@ def _consecutive(session: Session, settings: Settings, person: Person,
     you = who(person, view)
     out = []
     if gives.origin != "regular":
-        zh, en = roster.shift_label(gives.shift)
+        zh, bare = roster.shift_label(gives.shift, article=False)
         out.append(Breach("S3", f"{you[0]}的{zh}本身是换班所得，不允许连续换班",
-                          f"{you[2]} {en[4:]} came from an earlier swap; no swap right "
-                          f"after a swap", {"person": person.username, "shift": en}))
+                          f"{you[2]} {bare} came from an earlier swap; no swap right "
+                          f"after a swap", {"person": person.username, "shift": bare}))
     before, after = roster.neighbours(session, person, takes, without=gives)
     taken_zh, taken_en = roster.shift_label(takes)
     rest = timedelta(hours=settings.swap_min_rest_hours)
@@ -133,11 +133,12 @@ def _consecutive(session: Session, settings: Settings, person: Person,
         if near is None:
             continue
         zh, en = roster.shift_label(near.shift)
+        bare = roster.shift_label(near.shift, article=False)[1]
         if near.origin != "regular":
             out.append(Breach("S3", f"{you[0]}紧挨着的{zh}已是换班班次，不允许连续换班",
-                              f"{you[2]} {en[4:]}, next to it, is already a swap shift; no "
+                              f"{you[2]} {bare}, next to it, is already a swap shift; no "
                               f"swap right after a swap", {"person": person.username,
-                                                           "shift": en}))
+                                                           "shift": bare}))
         if gap < rest and not near.on_leave:
             first, second = sorted([(near.shift.starts_at, zh, en),
                                     (takes.starts_at, taken_zh, taken_en)])

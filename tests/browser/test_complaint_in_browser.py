@@ -29,7 +29,7 @@ class Staff:
         self.context = browser.new_context(viewport=viewport, accept_downloads=True,
                                            locale="zh-CN")
         self.page = self.context.new_page()
-        self.page.set_default_timeout(10_000)
+        self.page.set_default_timeout(30_000)  # 2 shared cores in CI
         self.base = server["base"]
         self.clock = server["clock"]
 

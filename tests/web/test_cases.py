@@ -135,11 +135,11 @@ def test_C12_uninvolved_staff_cannot_open_a_case(client, auth, deployed, people)
     assert client.get("/cases/TS000").status_code == 404
 
 
-def test_C9_escalation_level_is_shown_when_the_deadlines_feature_gives_one(
-        client, auth, deployed, people, monkeypatch) -> None:
+def test_C9_case_page_shows_the_escalation_level_it_reached(
+        client, auth, deployed, people, clock) -> None:
     number = register(deployed, people["agent01"])
-    monkeypatch.setattr(engine.casefile, "escalation_level", lambda session, case: 2)
     auth.as_user("agent01")
-    assert "升级级别 二级：部门经理" in text_of(client.get(f"/cases/{number}"))
-    monkeypatch.setattr(engine.casefile, "escalation_level", lambda session, case: None)
     assert "升级级别" not in text_of(client.get(f"/cases/{number}"))
+    clock.advance(hours=49)
+    engine.fire_due(deployed, clock.now())
+    assert "升级级别 二级：部门经理" in text_of(client.get(f"/cases/{number}"))

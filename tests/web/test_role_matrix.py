@@ -126,13 +126,11 @@ def test_C2_C6_a_person_acts_only_where_the_process_offers_the_task(
 
 def test_C9_escalation_tasks_too_are_offered_only_to_their_people(
         client, auth, deployed, people, clock) -> None:
-    firing = pytest.importorskip("engine.scheduler.firing",
-                                 reason="the deadlines feature (issue 3) is not installed")
     number = _case_at(deployed, people, "propose")
     seen: set[str] = set()
     for hours in (25, 25):
         clock.advance(hours=hours)
-        firing.fire_due(deployed, clock.now())
+        engine.fire_due(deployed, clock.now())
         for item in open_tasks(deployed, number):
             if item.spec_name not in OFFERED and item.spec_name not in seen:
                 seen.add(item.spec_name)
