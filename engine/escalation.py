@@ -24,6 +24,7 @@ from engine.operators import OperatorContext, operator
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import Case, TaskItem
 from engine.roles import ROLES
+from engine.roster import shift_leader_on_duty
 
 URGE = "urge"
 
@@ -111,16 +112,25 @@ def escalate(context: OperatorContext, task: Any, params: dict[str, Any]) -> dic
         session.add(CaseEscalation(case_id=case.id, level=level, reached_at=reached))
     elif level > row.level:
         row.level, row.reached_at = level, reached
+    to = _shift_leader_on_duty(session, case, reached) if role == "shift_leader" else None
     history.append(session, case, at=now, actor="system", action="escalated",
                    task_spec=task.task_spec.bpmn_id, task_title=task.task_spec.bpmn_name,
-                   data={"level": level, "role": role, "reached_at": reached.isoformat()})
+                   data={"level": level, "role": role, "reached_at": reached.isoformat(),
+                         "to": to})
     department = case.department or task.data.get("department")
     sent = _urge(session, case, _attached_items(session, case, task), now,
                  f"escalation level {level}")
     history.append(session, case, at=now, actor="system", action="urged",
                    task_spec=task.task_spec.bpmn_id,
                    data={"level": level, "department": department, "tasks": sent})
-    return {"level": level, "role": role, "reached_at": reached.isoformat()}
+    return {"level": level, "role": role, "reached_at": reached.isoformat(), "to": to}
+
+
+def _shift_leader_on_duty(session: Session, case: Case, at: datetime) -> str | None:
+    """C9: "the duty shift leader" is whoever the roster has on duty when the level is
+    reached, else the case owner's own shift leader; None leaves it to every shift leader."""
+    leader = shift_leader_on_duty(session, at, case.owner)
+    return leader.username if leader is not None else None
 
 
 @operator("kefu.urge")

@@ -45,9 +45,12 @@ def offer_for(task_spec: Any, data: dict[str, Any]) -> Offer:
 
 
 def _lookup(data: dict[str, Any], variable: str | None) -> str | None:
+    """A data variable's value; `a.b` reads key `b` of the mapping `a` (an operator's result)."""
     if not variable:
         return None
-    value = data.get(variable)
+    value: Any = data
+    for key in variable.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
     return str(value) if value not in (None, "") else None
 
 

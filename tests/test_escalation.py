@@ -62,8 +62,12 @@ def test_C9_case_open_24h_goes_to_the_shift_leader_and_the_department_is_urged(
     with deployed.session() as s:  # the department's handlers see the 催单 on their task
         assert [r.kind for r in engine.reminders_for(s, people["bill01"])] == [
             "urge", "due", "reminder"]  # 催单, overdue (C5: 24 h), reminder at 80 %
-        [opinion] = engine.claimable_tasks(s, people["leader01"])
-        assert opinion.spec_name == "opinion" and opinion.role == "shift_leader"
+        # no roster in this centre: the duty shift leader is the owner's own (agent01's)
+        [opinion] = engine.my_tasks(s, people["leader01"])
+        assert opinion.spec_name == "opinion" and opinion.candidate_user == "leader01"
+        assert escalated.data["to"] == "leader01"
+        assert engine.my_tasks(s, people["leader02"]) == []
+        assert engine.claimable_tasks(s, people["leader02"]) == []
     # the case goes on while the shift leader writes the opinion
     do(deployed, number, "opinion", people["leader01"], OPINION)
     do(deployed, number, "propose", people["bill01"], PROPOSAL)
@@ -242,3 +246,20 @@ def test_C9_complaint_diagram_draws_every_element_and_the_escalation_lanes() -> 
     assert elements - drawn == set()
     lanes = {e.get("name") for e in tree.xpath("//bpmn:lane", namespaces=ns)}
     assert {"shift_leader", "dept_manager"} <= lanes
+
+
+def test_C9_first_level_goes_to_the_shift_leader_rostered_on_duty(rostered, people,
+                                                                  clock) -> None:
+    """Issue 4: whatever goes "to the shift leader" goes to the one on duty at that moment."""
+    from engine.roster import shift_leader_on_duty
+
+    number = judged_case(rostered, people)
+    fire(rostered, clock, hours=24)
+    with rostered.session() as s:
+        on_duty = shift_leader_on_duty(s, ACCEPTED + timedelta(hours=24), "agent01").username
+        assert on_duty != "leader01"  # the roster, not agent01's own leader, decides
+        [item] = [t for t in engine.my_tasks(s, people[on_duty]) if t.spec_name == "opinion"]
+        assert item.case.number == number
+        others = {u for u, a in people.items() if "shift_leader" in a.roles} - {on_duty}
+        assert all(not engine.my_tasks(s, people[u]) for u in others)
+    assert item.candidate_user == on_duty

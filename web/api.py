@@ -12,9 +12,9 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 import engine
-from engine import FormValidationError, KefuError
+from engine import KefuError
 from web import db
-from web.errors import api_error, status_of
+from web.errors import api_error, kefu_api_error
 from web.helpers import now
 from web.openapi import document
 from web.security import SAFE_METHODS, is_read_only
@@ -46,11 +46,6 @@ def _body() -> dict[str, Any] | Any:
     if not isinstance(body, dict):
         return None
     return body
-
-
-def _error(exc: KefuError) -> Any:
-    fields = exc.field_errors if isinstance(exc, FormValidationError) else {}
-    return api_error(status_of(exc), exc.code, str(exc), fields)
 
 
 def _task_json(item: Any) -> dict[str, Any]:
@@ -96,7 +91,7 @@ def start_case() -> Any:
                                           f"{body['process']!r}")
         case = db.attempt(engine.start_case, db.kefu(), session, body["process"], g.actor, data)
     except KefuError as exc:
-        return _error(exc)
+        return kefu_api_error(exc)
     response = jsonify(_case_json(case))
     response.status_code = 201
     response.headers["Location"] = f"/api/cases/{case.number}"
@@ -127,7 +122,7 @@ def claim(task_id: str) -> Any:
     try:
         db.attempt(engine.claim_task, db.kefu(), db.session(), task_id, g.actor)
     except KefuError as exc:
-        return _error(exc)
+        return kefu_api_error(exc)
     return jsonify(_task_json(item))
 
 
@@ -144,7 +139,7 @@ def complete(task_id: str) -> Any:
         case = db.attempt(engine.complete_task, db.kefu(), db.session(), task_id, g.actor,
                           body["data"])
     except KefuError as exc:
-        return _error(exc)
+        return kefu_api_error(exc)
     return jsonify(_case_json(case))
 
 

@@ -11,7 +11,14 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from engine import FormValidationError, KefuError, NotFound, PermissionDenied, TaskConflict
+from engine import (
+    FormValidationError,
+    KefuError,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    TaskConflict,
+)
 
 STATUS = {NotFound: 404, PermissionDenied: 403, TaskConflict: 409, FormValidationError: 422}
 
@@ -24,8 +31,13 @@ def status_of(error: KefuError) -> int:
 
 
 def api_error(status: int, code: str, message: str,
-              fields: dict[str, list[str]] | None = None) -> Any:
-    response = jsonify({"code": code, "message": message, "fields": fields or {}})
+              fields: dict[str, list[str]] | None = None,
+              violations: list[dict[str, Any]] | None = None) -> Any:
+    """`violations` lists each broken rule of a refusal: id, sentence (zh, en) and facts."""
+    body: dict[str, Any] = {"code": code, "message": message, "fields": fields or {}}
+    if violations:
+        body["violations"] = violations
+    response = jsonify(body)
     response.status_code = status
     return response
 
@@ -63,11 +75,16 @@ def _http_error(error: HTTPException) -> Any:
     return render_template("errors.html", status=status, message=message), status
 
 
+def kefu_api_error(error: KefuError) -> Any:
+    fields = error.field_errors if isinstance(error, FormValidationError) else {}
+    violations = error.as_dict()["violations"] if isinstance(error, RuleViolation) else None
+    return api_error(status_of(error), error.code, str(error), fields, violations)
+
+
 def _kefu_error(error: KefuError) -> Any:
     status = status_of(error)
     if _wants_json():
-        fields = error.field_errors if isinstance(error, FormValidationError) else {}
-        return api_error(status, error.code, str(error), fields)
+        return kefu_api_error(error)
     return render_template("errors.html", status=status,
                            message=_messages().get(status, ""), detail=str(error)), status
 

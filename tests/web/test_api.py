@@ -129,3 +129,18 @@ def test_kefu_token_create_prints_a_token_that_works_and_revoke_stops_it(
     assert client.get("/api/tasks", headers=headers).status_code == 401
     unknown = runner.invoke(main, ["--database-url", deployed.db.url, "token", "create", "x"])
     assert unknown.exit_code == 1 and "no active person" in unknown.output
+
+
+def test_L4_rule_refusal_through_the_api_names_the_rule_and_the_facts(client, rostered) -> None:
+    from tests.test_leave_process import DAY_25
+
+    data = {"kind": "general_personal", "reason": "家中有事", **DAY_25, "employee": "agent01"}
+    response = client.post("/api/cases", json={"process": "leave", "data": data},
+                           headers=_token(rostered, "agent02"))
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["code"] == "rule_violation" and body["message"].endswith("(L4)")
+    [violation] = body["violations"]
+    assert violation["rule"] == "L4"
+    assert violation["rule_zh"] == "事假须本人办理，不得由他人代请，病假除外。"
+    assert "刘洋 (1001)" in violation["facts_en"] and violation["rule_en"]
