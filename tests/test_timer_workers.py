@@ -20,6 +20,7 @@ import engine
 from engine import Kefu, SystemClock, TimerWorker
 from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import Case, HistoryRecord
+from engine.scheduler.benchmark import PROBE_ID, deploy_probe, start_probe
 from tests.complaints import CONTACT, JUSTIFIED, do, register
 from tests.test_deadlines import ACCEPTED, at
 
@@ -82,36 +83,6 @@ def test_C9_stopped_worker_restarted_fires_every_overdue_deadline_once_in_due_or
 
 # --- several real worker processes on PostgreSQL ----------------------------------------------
 
-PROBE = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="probe_defs"
-    targetNamespace="http://kefu.example/test">
-  <bpmn:process id="timer_probe" name="timer probe" isExecutable="true">
-    <bpmn:laneSet id="lanes"><bpmn:lane id="lane_agent" name="agent">
-      <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>ask</bpmn:flowNodeRef>
-    </bpmn:lane></bpmn:laneSet>
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="ask" name="ask">
-      <bpmn:extensionElements><spiffworkflow:properties>
-        <spiffworkflow:property name="formJsonSchemaFilename" value="probe_delay.json"/>
-      </spiffworkflow:properties></bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:intermediateCatchEvent id="wait" name="wait">
-      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
-      <bpmn:timerEventDefinition id="wait_timer">
-        <bpmn:timeDate xsi:type="bpmn:tFormalExpression">fire_at</bpmn:timeDate>
-      </bpmn:timerEventDefinition>
-    </bpmn:intermediateCatchEvent>
-    <bpmn:endEvent id="done"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="ask"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="wait"/>
-    <bpmn:sequenceFlow id="f3" sourceRef="wait" targetRef="done"/>
-  </bpmn:process>
-</bpmn:definitions>
-"""
-DELAY_FORM = '{"type": "object", "properties": {"fire_at": {"type": "string"}}}'
 WORKERS = 3
 CASES = 40
 TAKEOVER_LIMIT = timedelta(seconds=10)
@@ -140,9 +111,7 @@ def test_C9_several_worker_processes_fire_each_deadline_once_and_survive_a_kill(
         pytest.skip("several timer workers share one PostgreSQL (run with "
                     "KEFU_TEST_DATABASES=sqlite,postgres); SQLite has one worker per process")
     real = Kefu(kefu.settings, clock=SystemClock(), database=database)
-    with real.session() as s:
-        engine.deploy(s, engine.build({"probe.bpmn": PROBE}, {"probe_delay.json": DELAY_FORM}),
-                      "process_owner", real.clock.now())
+    deploy_probe(real)
     logs = [tmp_path / f"w{i}.log" for i in range(WORKERS)]
     procs = [_worker_process(database.url, f"w{i}", logs[i]) for i in range(WORKERS)]
     try:
@@ -150,9 +119,7 @@ def test_C9_several_worker_processes_fire_each_deadline_once_and_survive_a_kill(
                   "the workers to start")
         start = datetime.now(UTC) + timedelta(seconds=2)
         for i in range(CASES):  # one due every 0.15 s over 6 s
-            fire_at = (start + timedelta(seconds=0.15 * i)).isoformat()
-            with real.session() as s:
-                engine.start_case(real, s, "timer_probe", people["agent01"], {"fire_at": fire_at})
+            start_probe(real, start + timedelta(seconds=0.15 * i))
         _wait_for(lambda: any(" fired " in log.read_text() for log in logs), 20,
                   "a first firing")
         victim = next(i for i, log in enumerate(logs) if " fired " in log.read_text())
@@ -163,11 +130,11 @@ def test_C9_several_worker_processes_fire_each_deadline_once_and_survive_a_kill(
         def all_closed() -> bool:
             with real.session() as s:
                 return s.scalar(select(func.count(Case.id)).where(
-                    Case.process_id == "timer_probe", Case.state == "closed")) == CASES
+                    Case.process_id == PROBE_ID, Case.state == "closed")) == CASES
         _wait_for(all_closed, 40, "every probe case to close")
         with real.session() as s:
             rows = s.scalars(select(Deadline).join(Case, Case.id == Deadline.case_id)
-                             .where(Case.process_id == "timer_probe")).all()
+                             .where(Case.process_id == PROBE_ID)).all()
             timer_records = s.scalar(select(func.count(HistoryRecord.id)).where(
                 HistoryRecord.action == "timer"))
         assert len(rows) == CASES and all(r.kind == "timer" and r.fired_at for r in rows)
