@@ -153,3 +153,44 @@ def test_C9_several_worker_processes_fire_each_deadline_once_and_survive_a_kill(
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_C9_worker_killed_with_sigkill_fires_what_it_missed_once_in_due_order_on_restart(
+        kefu, database, tmp_path) -> None:
+    """A real `kefu worker` process is killed with SIGKILL; deadlines fall due while no
+    worker runs; the restarted process fires each of them once, in due order."""
+    real = Kefu(kefu.settings, clock=SystemClock(), database=database)
+    deploy_probe(real)
+    first = _worker_process(database.url, "first", tmp_path / "first.log")
+    try:
+        _wait_for(lambda: "started" in (tmp_path / "first.log").read_text(), 30,
+                  "the worker to start")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        start = datetime.now(UTC) + timedelta(seconds=1)
+        due = [start + timedelta(seconds=0.1 * i) for i in (3, 0, 2, 1, 4)]
+        for fire_at in due:
+            start_probe(real, fire_at)
+        _wait_for(lambda: datetime.now(UTC) > max(due), 10, "the deadlines to pass")
+        with real.session() as s:
+            assert s.scalar(select(func.count(Deadline.id))
+                            .where(Deadline.fired_at.is_not(None))) == 0  # nobody fired them
+        second = _worker_process(database.url, "second", tmp_path / "second.log")
+        try:
+            def all_closed() -> bool:
+                with real.session() as s:
+                    return s.scalar(select(func.count(Case.id)).where(
+                        Case.process_id == PROBE_ID, Case.state == "closed")) == len(due)
+            _wait_for(all_closed, 30, "the restarted worker to fire every missed deadline")
+        finally:
+            second.terminate()
+            second.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    with real.session() as s:
+        fired = s.scalars(select(HistoryRecord).join(Case, Case.id == HistoryRecord.case_id)
+                          .where(Case.process_id == PROBE_ID, HistoryRecord.action == "timer")
+                          .order_by(HistoryRecord.id)).all()
+    assert [datetime.fromisoformat(r.data["due_at"]) for r in fired] == sorted(due)  # in order
+    assert len({r.case_id for r in fired}) == len(due)  # once each
