@@ -92,8 +92,9 @@ def diagram_svg(session: Session, version: ProcessVersion, path: CasePath | None
 
 def team_tasks(session: Session, leader: Person, team: set[str],
                limit: int = 200) -> Sequence[TaskItem]:
-    """Open tasks a leader can hand on: held by or offered to a member of their team, or
-    offered to a role that a team member holds (in the member's department, if narrowed)."""
+    """Open tasks a leader can hand on: held by a member of their team, or offered to a role
+    that a team member holds (in the member's department, if narrowed). A task the process
+    offers to one named person is not among them (engine.runtime.reassign_task)."""
     if not team:
         return []
     members = session.scalars(select(Person).where(Person.username.in_(sorted(team)))).all()
@@ -101,8 +102,7 @@ def team_tasks(session: Session, leader: Person, team: set[str],
                         TaskItem.candidate_user.is_(None),
                         or_(TaskItem.department.is_(None), TaskItem.department == m.department))
                    for m in members for role in m.role_names]
-    query = select(TaskItem).where(or_(
-        TaskItem.assignee.in_(sorted(team)), TaskItem.candidate_user.in_(sorted(team)),
-        *role_offers))
+    query = select(TaskItem).where(TaskItem.candidate_user.is_(None), or_(
+        TaskItem.assignee.in_(sorted(team)), *role_offers))
     return session.scalars(query.order_by(TaskItem.due_at.is_(None), TaskItem.due_at,
                                           TaskItem.created_at).limit(limit)).all()

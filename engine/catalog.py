@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine.errors import DeploymentError, NotFound, Problem
 from engine.kefu import Kefu
 from engine.persistence.models import Case, ProcessVersion
-from engine.roles import Actor
+from engine.roles import CANDIDATE_USER, Actor
 from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy
 
 UPLOAD_SUFFIXES = (".bpmn", ".dmn", ".json")
@@ -34,6 +34,14 @@ class FirstTask:
     title: str
     role: str
     form: str
+    #: The process offers the first task to whoever starts the case (`candidateUser`, e.g.
+    #: `started_by`: anyone may ask for leave or file a report); else to the lane's role.
+    for_starter: bool = False
+
+    def may_start(self, actor: Actor) -> bool:
+        if "auditor" in actor.roles:  # auditors read everything and change nothing (A2)
+            return False
+        return self.for_starter or self.role in actor.roles
 
 
 @dataclass(frozen=True)
@@ -75,9 +83,10 @@ def _first_task(kefu: Kefu, session: Session, version_id: int) -> FirstTask | No
     spec = first_user_task(kefu.version(session, version_id).spec)
     if spec is None:
         return None
+    properties = spec.extensions.get("properties", {})
     return FirstTask(spec_name=spec.bpmn_id, title=spec.bpmn_name or spec.bpmn_id,
-                     role=spec.lane or "",
-                     form=spec.extensions.get("properties", {}).get(FORM_PROPERTY, ""))
+                     role=spec.lane or "", form=properties.get(FORM_PROPERTY, ""),
+                     for_starter=bool(properties.get(CANDIDATE_USER)))
 
 
 def newest_versions(session: Session) -> list[ProcessVersion]:
@@ -98,11 +107,11 @@ def newest_version(session: Session, process_id: str) -> ProcessVersion:
 
 def startable(kefu: Kefu, session: Session, actor: Actor) -> list[tuple[ProcessVersion,
                                                                         FirstTask]]:
-    """Every deployed process whose first task the actor's roles may do."""
+    """Every deployed process the actor may start (see FirstTask.may_start)."""
     out = []
     for version in newest_versions(session):
         first = _first_task(kefu, session, version.id)
-        if first is not None and first.role in actor.roles:
+        if first is not None and first.may_start(actor):
             out.append((version, first))
     return out
 

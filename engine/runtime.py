@@ -145,14 +145,24 @@ def release_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> Ta
 
 def reassign_task(kefu: Kefu, session: Session, task_id: str, leader: Actor,
                   to: Actor, team: set[str]) -> TaskItem:
-    """A leader hands a task to someone of their team who could do it themselves."""
+    """A leader hands a task of their team to another member who could do it themselves.
+
+    A task the process offers to one named person (the counterpart's consent, S1; the case
+    owner's reply, C2; the shift leader on duty, L2) is theirs alone: handing it on would
+    let someone else act in their place, so it is refused.
+    """
     item, case = _lock_task(session, task_id)
+    if item.candidate_user is not None:
+        raise PermissionDenied(f"task {item.title!r} is offered by the process to "
+                               f"{item.candidate_user} alone and cannot be handed on")
+    if item.assignee is not None and item.assignee not in team:
+        raise PermissionDenied(f"task {item.title!r} is held by {item.assignee}, who is not "
+                               f"in {leader.username}'s team")
     if to.username not in team:
         raise PermissionDenied(f"{to.username} is not in {leader.username}'s team")
     if not may_act(to, item.role, item.department, None, None):
         raise PermissionDenied(f"{to.username} does not hold role {item.role!r}")
     item.assignee = to.username
-    item.candidate_user = None
     history.append(session, case, at=kefu.clock.now(), actor=leader.username,
                    action="reassigned", task_spec=item.spec_name, task_title=item.title,
                    data={"to": to.username})

@@ -57,7 +57,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
     @app.context_processor
     def navigation() -> dict[str, Any]:
         roles = g.actor.roles if g.get("actor") else frozenset()
-        return {"nav": {"may_start": bool(roles - {"auditor", "process_owner"}),
+        return {"nav": {"may_start": bool(roles) and "auditor" not in roles,
                         "audits": "auditor" in roles,
                         "processes": bool(roles & {"auditor", "process_owner"})}}
 

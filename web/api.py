@@ -86,7 +86,7 @@ def start_case() -> Any:
     session = db.session()
     try:
         _version, first = engine.catalog.first_task_of(db.kefu(), session, body["process"])
-        if first.role not in g.actor.roles:
+        if not first.may_start(g.actor):
             raise engine.PermissionDenied(f"{g.actor.username} may not start "
                                           f"{body['process']!r}")
         case = db.attempt(engine.start_case, db.kefu(), session, body["process"], g.actor, data)

@@ -151,7 +151,7 @@ def start(process_id: str) -> Any:
         version, first = engine.catalog.first_task_of(db.kefu(), session, process_id)
     except engine.NotFound:
         abort(404)
-    if first.role not in g.actor.roles:
+    if not first.may_start(g.actor):
         abort(403)
     schema = _schema(version.id, first.form)
     errors: dict[str, list[str]] = {}

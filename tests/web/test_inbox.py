@@ -77,19 +77,40 @@ def _to_reply(kefu, people, owner: str) -> str:
     return number
 
 
-def test_C2_leader_hands_a_task_on_within_the_team(client, auth, deployed, people) -> None:
+def test_C6_head_hands_a_claimed_department_task_on_within_the_team(
+        client, auth, deployed, people) -> None:
+    number = register(deployed, people["agent01"])
+    do(deployed, number, "contact", people["duty01"], CONTACT)
+    do(deployed, number, "judge", people["duty01"], JUSTIFIED)
+    [task] = open_tasks(deployed, number)
+    with deployed.session() as s:
+        engine.claim_task(deployed, s, task.id, people["bill01"])
+    auth.as_user("billhead")
+    team = _section(client.get("/inbox").get_data(as_text=True), "team")
+    assert number in team and 'value="bill02"' in team and 'value="net01"' not in team
+    assert auth.post(f"/tasks/{task.id}/reassign", {"to": "net01"}).status_code == 403
+    assert auth.post(f"/tasks/{task.id}/reassign", {"to": "bill02"}).status_code == 302
+    with deployed.session() as s:
+        assert [t.spec_name for t in engine.my_tasks(s, people["bill02"])] == ["propose"]
+        assert engine.my_tasks(s, people["bill01"]) == []
+        record = s.scalars(select(HistoryRecord).order_by(HistoryRecord.id.desc())).first()
+    assert (record.action, record.actor, record.data) == ("reassigned", "billhead",
+                                                          {"to": "bill02"})
+    auth.as_user("nethead")  # another department's head: not their team's task
+    assert auth.post(f"/tasks/{task.id}/reassign", {"to": "net01"}).status_code == 403
+
+
+def test_C2_the_owners_reply_is_not_handed_to_another_agent(client, auth, deployed,
+                                                           people) -> None:
+    """C2: the agent who accepted the complaint follows it to the end; no kicking the ball."""
     number = _to_reply(deployed, people, "agent01")
     task_id = open_tasks(deployed, number)[0].id
     auth.as_user("leader01")
-    team = _section(client.get("/inbox").get_data(as_text=True), "team")
-    assert number in team and 'value="agent02"' in team and 'value="agent04"' not in team
-    assert auth.post(f"/tasks/{task_id}/reassign", {"to": "agent04"}).status_code == 403
-    assert auth.post(f"/tasks/{task_id}/reassign", {"to": "agent02"}).status_code == 302
+    assert number not in client.get("/inbox").get_data(as_text=True)
+    assert auth.post(f"/tasks/{task_id}/reassign", {"to": "agent02"}).status_code == 403
     with deployed.session() as s:
-        assert [t.spec_name for t in engine.my_tasks(s, people["agent02"])] == ["reply"]
-        record = s.scalars(select(HistoryRecord).order_by(HistoryRecord.id.desc())).first()
-    assert (record.action, record.actor, record.data) == ("reassigned", "leader01",
-                                                          {"to": "agent02"})
+        assert engine.my_tasks(s, people["agent02"]) == []
+        assert [t.spec_name for t in engine.my_tasks(s, people["agent01"])] == ["reply"]
 
 
 def test_C2_someone_without_a_team_cannot_hand_tasks_on(client, auth, deployed, people) -> None:
