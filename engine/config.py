@@ -22,6 +22,10 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     #: C10/A3: cases are kept at least this many years after closure.
     retention_years: int = 3
+    #: C11: monthly targets for complaints (shares of 1).
+    target_resolution_rate: float = 0.99
+    target_on_time_rate: float = 0.98
+    target_satisfaction_rate: float = 0.95
     #: C9: hours from acceptance before each escalation level is reached.
     escalation_first_hours: float = 24.0
     escalation_second_hours: float = 24.0

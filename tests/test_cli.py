@@ -72,3 +72,11 @@ def test_A1_audit_verify_reports_tampering_with_exit_code(cli) -> None:
 def test_purge_with_nothing_expired_removes_nothing(cli) -> None:
     cli("init")
     assert "purged 0 expired case(s)" in cli("purge")
+
+
+def test_C11_monthly_report_command(cli) -> None:
+    cli("init", "--demo")
+    out = cli("report", "monthly", "2026-11")
+    assert "Complaint analysis 2026-11: 0 complaint(s)" in out
+    assert "target 99%: no data" in out
+    assert "is not a month like 2026-11" in cli("report", "monthly", "2026-13", code=2)

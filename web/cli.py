@@ -191,3 +191,38 @@ def token_revoke(ctx: click.Context, username: str) -> None:
     finally:
         kefu.db.dispose()
     click.echo(f"revoked {count} token(s) of {username}")
+
+
+@main.group()
+def report() -> None:
+    """Reports on the centre's cases."""
+
+
+@report.command("monthly")
+@click.argument("month", metavar="YYYY-MM")
+@click.pass_context
+def report_monthly(ctx: click.Context, month: str) -> None:
+    """C11: complaint hot spots by category and the resolution, on-time and satisfaction
+    rates against their targets."""
+    from engine.analysis import monthly_report
+
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        if not 1 <= number <= 12:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"{month!r} is not a month like 2026-11",
+                                 param_hint="MONTH") from None
+    kefu = _kefu(ctx.find_root())
+    with kefu.session() as session:
+        result = monthly_report(session, kefu.settings, year, number)
+    click.echo(f"投诉分析 / Complaint analysis {result.month}: {result.complaints} complaint(s)")
+    click.echo("热点 / Hot spots: " + (", ".join(f"{c} {n}" for c, n in result.hot_spots)
+                                     or "-"))
+    for label, rate in (("解决率 / Resolution", result.resolution),
+                        ("及时率 / On time", result.on_time),
+                        ("满意率 / Satisfaction", result.satisfaction)):
+        shown = "-" if rate.value is None else f"{rate.value:.1%}"
+        verdict = {True: "met", False: "MISSED", None: "no data"}[rate.met]
+        click.echo(f"{label}: {shown} ({rate.part}/{rate.whole}), target "
+                   f"{rate.target:.0%}: {verdict}")
