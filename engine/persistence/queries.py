@@ -38,8 +38,9 @@ def _ordered(query: Select, limit: int) -> Select:
     """The first `limit` tasks, sorted on task_item alone; then their cases by primary key.
 
     Joining the cases before the sort made the database join (and on SQLite sort) every
-    matching task with its case's serialized workflow, ~10 KB each, to keep 200 of them
-    (benchmarks: p95 34 ms -> see docs/benchmarks.md). The inbox never reads the workflow.
+    matching task with its case's serialized workflow, 20-25 kB each, to keep 200 of them:
+    p95 27-41 ms on 100,000 cases, 10-11 ms this way (docs/benchmarks.md). The inbox never
+    reads the workflow, so it is not loaded (touching it loads it, in the same session).
     """
     return (query.order_by(TaskItem.due_at.is_(None), TaskItem.due_at, TaskItem.created_at)
             .limit(limit)

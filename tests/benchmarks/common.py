@@ -162,11 +162,13 @@ def complaint_files(settings: Settings) -> tuple[dict[str, str], dict[str, str]]
             {n: t for n, t in forms.items() if n.startswith("complaint_")})
 
 
-def open_kefu(db: Database, clock: Clock | None = None, *, deploy: bool = True) -> Kefu:
+def open_kefu(db: Database, clock: Clock | None = None, *, deploy: bool = True,
+              organisation: bool = True) -> Kefu:
     """A Kefu on `db` with the demo centre's people and (by default) the complaint deployed."""
     kefu = Kefu(settings_for(db.url), clock=clock, database=db)
     with kefu.session() as session:
-        engine.load_organisation(session, DEMO_FILE, with_passwords=False)
+        if organisation:
+            engine.load_organisation(session, DEMO_FILE, with_passwords=False)
         if deploy:
             engine.deploy(session, engine.build(*complaint_files(kefu.settings)), "owner01",
                           kefu.clock.now())

@@ -1,9 +1,10 @@
 """Growth: does a step cost more as the case behind it grows?
 
-A complaint whose proposal the department head returns 50 times has ~106 steps; SpiffWorkflow
+A complaint whose proposal the department head returns 50 times has 107 units of work; SpiffWorkflow
 keeps every completed task in the tree Kefu stores, so a cost that follows the tree's size
 would make late steps dearer than early ones and a long case quadratic. We time each
-propose+approve cycle and compare cycles 1–10 with 41–50, and the same in memory.
+propose+approve cycle and compare cycles 1–10 with 41–50, and the same in memory; then,
+in one more long case, where the early and the late cycles' time goes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from engine import Kefu
 from engine.persistence.models import Case
+from tests.benchmarks.breakdown import Breakdown, per_unit_ms
 from tests.benchmarks.common import SHORT_PATH, long_path, people, start, step
 from tests.benchmarks.spiff_baseline import InMemoryComplaints
 
@@ -64,6 +66,7 @@ def measure(kefu: Kefu, returns: int = 50, repeats: int = 3) -> dict[str, Any]:
     early = statistics.median(per_cycle[:window])
     late = statistics.median(per_cycle[-window:])
     ceiling = InMemoryComplaints()
+    ceiling.run()  # warm-up
     memory_cycles = [statistics.median(c) for c in zip(
         *(_in_memory_cycles(ceiling, returns) for _ in range(repeats)), strict=True)]
     short_steps = 1 + len(SHORT_PATH)
@@ -83,4 +86,31 @@ def measure(kefu: Kefu, returns: int = 50, repeats: int = 3) -> dict[str, Any]:
         "ms_per_step_long": round(long_total * 1000 / long_steps, 2),
         "state_bytes_short": short[0][2], "state_bytes_long": long[0][2],
         "cycle_ms_by_cycle": [round(c * 1000, 2) for c in per_cycle],
+        "breakdown_ms_per_cycle": _breakdown(kefu, who, returns, window),
     }
+
+
+def _breakdown(kefu: Kefu, who: dict[str, Any], returns: int,
+               window: int) -> dict[str, dict[str, float]]:
+    """Where the first and the last `window` cycles of one more long case spend their time."""
+    path = long_path(returns)
+    case_id = start(kefu, who["agent01"])
+    for spec_name, username, data in path[:2]:
+        step(kefu, case_id, spec_name, who[username], data)
+    cycles = [path[2 + 2 * i: 4 + 2 * i] for i in range(returns)]
+
+    def run(some: list[list[tuple[str, str, dict]]]) -> float:
+        begun = time.perf_counter()
+        for cycle in some:
+            for spec_name, username, data in cycle:
+                step(kefu, case_id, spec_name, who[username], data)
+        return time.perf_counter() - begun
+
+    with Breakdown() as parts:
+        early = run(cycles[:window])
+        out = {"early": per_unit_ms(parts.take(), early, window)}
+        run(cycles[window:returns - window])
+        parts.take()
+        late = run(cycles[returns - window:])
+        out["late"] = per_unit_ms(parts.take(), late, window)
+    return out

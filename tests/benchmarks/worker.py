@@ -13,30 +13,41 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import resource
 import statistics
 import sys
 import time
 from typing import Any
 
+from tests.benchmarks.breakdown import Breakdown, per_unit_ms
 from tests.benchmarks.common import fresh_database, open_kefu, people, run_case, summary_ms
 from tests.benchmarks.spiff_baseline import InMemoryComplaints
 
-PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)  # kB
+    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def rss_mb() -> float:
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        return round(int(statm.read().split()[1]) * PAGE_MB, 1)
+    return _status_mb("VmRSS")
 
 
 def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+    """The peak resident memory since the last reset (VmHWM). Not getrusage's ru_maxrss:
+    that one survives fork and exec, so it reports the launching process's peak."""
+    return _status_mb("VmHWM")
+
+
+def reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+        clear.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
 
 
 def measure(url: str, cases: int, round_size: int, warmup: int,
-            checkpoints: list[int]) -> dict[str, Any]:
+            checkpoints: list[int], breakdown_cases: int = 100) -> dict[str, Any]:
     db = fresh_database(url)
     kefu = open_kefu(db)
     who = people(kefu)
@@ -45,6 +56,7 @@ def measure(url: str, cases: int, round_size: int, warmup: int,
         run_case(kefu, who)
         ceiling.run()
     gc.collect()
+    reset_peak()
     memory = [{"cases": 0, "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()}]
 
     latencies: list[float] = []
@@ -68,6 +80,7 @@ def measure(url: str, cases: int, round_size: int, warmup: int,
         while wanted and done >= wanted[0]:
             memory.append({"cases": wanted.pop(0), "rss_mb": rss_mb(),
                            "peak_rss_mb": peak_rss_mb()})
+    breakdown = cost_breakdown(kefu, who, breakdown_cases) if breakdown_cases else {}
     db.dispose()
 
     first = next((m for m in memory if m["cases"] >= min(checkpoints)), memory[0])
@@ -86,7 +99,18 @@ def measure(url: str, cases: int, round_size: int, warmup: int,
         "memory_growth_mb": round(growth, 1),
         "memory_growth_per_1000_cases_mb": round(
             growth / max(1, (last["cases"] - first["cases"]) / 1000), 2),
+        "cost_breakdown_ms_per_case": breakdown,
     }
+
+
+def cost_breakdown(kefu: Any, who: dict[str, Any], cases: int) -> dict[str, float]:
+    """Where a case's time goes (after the measurement: the wrappers cost it nothing)."""
+    with Breakdown() as parts:
+        begun = time.perf_counter()
+        for _ in range(cases):
+            run_case(kefu, who)
+        total = time.perf_counter() - begun
+    return per_unit_ms(parts.spent, total, cases)
 
 
 def main(argv: list[str] | None = None) -> None:
