@@ -49,12 +49,13 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
     session.flush()
     case.number = f"{CASE_PREFIXES.get(process_id, process_id[:2].upper())}" \
                   f"{now.strftime('%Y%m%d')}{case.id:07d}"
-    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
+    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs,
+                            script_engine=_script_engine(kefu, session, case))
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(case_number=case.number, process=process_id)
     history.append(session, case, at=now, actor=actor.username, action="started",
                    data={"process": process_id, "version": loaded.version})
-    _run(kefu, session, case, workflow)
+    _run(kefu, workflow)
     _save(kefu, session, case, workflow, loaded, now)
     if data is not None:
         first = session.scalar(select(TaskItem).where(TaskItem.case_id == case.id)
@@ -73,6 +74,8 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
         raise PermissionDenied(f"{actor.username} may not do task {item.title!r}")
     loaded = kefu.version(session, case.process_version_id)
     workflow = load_workflow(case.workflow_state, loaded.spec, loaded.subprocess_specs)
+    # Before anything runs: a user task's pre- and post-scripts run in the sandbox too.
+    workflow.script_engine = _script_engine(kefu, session, case)
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise TaskConflict(f"task {item.title!r} is no longer ready")
@@ -92,9 +95,12 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
                          accepted_at=now.isoformat())
     history.append(session, case, at=now, actor=actor.username, action="completed",
                    task_spec=spec_name, task_title=item.title, data=submitted)
-    with deadlines.engine_clock(kefu.clock):
-        task.run()
-    _run(kefu, session, case, workflow)
+    try:
+        with deadlines.engine_clock(kefu.clock):
+            task.run()
+    except SpiffWorkflowException as exc:
+        raise _engine_error(exc) from exc
+    _run(kefu, workflow)
     _save(kefu, session, case, workflow, loaded, now)
     return case
 
@@ -234,8 +240,8 @@ def _shift(iso: str, delta: timedelta) -> str:
     return (datetime.fromisoformat(iso) + delta).isoformat()
 
 
-def _run(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow) -> None:
-    workflow.script_engine = _script_engine(kefu, session, case)
+def _run(kefu: Kefu, workflow: BpmnWorkflow) -> None:
+    """Run engine steps; the caller has attached this case's sandboxed script engine."""
     try:
         with deadlines.engine_clock(kefu.clock):
             workflow.do_engine_steps()

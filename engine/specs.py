@@ -179,9 +179,10 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser,
             continue
         if isinstance(task_spec, UserTask):
             used |= _check_user_task(task_spec, filename, forms, out)
-        script = getattr(task_spec, "script", None)
-        if script:
-            _check_code(script, "exec", filename, bpmn_id, "script", out)
+        for attribute in ("script", "prescript", "postscript"):
+            script = getattr(task_spec, attribute, None)
+            if script:
+                _check_code(script, "exec", filename, bpmn_id, attribute, out)
         if isinstance(task_spec, MultiChoice):
             for condition, _target in task_spec.cond_task_specs:
                 text = getattr(condition, "args", [condition])[0]

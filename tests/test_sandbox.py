@@ -67,3 +67,40 @@ def test_process_script_reading_a_file_fails_and_saves_nothing(kefu, people) -> 
         engine.start_case(kefu, s, "sandbox_escape", people["agent01"], {"path": "/etc/passwd"})
     with kefu.session() as s:
         assert s.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def _postscript_process(script: str) -> tuple[dict[str, str], dict[str, str]]:
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parent / "data"
+    bpmn = (data / "sandbox_postscript.bpmn").read_text().replace(
+        "secret = open(path).read()", script)
+    return {"sandbox_postscript.bpmn": bpmn}, {"note.json": (data / "note.json").read_text()}
+
+
+def test_user_task_post_script_leaving_the_sandbox_is_refused_at_deployment() -> None:
+    import engine
+    from engine.errors import DeploymentError
+
+    with pytest.raises(DeploymentError) as caught:
+        engine.build(*_postscript_process("x = ().__class__.__base__.__subclasses__()"))
+    [problem] = caught.value.problems
+    assert problem.element == "fill" and "postscript" in problem.reason
+    assert "__subclasses__' is not allowed" in problem.reason
+
+
+def test_user_task_post_script_runs_in_the_sandbox_and_saves_nothing(kefu, people) -> None:
+    """A post-script runs when a person completes the task: in the sandbox, like any other."""
+    from sqlalchemy import func, select
+
+    import engine
+    from engine.persistence.models import Case
+
+    with kefu.session() as s:
+        engine.deploy(s, engine.build(*_postscript_process("secret = open(path).read()")),
+                      "owner01", kefu.clock.now())
+    with pytest.raises(ScriptError, match="open"), kefu.session() as s:
+        engine.start_case(kefu, s, "sandbox_postscript", people["agent01"],
+                          {"path": "/etc/passwd"})
+    with kefu.session() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
