@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -49,11 +50,13 @@ class SandboxEnvironment(TaskDataEnvironment):
     def __init__(self, helpers: Mapping[str, Callable[..., Any]]) -> None:
         super().__init__({"__builtins__": SAFE_BUILTINS, **helpers})
 
-    def evaluate(self, expression: str, context: dict, external_context: dict | None = None):
+    def evaluate(self, expression: str, context: dict,
+                 external_context: dict | None = None) -> Any:
         check_source(expression, "eval")
         return super().evaluate(expression, context, external_context)
 
-    def execute(self, script: str, context: dict, external_context: dict | None = None):
+    def execute(self, script: str, context: dict,
+                external_context: dict | None = None) -> bool:
         check_source(script)
         return super().execute(script, context, external_context)
 
@@ -69,9 +72,8 @@ class KefuScriptEngine(PythonScriptEngine):
         super().__init__(environment=SandboxEnvironment(helpers))
         self.operators = operators
 
-    def call_service(self, task, operation_name: str, operation_params: dict, **_: Any) -> str:  # noqa: ANN001
-        import json
-
+    def call_service(self, task: Any, operation_name: str, operation_params: dict,
+                     **_: Any) -> str:
         operator = self.operators.get(operation_name)
         if operator is None:
             raise ScriptError(f"unknown service operator {operation_name!r}")

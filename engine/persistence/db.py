@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,8 +47,6 @@ class Database:
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration (Alembic), as `kefu init` does."""
-        from alembic import command
-
         command.upgrade(alembic_config(self.url), "heads")
 
     def create_all_for_tests(self) -> None:
@@ -56,9 +56,7 @@ class Database:
         self.engine.dispose()
 
 
-def alembic_config(url: str):  # noqa: ANN201 - alembic's Config type
-    from alembic.config import Config
-
+def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
