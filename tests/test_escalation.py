@@ -178,8 +178,8 @@ def test_C3_person_completing_while_the_deadline_fires_wins_and_nothing_doubles(
     """The person holds the case lock first: the worker skips the case, then finds the
     deadline gone with the task."""
     if not deployed.db.is_postgres:
-        pytest.skip("needs two concurrent transactions: PostgreSQL row locks (SQLite "
-                    "serialises whole transactions, so there is no overlap to test)")
+        pytest.skip(reason="needs two concurrent transactions: PostgreSQL row locks "
+                           "(SQLite serialises whole transactions, so there is no overlap)")
     number = register(deployed, people["agent01"])
     contact = task(deployed, number, "contact")
     at(clock, hours=2)
@@ -198,8 +198,8 @@ def test_C3_deadline_firing_while_a_person_completes_is_not_lost_or_doubled(
     the state the firing left (the overdue contact stays open: the timer does not
     interrupt it)."""
     if not deployed.db.is_postgres:
-        pytest.skip("needs two concurrent transactions: PostgreSQL row locks (SQLite "
-                    "serialises whole transactions, so there is no overlap to test)")
+        pytest.skip(reason="needs two concurrent transactions: PostgreSQL row locks "
+                           "(SQLite serialises whole transactions, so there is no overlap)")
     number = register(deployed, people["agent01"])
     contact = task(deployed, number, "contact")
     now = at(clock, hours=2)

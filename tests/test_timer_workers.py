@@ -108,8 +108,9 @@ def _wait_for(condition, limit: float, what: str) -> None:
 def test_C9_several_worker_processes_fire_each_deadline_once_and_survive_a_kill(
         kefu, people, database, tmp_path) -> None:
     if not database.is_postgres:
-        pytest.skip("several timer workers share one PostgreSQL (run with "
-                    "KEFU_TEST_DATABASES=sqlite,postgres); SQLite has one worker per process")
+        pytest.skip(reason="several timer workers share one PostgreSQL (run with "
+                           "KEFU_TEST_DATABASES=sqlite,postgres); SQLite has one worker "
+                           "per process")
     real = Kefu(kefu.settings, clock=SystemClock(), database=database)
     deploy_probe(real)
     logs = [tmp_path / f"w{i}.log" for i in range(WORKERS)]

@@ -28,8 +28,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-dev-shm-usage"]
 
 if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)",
-                allow_module_level=True)
+    pytest.skip(reason="Debian's chromium is not installed "
+                       "(apt-get install chromium; .ci/run does)", allow_module_level=True)
 playwright = pytest.importorskip("playwright.sync_api",
                                  reason="playwright is not installed (pip install -e .[test])")
 
