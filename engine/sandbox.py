@@ -24,6 +24,9 @@ _ALLOWED_BUILTINS = (
     "sum", "tuple", "zip", "ValueError", "KeyError", "Exception",
 )
 SAFE_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in _ALLOWED_BUILTINS}
+#: str.format reads attributes named inside the string ("{0.__class__}"), out of the AST's
+#: sight; f-strings are checked like any other expression.
+_FORMAT_METHODS = frozenset({"format", "format_map"})
 _FORBIDDEN_NODES = (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.AsyncFunctionDef,
                     ast.Await, ast.ClassDef)
 
@@ -38,7 +41,8 @@ def check_source(source: str, mode: str = "exec") -> None:
         line = getattr(node, "lineno", "?")
         if isinstance(node, _FORBIDDEN_NODES):
             raise ScriptError(f"line {line}: {type(node).__name__} is not allowed in scripts")
-        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+        if isinstance(node, ast.Attribute) and (node.attr.startswith("_")
+                                                or node.attr in _FORMAT_METHODS):
             raise ScriptError(f"line {line}: attribute {node.attr!r} is not allowed")
         if isinstance(node, ast.Name) and node.id.startswith("__"):
             raise ScriptError(f"line {line}: name {node.id!r} is not allowed")

@@ -18,6 +18,9 @@ ESCAPES = [
     "compile('1', 'x', 'eval')",
     "getattr(1, 'real')",
     "globals()",
+    "x = '{0.__class__.__base__}'.format(1)",
+    "x = '{0.__class__}'.format_map({})",
+    "x = f'{now.__globals__}'",
 ]
 
 
