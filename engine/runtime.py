@@ -56,14 +56,17 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
     history.append(session, case, at=now, actor=actor.username, action="started",
                    data={"process": process_id, "version": loaded.version})
     _run(kefu, workflow)
-    _save(kefu, session, case, workflow, loaded, now)
-    if data is not None:
-        first = session.scalar(select(TaskItem).where(TaskItem.case_id == case.id)
-                               .order_by(TaskItem.created_at).limit(1))
-        if first is None:
-            raise KefuError(f"process {process_id!r} has no first task to take the data")
-        complete_task(kefu, session, first.id, actor, data)
-    return case
+    if data is None:
+        _save(kefu, session, case, workflow, loaded, now)
+        return case
+    ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+    if not ready:
+        raise KefuError(f"process {process_id!r} has no first task to take the data")
+    first = ready[0]
+    offer = offer_for(first.task_spec, first.data)
+    if not may_act(actor, offer.role, offer.department, offer.candidate_user, None):
+        raise PermissionDenied(f"{actor.username} may not do task {_title(first.task_spec)!r}")
+    return _complete(kefu, session, case, workflow, loaded, first, actor, data)
 
 
 def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
@@ -79,6 +82,12 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise TaskConflict(f"task {item.title!r} is no longer ready")
+    return _complete(kefu, session, case, workflow, loaded, task, actor, data)
+
+
+def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
+              loaded: LoadedVersion, task: Any, actor: Actor, data: dict[str, Any]) -> Case:
+    """Complete a ready user task the actor may do, on a workflow with its engine attached."""
     schema = loaded.forms[task.task_spec.extensions["properties"][FORM_PROPERTY]]
     hidden = readonly_fields(schema)
     submitted = {k: v for k, v in data.items() if k not in hidden}
@@ -94,7 +103,7 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
         task.data.update(owner=actor.username, owner_staff_no=actor.staff_no,
                          accepted_at=now.isoformat())
     history.append(session, case, at=now, actor=actor.username, action="completed",
-                   task_spec=spec_name, task_title=item.title, data=submitted)
+                   task_spec=spec_name, task_title=_title(task.task_spec), data=submitted)
     try:
         with deadlines.engine_clock(kefu.clock):
             task.run()
@@ -103,6 +112,11 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
     _run(kefu, workflow)
     _save(kefu, session, case, workflow, loaded, now)
     return case
+
+
+def _title(task_spec: Any) -> str:
+    """What people see of a task: its BPMN name, else its id."""
+    return task_spec.bpmn_name or task_spec.bpmn_id
 
 
 def refresh_timers(kefu: Kefu, session: Session, case: Case, due: datetime) -> None:
@@ -298,8 +312,8 @@ def _project_tasks(session: Session, case: Case, workflow: BpmnWorkflow,
         offer = offer_for(task.task_spec, task.data)
         session.add(TaskItem(
             id=task_id, case_id=case.id, process_id=loaded.process_id,
-            spec_name=task.task_spec.bpmn_id, title=task.task_spec.bpmn_name or
-            task.task_spec.bpmn_id, form=task.task_spec.extensions["properties"][FORM_PROPERTY],
+            spec_name=task.task_spec.bpmn_id, title=_title(task.task_spec),
+            form=task.task_spec.extensions["properties"][FORM_PROPERTY],
             role=offer.role, department=offer.department, candidate_user=offer.candidate_user,
             created_at=now,
         ))
