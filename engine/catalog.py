@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.errors import DeploymentError, NotFound, Problem
 from engine.kefu import Kefu
 from engine.persistence.models import Case, ProcessVersion
+from engine.persistence.queries import newest_version_id
 from engine.roles import CANDIDATE_USER, Actor
 from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy
 
@@ -98,10 +99,8 @@ def newest_versions(session: Session) -> list[ProcessVersion]:
 
 
 def newest_version(session: Session, process_id: str) -> ProcessVersion:
-    row = session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
-                         .order_by(ProcessVersion.version.desc()).limit(1))
-    if row is None:
-        raise NotFound(f"process {process_id!r} is not deployed")
+    row = session.get(ProcessVersion, newest_version_id(session, process_id))
+    assert row is not None  # the id was just read
     return row
 
 

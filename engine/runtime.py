@@ -17,11 +17,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import deadlines, escalation, history  # noqa: F401 - escalation registers operators
 from engine.clock import FixedClock
-from engine.errors import KefuError, NotFound, PermissionDenied, ScriptError, TaskConflict
+from engine.errors import KefuError, PermissionDenied, ScriptError, TaskConflict
 from engine.forms import readonly_fields, validate
 from engine.kefu import Kefu, LoadedVersion
 from engine.operators import OperatorContext, operator
-from engine.persistence.models import Case, ProcessVersion, TaskItem
+from engine.persistence.models import Case, TaskItem
+from engine.persistence.queries import newest_version_id
 from engine.roles import Actor, may_act, offer_for
 from engine.sandbox import KefuScriptEngine
 from engine.serializer import dump_workflow, load_workflow
@@ -35,11 +36,7 @@ SEARCH_FIELDS = ("category", "complainant_phone", "department", "title")
 def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
                data: dict[str, Any] | None = None) -> Case:
     """Open a case on the newest version; with `data`, the actor completes its intake too."""
-    version_id = session.scalar(
-        select(ProcessVersion.id).where(ProcessVersion.process_id == process_id)
-        .order_by(ProcessVersion.version.desc()).limit(1))
-    if version_id is None:
-        raise NotFound(f"process {process_id!r} is not deployed")
+    version_id = newest_version_id(session, process_id)
     loaded = kefu.version(session, version_id)
     now = kefu.clock.now()
     case = Case(number=f"new-{uuid4().hex}", process_id=process_id,

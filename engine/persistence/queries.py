@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from engine.persistence.models import Case, HistoryRecord, TaskItem
+from engine.errors import NotFound
+from engine.persistence.models import Case, HistoryRecord, ProcessVersion, TaskItem
 from engine.roles import Actor
 
 
@@ -45,6 +46,16 @@ def _ordered(query: Select, limit: int) -> Select:
     return (query.order_by(TaskItem.due_at.is_(None), TaskItem.due_at, TaskItem.created_at)
             .limit(limit)
             .options(selectinload(TaskItem.case).defer(Case.workflow_state)))
+
+
+def newest_version_id(session: Session, process_id: str) -> int:
+    """The version new cases of a process start on; the id only, so the spec stays unread."""
+    version_id = session.scalar(
+        select(ProcessVersion.id).where(ProcessVersion.process_id == process_id)
+        .order_by(ProcessVersion.version.desc()).limit(1))
+    if version_id is None:
+        raise NotFound(f"process {process_id!r} is not deployed")
+    return version_id
 
 
 def case_history(session: Session, case: Case) -> Sequence[HistoryRecord]:
