@@ -18,7 +18,7 @@ in the process files, never here.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -177,9 +177,10 @@ def task_due(task: Task, ready_at: datetime) -> tuple[datetime | None, str | Non
 
 
 def project(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
-            now: datetime) -> None:
+            now: datetime, items: Mapping[str, TaskItem]) -> None:
     """Rewrite the case's pending deadline rows and its tasks' due times from the workflow;
-    called by every save of a case, inside its transaction."""
+    called by every save of a case, inside its transaction, with the case's ready tasks
+    as just projected (`items`, by task id)."""
     wants: dict[tuple[str, str], _Want] = {}
     for task in _waiting_timers(workflow):
         due = timer_due(task)
@@ -187,7 +188,6 @@ def project(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
         spec = task.task_spec
         wants[(TIMER, str(task.id))] = _Want(TIMER, str(task.id), spec.bpmn_id,
                                              spec.bpmn_name or spec.bpmn_id, now, due)
-    items = {i.id: i for i in session.scalars(select(TaskItem).where(TaskItem.case_id == case.id))}
     fraction = kefu.settings.reminder_fraction
     for task in workflow.get_tasks(state=TaskState.READY, manual=True):
         item = items.get(str(task.id))

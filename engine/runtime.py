@@ -12,7 +12,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import deadlines, escalation, history  # noqa: F401 - escalation registers operators
@@ -283,8 +283,8 @@ def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
         history.append(session, case, at=now, actor="system", action="closed",
                        data={"retain_until": case.retain_until.isoformat()})
     case.workflow_state = dump_workflow(workflow)
-    _project_tasks(session, case, workflow, loaded, now)
-    deadlines.project(kefu, session, case, workflow, now)
+    items = _project_tasks(session, case, workflow, loaded, now)
+    deadlines.project(kefu, session, case, workflow, now, items)
     for hook in kefu.save_hooks:
         hook(kefu, session, case, workflow)
     _flush(session)
@@ -298,20 +298,26 @@ def _years_later(moment: datetime, years: int) -> datetime:
 
 
 def _project_tasks(session: Session, case: Case, workflow: BpmnWorkflow,
-                   loaded: LoadedVersion, now: datetime) -> None:
+                   loaded: LoadedVersion, now: datetime) -> dict[str, TaskItem]:
+    """Make `task_item` hold exactly the case's ready user tasks; returns them by id."""
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-    existing = set(session.scalars(select(TaskItem.id).where(TaskItem.case_id == case.id)))
-    gone = existing - ready.keys()
+    existing = {i.id: i for i in session.scalars(
+        select(TaskItem).where(TaskItem.case_id == case.id)
+        .options(lazyload(TaskItem.case)))}  # the case is at hand: no join of its state
+    gone = existing.keys() - ready.keys()
     if gone:
         session.execute(delete(TaskItem).where(TaskItem.id.in_(gone)))
-    for task_id in ready.keys() - existing:
+    items = {task_id: item for task_id, item in existing.items() if task_id in ready}
+    for task_id in ready.keys() - existing.keys():
         task = ready[task_id]
         offer = offer_for(task.task_spec, task.data)
-        session.add(TaskItem(
+        items[task_id] = TaskItem(
             id=task_id, case_id=case.id, process_id=loaded.process_id,
             spec_name=task.task_spec.bpmn_id, title=_title(task.task_spec),
             form=task.task_spec.extensions["properties"][FORM_PROPERTY],
             role=offer.role, department=offer.department, candidate_user=offer.candidate_user,
             created_at=now,
-        ))
+        )
+        session.add(items[task_id])
+    return items
 
