@@ -54,6 +54,9 @@ class Settings:
     swap_min_rest_hours: float = 8.0
     #: S4: largest allowed difference of skill levels between the two parties.
     swap_max_skill_gap: int = 1
+    #: Workflows each worker keeps live after saving them, so that a case's next step
+    #: does not restore its JSON (engine.live); 0 turns this off.
+    live_workflows: int = 500
     numbers: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -63,6 +66,8 @@ class Settings:
             raise ValueError("reminder_fraction: must be between 0 and 1")
         if self.timer_recheck_seconds <= 0:
             raise ValueError("timer_recheck_seconds: must be positive")
+        if self.live_workflows < 0:
+            raise ValueError("live_workflows: must be 0 or more")
 
     def number(self, name: str) -> float:
         """A configured number for process scripts (`setting("...")` in BPMN)."""

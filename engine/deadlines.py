@@ -40,10 +40,10 @@ from engine.persistence.models import Case, TaskItem
 from engine.roles import Actor
 
 if TYPE_CHECKING:
-    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
     from SpiffWorkflow.task import Task
 
     from engine.config import Settings
+    from engine.frontier import Frontier
     from engine.kefu import Kefu
     from engine.persistence.db import Database
 
@@ -134,8 +134,8 @@ def timer_due(task: Task) -> datetime | None:
     return moment if isinstance(moment, datetime) else None
 
 
-def _waiting_timers(workflow: BpmnWorkflow) -> list[Task]:
-    return [t for t in workflow.get_tasks(state=TaskState.WAITING)
+def _waiting_timers(where: Frontier) -> list[Task]:
+    return [t for t in where.waiting
             if isinstance(t.task_spec, CatchingEvent) and timer_due(t) is not None]
 
 
@@ -176,20 +176,20 @@ def task_due(task: Task, ready_at: datetime) -> tuple[datetime | None, str | Non
     return None, None
 
 
-def project(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
+def project(kefu: Kefu, session: Session, case: Case, where: Frontier,
             now: datetime, items: Mapping[str, TaskItem]) -> None:
-    """Rewrite the case's pending deadline rows and its tasks' due times from the workflow;
-    called by every save of a case, inside its transaction, with the case's ready tasks
-    as just projected (`items`, by task id)."""
+    """Rewrite the case's pending deadline rows and its tasks' due times from where the
+    workflow stands; called by every save of a case, inside its transaction, with the
+    case's ready tasks as just projected (`items`, by task id)."""
     wants: dict[tuple[str, str], _Want] = {}
-    for task in _waiting_timers(workflow):
+    for task in _waiting_timers(where):
         due = timer_due(task)
         assert due is not None
         spec = task.task_spec
         wants[(TIMER, str(task.id))] = _Want(TIMER, str(task.id), spec.bpmn_id,
                                              spec.bpmn_name or spec.bpmn_id, now, due)
     fraction = kefu.settings.reminder_fraction
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+    for task in where.ready_manual:
         item = items.get(str(task.id))
         if item is None:
             continue

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.errors import NotFound
+from engine.live import LiveWorkflows
 from engine.operators import REGISTRY, Operator
 from engine.persistence.db import Database
 from engine.persistence.models import ProcessVersion
@@ -54,6 +55,7 @@ class Kefu:
                                    sender or load_sender(self.settings.sms_sender))
         self.save_hooks: list[SaveHook] = []
         self.operators: dict[str, Operator] = dict(REGISTRY)
+        self.live = LiveWorkflows(self.settings.live_workflows)
         self._versions: dict[int, LoadedVersion] = {}
         self._lock = threading.Lock()
 

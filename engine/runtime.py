@@ -12,13 +12,14 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, defer, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import deadlines, escalation, history  # noqa: F401 - escalation registers operators
 from engine.clock import FixedClock
 from engine.errors import KefuError, PermissionDenied, ScriptError, TaskConflict
 from engine.forms import readonly_fields, validate
+from engine.frontier import Frontier, frontier
 from engine.kefu import Kefu, LoadedVersion
 from engine.operators import OperatorContext, operator
 from engine.persistence.models import Case, TaskItem
@@ -73,9 +74,7 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
     if not may_act(actor, item.role, item.department, item.candidate_user, item.assignee):
         raise PermissionDenied(f"{actor.username} may not do task {item.title!r}")
     loaded = kefu.version(session, case.process_version_id)
-    workflow = load_workflow(case.workflow_state, loaded.spec, loaded.subprocess_specs)
-    # Before anything runs: a user task's pre- and post-scripts run in the sandbox too.
-    workflow.script_engine = _script_engine(kefu, session, case)
+    workflow = _workflow_to_run(kefu, session, case, loaded)
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise TaskConflict(f"task {item.title!r} is no longer ready")
@@ -124,8 +123,7 @@ def refresh_timers(kefu: Kefu, session: Session, case: Case, due: datetime) -> N
     gets to them, so timers fire one by one in due order and the ones a fired path starts
     count from when it should have fired."""
     loaded = kefu.version(session, case.process_version_id)
-    workflow = load_workflow(case.workflow_state, loaded.spec, loaded.subprocess_specs)
-    workflow.script_engine = _script_engine(kefu, session, case)
+    workflow = _workflow_to_run(kefu, session, case, loaded)
     try:
         # SpiffWorkflow fires a timer only once its time is strictly in the past.
         with deadlines.engine_clock(FixedClock(due + timedelta(microseconds=1))):
@@ -187,14 +185,27 @@ def reassign_task(kefu: Kefu, session: Session, task_id: str, leader: Actor,
     return item
 
 
+def _workflow_to_run(kefu: Kefu, session: Session, case: Case,
+                     loaded: LoadedVersion) -> BpmnWorkflow:
+    """The case's workflow, live if this worker saved it last, with the case's sandboxed
+    engine attached before anything runs (a user task's pre- and post-scripts too)."""
+    workflow = kefu.live.take(case)
+    if workflow is None:
+        # Read under the row lock: a copy loaded earlier in this session may be stale.
+        stored = session.scalar(select(Case.workflow_state).where(Case.id == case.id))
+        workflow = load_workflow(stored, loaded.spec, loaded.subprocess_specs)
+    workflow.script_engine = _script_engine(kefu, session, case)
+    return workflow
+
+
 def load_case_workflow(kefu: Kefu, session: Session, case: Case) -> BpmnWorkflow:
     loaded = kefu.version(session, case.process_version_id)
     return load_workflow(case.workflow_state, loaded.spec, loaded.subprocess_specs)
 
 
-def case_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+def case_data(workflow: BpmnWorkflow, where: Frontier | None = None) -> dict[str, Any]:
     """The data as the case stands now: the newest ready or completed task's."""
-    ready = workflow.get_tasks(state=TaskState.READY)
+    ready = (where or frontier(workflow)).ready
     if ready:
         return ready[0].data
     if workflow.last_task is not None:
@@ -207,7 +218,9 @@ def _lock_task(session: Session, task_id: str) -> tuple[TaskItem, Case]:
     case_id = session.scalar(select(TaskItem.case_id).where(TaskItem.id == task_id))
     if case_id is None:
         raise TaskConflict(f"task {task_id} is no longer open: someone completed it first")
+    # The stored state is read only if this worker has no live copy (engine.live).
     case = session.scalar(select(Case).where(Case.id == case_id).with_for_update()
+                          .options(defer(Case.workflow_state))
                           .execution_options(populate_existing=True))
     item = session.scalar(select(TaskItem).where(TaskItem.id == task_id)
                           .execution_options(populate_existing=True))
@@ -272,7 +285,8 @@ def _engine_error(exc: BaseException) -> KefuError:
 
 def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
           loaded: LoadedVersion, now: datetime) -> None:
-    data = case_data(workflow)
+    where = frontier(workflow)
+    data = case_data(workflow, where)
     for name in SEARCH_FIELDS:
         if data.get(name) not in (None, ""):
             setattr(case, name, str(data[name])[:200])
@@ -283,11 +297,12 @@ def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
         history.append(session, case, at=now, actor="system", action="closed",
                        data={"retain_until": case.retain_until.isoformat()})
     case.workflow_state = dump_workflow(workflow)
-    items = _project_tasks(session, case, workflow, loaded, now)
-    deadlines.project(kefu, session, case, workflow, now, items)
+    items = _project_tasks(session, case, where, loaded, now)
+    deadlines.project(kefu, session, case, where, now, items)
     for hook in kefu.save_hooks:
         hook(kefu, session, case, workflow)
     _flush(session)
+    kefu.live.keep_after_commit(session, case, workflow)
 
 
 def _years_later(moment: datetime, years: int) -> datetime:
@@ -297,10 +312,10 @@ def _years_later(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
-def _project_tasks(session: Session, case: Case, workflow: BpmnWorkflow,
+def _project_tasks(session: Session, case: Case, where: Frontier,
                    loaded: LoadedVersion, now: datetime) -> dict[str, TaskItem]:
     """Make `task_item` hold exactly the case's ready user tasks; returns them by id."""
-    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    ready = {str(t.id): t for t in where.ready_manual}
     existing = {i.id: i for i in session.scalars(
         select(TaskItem).where(TaskItem.case_id == case.id)
         .options(lazyload(TaskItem.case)))}  # the case is at hand: no join of its state

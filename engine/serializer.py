@@ -1,20 +1,28 @@
-"""SpiffWorkflow serialization with the spec kept apart.
+"""SpiffWorkflow serialization with the spec kept apart, and finished tasks converted once.
 
 A case's row stores only its task tree and data; the spec is stored once per process
 version and restored once per worker, so loading a case does not re-parse the diagram.
+
+A finished task never changes again, but SpiffWorkflow keeps it in the tree, so converting
+every task on every save made a step's cost grow with the case's past. The task converter
+here remembers, per live workflow, the dictionary of each finished task (checked against
+its state, last change and children) and converts only the tasks that can still change.
 """
 
 from __future__ import annotations
 
 import json
+import weakref
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 _SPEC_OBJECT = "_kefu_spec_object"
 
@@ -42,13 +50,37 @@ class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-def _make_serializer() -> BpmnWorkflowSerializer:
+_Memo = dict[UUID, tuple[tuple[int, float, list[UUID]], dict[str, Any]]]
+_finished: weakref.WeakKeyDictionary[BpmnWorkflow, _Memo] = weakref.WeakKeyDictionary()
+
+
+class _FinishedOnceTaskConverter(TaskConverter):
+    """Converts a finished task once per live workflow; unfinished ones every time."""
+
+    def to_dict(self, task: Task) -> dict[str, Any]:
+        if not task.state & TaskState.FINISHED_MASK:
+            return super().to_dict(task)
+        memo = _finished.setdefault(task.workflow.top_workflow, {})
+        seen = (task.state, task.last_state_change, task._children)
+        kept = memo.get(task.id)
+        if kept is not None and kept[0] == seen:
+            return kept[1]
+        dct = super().to_dict(task)
+        memo[task.id] = ((task.state, task.last_state_change, list(task._children)), dct)
+        return dct
+
+
+def make_serializer(*, remember_finished: bool = True) -> BpmnWorkflowSerializer:
+    """Kefu's serializer; without `remember_finished`, every task is converted on every
+    save as SpiffWorkflow does (the tests compare the two on every save they make)."""
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _SharedSpecWorkflowConverter
+    if remember_finished:
+        config[Task] = _FinishedOnceTaskConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
-SERIALIZER = _make_serializer()
+SERIALIZER = make_serializer()
 
 
 def dump_spec(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> str:
@@ -66,9 +98,9 @@ def load_spec(text: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
     return registry.restore(dct["spec"]), subs
 
 
-def dump_workflow(workflow: BpmnWorkflow) -> str:
-    dct = SERIALIZER.registry.convert(workflow)
-    dct[SERIALIZER.VERSION_KEY] = SERIALIZER.VERSION
+def dump_workflow(workflow: BpmnWorkflow, serializer: BpmnWorkflowSerializer = SERIALIZER) -> str:
+    dct = serializer.registry.convert(workflow)
+    dct[serializer.VERSION_KEY] = serializer.VERSION
     return json.dumps(dct, separators=(",", ":"))
 
 

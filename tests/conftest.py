@@ -7,6 +7,7 @@ names the PostgreSQL database (default: the `test` database on 127.0.0.1:5432).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import datetime
@@ -14,13 +15,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 import engine
 from engine import FixedClock, Kefu, Settings
+from engine.frontier import frontier
 from engine.organisation import DEMO_FILE
 from engine.persistence.db import Database
-from engine.persistence.models import Base
+from engine.persistence.models import Base, Case
+from engine.serializer import dump_workflow, make_serializer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -67,9 +73,25 @@ def settings(tmp_path: Path) -> Settings:
                     forms_dir=ROOT / "forms")
 
 
+_FULL_SERIALIZER = make_serializer(remember_finished=False)
+
+
+def saved_as_spiffworkflow_would(kefu: Kefu, session: Session, case: Case,
+                                 workflow: BpmnWorkflow) -> None:
+    """Every save the tests make checks Kefu's two shortcuts against SpiffWorkflow's own
+    answers: the one-walk frontier (engine.frontier) against `get_tasks`, and the state
+    saved with finished tasks converted once (engine.serializer) against a full conversion."""
+    where = frontier(workflow)
+    assert where.ready == workflow.get_tasks(state=TaskState.READY)
+    assert where.waiting == workflow.get_tasks(state=TaskState.WAITING)
+    assert json.loads(case.workflow_state) == \
+        json.loads(dump_workflow(workflow, _FULL_SERIALIZER))
+
+
 @pytest.fixture
 def kefu(database: Database, clock: FixedClock, settings: Settings) -> Kefu:
     k = Kefu(settings, clock=clock, database=database)
+    k.save_hooks.append(saved_as_spiffworkflow_would)
     with k.session() as session:
         engine.load_organisation(session, DEMO_FILE, with_passwords=False)
     return k

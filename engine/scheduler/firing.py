@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine import history
 from engine.deadlines import DUE, REMINDER, TIMER
@@ -86,6 +86,7 @@ def _still_due(session: Session, now: datetime) -> bool:
 
 def _fire_case(kefu: Kefu, session: Session, case_id: int, now: datetime) -> int:
     case = session.scalar(select(Case).where(Case.id == case_id)
+                          .options(defer(Case.workflow_state))  # read only if not live
                           .execution_options(populate_existing=True))
     assert case is not None
     pending = (Deadline.case_id == case_id, Deadline.fired_at.is_(None))
