@@ -29,7 +29,7 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import event, func, or_, select, text
+from sqlalchemy import bindparam, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar, calendar_from_settings, parse_duration
@@ -177,60 +177,75 @@ def task_due(task: Task, ready_at: datetime) -> tuple[datetime | None, str | Non
 
 
 def project(kefu: Kefu, session: Session, case: Case, where: Frontier,
-            now: datetime, items: Mapping[str, TaskItem]) -> None:
-    """Rewrite the case's pending deadline rows and its tasks' due times from where the
-    workflow stands; called by every save of a case, inside its transaction, with the
-    case's ready tasks as just projected (`items`, by task id)."""
+            opened: Mapping[str, datetime], now: datetime) -> dict[str, datetime | None]:
+    """Rewrite the case's pending deadline rows from where the workflow stands; called by
+    every save of a case, inside its transaction, with when each ready user task opened
+    (`opened`, by task id). Returns each of those tasks' due time, for the inbox."""
     wants: dict[tuple[str, str], _Want] = {}
     for task in _waiting_timers(where):
         due = timer_due(task)
         assert due is not None
-        spec = task.task_spec
-        wants[(TIMER, str(task.id))] = _Want(TIMER, str(task.id), spec.bpmn_id,
-                                             spec.bpmn_name or spec.bpmn_id, now, due)
+        wants[(TIMER, str(task.id))] = _Want(TIMER, str(task.id), task.task_spec.bpmn_id,
+                                             _title(task), now, due)
     fraction = kefu.settings.reminder_fraction
+    dues: dict[str, datetime | None] = {}
     for task in where.ready_manual:
-        item = items.get(str(task.id))
-        if item is None:
+        task_id = str(task.id)
+        start = opened.get(task_id)
+        if start is None:
             continue
-        due, source = task_due(task, item.created_at)
+        due, source = task_due(task, start)
+        dues[task_id] = due
         if due is None:
             continue
-        item.due_at = due
-        title = item.title
+        spec_name, title = task.task_spec.bpmn_id, _title(task)
         if source == DUE:
-            wants[(DUE, item.id)] = _Want(DUE, item.id, item.spec_name, title, item.created_at, due)
-        if due > item.created_at:
-            remind_at = item.created_at + (due - item.created_at) * fraction
-            wants[(REMINDER, item.id)] = _Want(REMINDER, item.id, item.spec_name, title,
-                                               item.created_at, remind_at, due)
+            wants[(DUE, task_id)] = _Want(DUE, task_id, spec_name, title, start, due)
+        if due > start:
+            remind_at = start + (due - start) * fraction
+            wants[(REMINDER, task_id)] = _Want(REMINDER, task_id, spec_name, title, start,
+                                               remind_at, due)
     if _sync(session, case, wants):
         _announce(kefu, session)
+    return dues
+
+
+def _title(task: Task) -> str:
+    return task.task_spec.bpmn_name or task.task_spec.bpmn_id
 
 
 def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> bool:
-    rows = session.scalars(select(Deadline).where(Deadline.case_id == case.id)).all()
+    """Core statements, not ORM objects: a save touches a handful of rows every step."""
+    table = Deadline.__table__
+    rows = session.execute(select(Deadline.id, Deadline.kind, Deadline.task_id,
+                                  Deadline.due_at, Deadline.task_due_at, Deadline.fired_at)
+                           .where(Deadline.case_id == case.id)).all()
     pending = {(r.kind, r.task_id): r for r in rows if r.fired_at is None}
     # A reminder or due time that has fired stays fired while its task stays open.
     fired = {(r.kind, r.task_id, r.due_at) for r in rows if r.fired_at is not None}
-    changed = False
-    for key, row in pending.items():
-        if key not in wants:
-            session.delete(row)
-            changed = True
+    gone = [row.id for key, row in pending.items() if key not in wants]
+    moved: list[dict[str, Any]] = []
+    added: list[dict[str, Any]] = []
     for key, want in wants.items():
         row = pending.get(key)
         if row is not None:
             if row.due_at != want.due_at or row.task_due_at != want.task_due_at:
-                row.due_at, row.task_due_at = want.due_at, want.task_due_at
-                changed = True
+                moved.append({"row_id": row.id, "new_due_at": want.due_at,
+                              "new_task_due_at": want.task_due_at})
         elif (want.kind, want.task_id, want.due_at) not in fired:
-            session.add(Deadline(case_id=case.id, kind=want.kind, task_id=want.task_id,
-                                 spec_name=want.spec_name, title=want.title[:200],
-                                 start_at=want.start_at, due_at=want.due_at,
-                                 task_due_at=want.task_due_at, attempts=0))
-            changed = True
-    return changed
+            added.append({"case_id": case.id, "kind": want.kind, "task_id": want.task_id,
+                          "spec_name": want.spec_name, "title": want.title[:200],
+                          "start_at": want.start_at, "due_at": want.due_at,
+                          "task_due_at": want.task_due_at, "attempts": 0})
+    if gone:
+        session.execute(delete(table).where(table.c.id.in_(gone)))
+    if moved:
+        session.execute(update(table).where(table.c.id == bindparam("row_id"))
+                        .values(due_at=bindparam("new_due_at"),
+                                task_due_at=bindparam("new_task_due_at")), moved)
+    if added:
+        session.execute(insert(table), added)
+    return bool(gone or moved or added)
 
 
 # --- waking the timer worker -----------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine.persistence.models import Case, HistoryRecord
@@ -32,20 +32,22 @@ def _digest(prev_hash: str, case_number: str, seq: int, at: datetime, actor: str
 
 def append(session: Session, case: Case, *, at: datetime, actor: str, action: str,
            task_spec: str | None = None, task_title: str | None = None,
-           data: dict[str, Any] | None = None) -> HistoryRecord:
-    """Add one record; must run in the same transaction as the change it records."""
+           data: dict[str, Any] | None = None) -> str:
+    """Add one record and return its hash; must run in the same transaction as the change
+    it records. The record is inserted at once, without an ORM object: nothing in the
+    transaction reads it back, and every step writes one or more."""
     data = json.loads(json.dumps(data or {}, default=str))
     seq = case.history_seq + 1
     prev = case.history_head or GENESIS
-    record = HistoryRecord(
-        case_id=case.id, seq=seq, at=at, actor=actor, action=action, task_spec=task_spec,
-        task_title=task_title, data=data, prev_hash=prev,
-        hash=_digest(prev, case.number, seq, at, actor, action, task_spec, data),
-    )
-    session.add(record)
+    digest = _digest(prev, case.number, seq, at, actor, action, task_spec, data)
+    session.execute(insert(HistoryRecord.__table__), {
+        "case_id": case.id, "seq": seq, "at": at, "actor": actor, "action": action,
+        "task_spec": task_spec, "task_title": task_title, "data": data, "prev_hash": prev,
+        "hash": digest,
+    })
     case.history_seq = seq
-    case.history_head = record.hash
-    return record
+    case.history_head = digest
+    return digest
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, defer, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -223,6 +223,7 @@ def _lock_task(session: Session, task_id: str) -> tuple[TaskItem, Case]:
                           .options(defer(Case.workflow_state))
                           .execution_options(populate_existing=True))
     item = session.scalar(select(TaskItem).where(TaskItem.id == task_id)
+                          .options(lazyload(TaskItem.case))  # the case is at hand
                           .execution_options(populate_existing=True))
     if case is None or item is None:
         raise TaskConflict(f"task {task_id} is no longer open: someone completed it first")
@@ -297,8 +298,7 @@ def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
         history.append(session, case, at=now, actor="system", action="closed",
                        data={"retain_until": case.retain_until.isoformat()})
     case.workflow_state = dump_workflow(workflow)
-    items = _project_tasks(session, case, where, loaded, now)
-    deadlines.project(kefu, session, case, where, now, items)
+    _project_tasks(kefu, session, case, where, loaded, now)
     for hook in kefu.save_hooks:
         hook(kefu, session, case, workflow)
     _flush(session)
@@ -312,27 +312,37 @@ def _years_later(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
-def _project_tasks(session: Session, case: Case, where: Frontier,
-                   loaded: LoadedVersion, now: datetime) -> dict[str, TaskItem]:
-    """Make `task_item` hold exactly the case's ready user tasks; returns them by id."""
+def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
+                   loaded: LoadedVersion, now: datetime) -> None:
+    """Make `task_item` hold exactly the case's ready user tasks with their due times, and
+    `deadline` their pending moments. Core statements, not ORM objects: every step
+    writes these rows, and the ORM's unit of work cost more than the statements."""
+    table = TaskItem.__table__
     ready = {str(t.id): t for t in where.ready_manual}
-    existing = {i.id: i for i in session.scalars(
-        select(TaskItem).where(TaskItem.case_id == case.id)
-        .options(lazyload(TaskItem.case)))}  # the case is at hand: no join of its state
+    existing = {row.id: row for row in session.execute(
+        select(TaskItem.id, TaskItem.created_at, TaskItem.due_at)
+        .where(TaskItem.case_id == case.id))}
+    opened = {task_id: existing[task_id].created_at if task_id in existing else now
+              for task_id in ready}
+    dues = deadlines.project(kefu, session, case, where, opened, now)
     gone = existing.keys() - ready.keys()
     if gone:
-        session.execute(delete(TaskItem).where(TaskItem.id.in_(gone)))
-    items = {task_id: item for task_id, item in existing.items() if task_id in ready}
-    for task_id in ready.keys() - existing.keys():
-        task = ready[task_id]
+        session.execute(delete(table).where(table.c.id.in_(sorted(gone))))
+    added = []
+    for task_id, task in ready.items():
+        if task_id in existing:
+            if existing[task_id].due_at != dues.get(task_id):
+                session.execute(update(table).where(table.c.id == task_id)
+                                .values(due_at=dues.get(task_id)))
+            continue
         offer = offer_for(task.task_spec, task.data)
-        items[task_id] = TaskItem(
-            id=task_id, case_id=case.id, process_id=loaded.process_id,
-            spec_name=task.task_spec.bpmn_id, title=_title(task.task_spec),
-            form=task.task_spec.extensions["properties"][FORM_PROPERTY],
-            role=offer.role, department=offer.department, candidate_user=offer.candidate_user,
-            created_at=now,
-        )
-        session.add(items[task_id])
-    return items
-
+        added.append({
+            "id": task_id, "case_id": case.id, "process_id": loaded.process_id,
+            "spec_name": task.task_spec.bpmn_id, "title": _title(task.task_spec),
+            "form": task.task_spec.extensions["properties"][FORM_PROPERTY],
+            "role": offer.role, "department": offer.department,
+            "candidate_user": offer.candidate_user, "assignee": None, "created_at": now,
+            "due_at": dues.get(task_id),
+        })
+    if added:
+        session.execute(insert(table), added)
