@@ -26,7 +26,7 @@ from engine.frontier import frontier
 from engine.organisation import DEMO_FILE
 from engine.persistence.db import Database
 from engine.persistence.models import Base, Case
-from engine.serializer import dump_workflow, make_serializer
+from engine.serializer import dump_workflow_in_full
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -73,9 +73,6 @@ def settings(tmp_path: Path) -> Settings:
                     forms_dir=ROOT / "forms")
 
 
-_FULL_SERIALIZER = make_serializer(remember_finished=False)
-
-
 def saved_as_spiffworkflow_would(kefu: Kefu, session: Session, case: Case,
                                  workflow: BpmnWorkflow) -> None:
     """Every save the tests make checks Kefu's two shortcuts against SpiffWorkflow's own
@@ -84,8 +81,7 @@ def saved_as_spiffworkflow_would(kefu: Kefu, session: Session, case: Case,
     where = frontier(workflow)
     assert where.ready == workflow.get_tasks(state=TaskState.READY)
     assert where.waiting == workflow.get_tasks(state=TaskState.WAITING)
-    assert json.loads(case.workflow_state) == \
-        json.loads(dump_workflow(workflow, _FULL_SERIALIZER))
+    assert json.loads(case.workflow_state) == json.loads(dump_workflow_in_full(workflow))
 
 
 @pytest.fixture
