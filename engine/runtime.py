@@ -3,6 +3,7 @@ history record. The caller owns the transaction (`with kefu.session() as s:`).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -64,13 +65,13 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
     offer = offer_for(first.task_spec, first.data)
     if not may_act(actor, offer.role, offer.department, offer.candidate_user, None):
         raise PermissionDenied(f"{actor.username} may not do task {_title(first.task_spec)!r}")
-    return _complete(kefu, session, case, workflow, loaded, first, actor, data)
+    return _complete(kefu, session, case, workflow, loaded, first, actor, data, ())
 
 
 def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
                   data: dict[str, Any]) -> Case:
     """Validate the form data, complete the task and run the engine to the next wait."""
-    item, case = _lock_task(session, task_id)
+    item, case, items = _lock_task(session, task_id)
     if not may_act(actor, item.role, item.department, item.candidate_user, item.assignee):
         raise PermissionDenied(f"{actor.username} may not do task {item.title!r}")
     loaded = kefu.version(session, case.process_version_id)
@@ -78,12 +79,14 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise TaskConflict(f"task {item.title!r} is no longer ready")
-    return _complete(kefu, session, case, workflow, loaded, task, actor, data)
+    return _complete(kefu, session, case, workflow, loaded, task, actor, data, items)
 
 
 def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
-              loaded: LoadedVersion, task: Any, actor: Actor, data: dict[str, Any]) -> Case:
-    """Complete a ready user task the actor may do, on a workflow with its engine attached."""
+              loaded: LoadedVersion, task: Any, actor: Actor, data: dict[str, Any],
+              open_items: Sequence[TaskItem]) -> Case:
+    """Complete a ready user task the actor may do, on a workflow with its engine attached;
+    `open_items` are the case's task rows as read under its lock."""
     schema = loaded.forms[task.task_spec.extensions["properties"][FORM_PROPERTY]]
     hidden = readonly_fields(schema)
     submitted = {k: v for k, v in data.items() if k not in hidden}
@@ -106,7 +109,7 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
     except SpiffWorkflowException as exc:
         raise _engine_error(exc) from exc
     _run(kefu, workflow)
-    _save(kefu, session, case, workflow, loaded, now)
+    _save(kefu, session, case, workflow, loaded, now, open_items)
     return case
 
 
@@ -135,7 +138,7 @@ def refresh_timers(kefu: Kefu, session: Session, case: Case, due: datetime) -> N
 
 
 def claim_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> TaskItem:
-    item, case = _lock_task(session, task_id)
+    item, case, _ = _lock_task(session, task_id)
     if item.assignee is not None and item.assignee != actor.username:
         raise TaskConflict(f"task {item.title!r} was already claimed by {item.assignee}")
     if not may_act(actor, item.role, item.department, item.candidate_user, None):
@@ -148,7 +151,7 @@ def claim_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> Task
 
 
 def release_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> TaskItem:
-    item, case = _lock_task(session, task_id)
+    item, case, _ = _lock_task(session, task_id)
     if item.assignee != actor.username:
         raise PermissionDenied(f"{actor.username} does not hold task {item.title!r}")
     item.assignee = None
@@ -166,7 +169,7 @@ def reassign_task(kefu: Kefu, session: Session, task_id: str, leader: Actor,
     owner's reply, C2; the shift leader on duty, L2) is theirs alone: handing it on would
     let someone else act in their place, so it is refused.
     """
-    item, case = _lock_task(session, task_id)
+    item, case, _ = _lock_task(session, task_id)
     if item.candidate_user is not None:
         raise PermissionDenied(f"task {item.title!r} is offered by the process to "
                                f"{item.candidate_user} alone and cannot be handed on")
@@ -213,21 +216,24 @@ def case_data(workflow: BpmnWorkflow, where: Frontier | None = None) -> dict[str
     return {}
 
 
-def _lock_task(session: Session, task_id: str) -> tuple[TaskItem, Case]:
-    """Lock the task's case row; the second of two simultaneous actors sees the first's result."""
-    case_id = session.scalar(select(TaskItem.case_id).where(TaskItem.id == task_id))
-    if case_id is None:
-        raise TaskConflict(f"task {task_id} is no longer open: someone completed it first")
+def _lock_task(session: Session, task_id: str) -> tuple[TaskItem, Case, Sequence[TaskItem]]:
+    """Lock the task's case row; the second of two simultaneous actors sees the first's result.
+
+    Returns the task, its case and all the case's open tasks, read after the lock (a save
+    needs them, and on PostgreSQL each statement is a round trip)."""
     # The stored state is read only if this worker has no live copy (engine.live).
-    case = session.scalar(select(Case).where(Case.id == case_id).with_for_update()
+    case = session.scalar(select(Case).join(TaskItem, TaskItem.case_id == Case.id)
+                          .where(TaskItem.id == task_id).with_for_update(of=Case)
                           .options(defer(Case.workflow_state))
                           .execution_options(populate_existing=True))
-    item = session.scalar(select(TaskItem).where(TaskItem.id == task_id)
-                          .options(lazyload(TaskItem.case))  # the case is at hand
-                          .execution_options(populate_existing=True))
+    items = [] if case is None else session.scalars(
+        select(TaskItem).where(TaskItem.case_id == case.id)
+        .options(lazyload(TaskItem.case))  # the case is at hand
+        .execution_options(populate_existing=True)).all()
+    item = next((i for i in items if i.id == task_id), None)
     if case is None or item is None:
         raise TaskConflict(f"task {task_id} is no longer open: someone completed it first")
-    return item, case
+    return item, case, items
 
 
 def _flush(session: Session) -> None:
@@ -285,20 +291,25 @@ def _engine_error(exc: BaseException) -> KefuError:
 
 
 def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
-          loaded: LoadedVersion, now: datetime) -> None:
+          loaded: LoadedVersion, now: datetime,
+          open_items: Sequence[TaskItem] | None = None) -> None:
+    """Store the workflow and project it; `open_items`: the case's task rows if the caller
+    read them under the case's lock (else they are read here)."""
     where = frontier(workflow)
     data = case_data(workflow, where)
     for name in SEARCH_FIELDS:
         if data.get(name) not in (None, ""):
             setattr(case, name, str(data[name])[:200])
-    if workflow.is_completed() and case.state == "running":
+    # A ready or waiting task means not completed; only then walk the tree to be sure.
+    if not where.ready and not where.waiting and workflow.is_completed() \
+            and case.state == "running":
         case.state = "closed"
         case.closed_at = now
         case.retain_until = _years_later(now, kefu.settings.retention_years)
         history.append(session, case, at=now, actor="system", action="closed",
                        data={"retain_until": case.retain_until.isoformat()})
     case.workflow_state = dump_workflow(workflow)
-    _project_tasks(kefu, session, case, where, loaded, now)
+    _project_tasks(kefu, session, case, where, loaded, now, open_items)
     for hook in kefu.save_hooks:
         hook(kefu, session, case, workflow)
     _flush(session)
@@ -313,15 +324,17 @@ def _years_later(moment: datetime, years: int) -> datetime:
 
 
 def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
-                   loaded: LoadedVersion, now: datetime) -> None:
+                   loaded: LoadedVersion, now: datetime,
+                   open_items: Sequence[TaskItem] | None) -> None:
     """Make `task_item` hold exactly the case's ready user tasks with their due times, and
     `deadline` their pending moments. Core statements, not ORM objects: every step
     writes these rows, and the ORM's unit of work cost more than the statements."""
     table = TaskItem.__table__
     ready = {str(t.id): t for t in where.ready_manual}
-    existing = {row.id: row for row in session.execute(
-        select(TaskItem.id, TaskItem.created_at, TaskItem.due_at)
-        .where(TaskItem.case_id == case.id))}
+    if open_items is None:
+        open_items = session.execute(select(TaskItem.id, TaskItem.created_at, TaskItem.due_at)
+                                     .where(TaskItem.case_id == case.id)).all()
+    existing = {row.id: row for row in open_items}
     opened = {task_id: existing[task_id].created_at if task_id in existing else now
               for task_id in ready}
     dues = deadlines.project(kefu, session, case, where, opened, now)
