@@ -1,11 +1,13 @@
-"""Where a workflow stands: its ready and waiting tasks, found in one walk of the tree.
+"""Where a workflow stands: its ready and waiting tasks, found without walking the tree.
 
 Saving a case needs the ready tasks (inbox, case data, deadlines) and the waiting ones
 (timers). SpiffWorkflow's `get_tasks` walks the whole tree through a generic filter on
-every call, and a save used to ask four times; the tree keeps every finished task, so
-that cost grew with the case. This walk visits each task once, in the same depth-first
-order as `get_tasks` (a subprocess's tasks before the task's own children), and like it
-does not look below predicted tasks or into finished subprocesses.
+every call, looking each child up by UUID, and a save used to ask four times; the tree
+keeps every finished task, so that cost grew with the case. Here each open workflow's
+task table is scanned once. Ready tasks come in `get_tasks` order (depth first, a
+subprocess's tasks before the task's own children), which decides whose data is the
+case's when branches run in parallel; the tree is walked for that only when more than
+one task is ready. Waiting tasks come in no particular order.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING
 from SpiffWorkflow.util.task import TaskState
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
     from SpiffWorkflow.task import Task
 
@@ -32,17 +36,39 @@ class Frontier:
 
 
 def frontier(workflow: BpmnWorkflow) -> Frontier:
-    """The ready and waiting tasks of the workflow and of its unfinished subprocesses."""
+    """The ready and waiting tasks of a top-level workflow and its unfinished subprocesses."""
     found = Frontier()
-    subprocesses = workflow.top_workflow.subprocesses
+    for flow in _open_workflows(workflow):
+        for task in flow.tasks.values():
+            state = task.state
+            if state == TaskState.READY:
+                found.ready.append(task)
+            elif state == TaskState.WAITING:
+                found.waiting.append(task)
+    if len(found.ready) > 1:
+        found.ready = _ready_in_tree_order(workflow)
+    return found
+
+
+def _open_workflows(workflow: BpmnWorkflow) -> Iterator[BpmnWorkflow]:
+    """The workflow and the subprocesses whose task has not finished (as `get_tasks`, which
+    does not look into a finished subprocess)."""
+    yield workflow
+    for subprocess in workflow.subprocesses.values():
+        parent = workflow.get_task_from_id(subprocess.parent_task_id)
+        if parent is not None and not parent.state & TaskState.FINISHED_MASK:
+            yield subprocess
+
+
+def _ready_in_tree_order(workflow: BpmnWorkflow) -> list[Task]:
+    ready = []
+    subprocesses = workflow.subprocesses
     stack = [workflow.task_tree]
     while stack:
         task = stack.pop()
         state = task.state
         if state == TaskState.READY:
-            found.ready.append(task)
-        elif state == TaskState.WAITING:
-            found.waiting.append(task)
+            ready.append(task)
         subprocess = subprocesses.get(task.id)
         if state < TaskState.FUTURE and subprocess is None:
             continue  # nothing definite follows a predicted task
@@ -50,4 +76,4 @@ def frontier(workflow: BpmnWorkflow) -> Frontier:
         if subprocess is not None and not state & TaskState.FINISHED_MASK:
             below = [subprocess.task_tree, *below]
         stack.extend(reversed(below))
-    return found
+    return ready

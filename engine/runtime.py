@@ -313,7 +313,8 @@ def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
     for hook in kefu.save_hooks:
         hook(kefu, session, case, workflow)
     _flush(session)
-    kefu.live.keep_after_commit(session, case, workflow)
+    if case.state == "running":  # a closed case takes no more steps
+        kefu.live.keep_after_commit(session, case, workflow)
 
 
 def _years_later(moment: datetime, years: int) -> datetime:

@@ -21,6 +21,7 @@ from tests.complaints import (
     do,
     open_tasks,
     register,
+    run_to_archive,
 )
 
 
@@ -104,3 +105,11 @@ def _deploy(kefu: Kefu) -> Kefu:
     with kefu.session() as session:
         engine.deploy(session, built, "process_owner", kefu.clock.now())
     return kefu
+
+
+def test_a_closed_case_is_not_kept(deployed, people) -> None:
+    number = run_to_archive(deployed, people)
+    case = _case(deployed, number)
+    assert case.state == "closed"
+    assert deployed.live.take(case) is None
+    assert len(deployed.live) == 0

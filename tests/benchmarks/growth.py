@@ -71,6 +71,7 @@ def measure(kefu: Kefu, returns: int = 50, repeats: int = 3) -> dict[str, Any]:
         *(_in_memory_cycles(ceiling, returns) for _ in range(repeats)), strict=True)]
     short_steps = 1 + len(SHORT_PATH)
     long_steps = 1 + len(long_path(returns))
+    parts = _breakdown(kefu, who, returns, window)
     short_total = statistics.median(t for t, _, _ in short)
     long_total = statistics.median(t for t, _, _ in long)
     return {
@@ -86,8 +87,19 @@ def measure(kefu: Kefu, returns: int = 50, repeats: int = 3) -> dict[str, Any]:
         "ms_per_step_long": round(long_total * 1000 / long_steps, 2),
         "state_bytes_short": short[0][2], "state_bytes_long": long[0][2],
         "cycle_ms_by_cycle": [round(c * 1000, 2) for c in per_cycle],
-        "breakdown_ms_per_cycle": _breakdown(kefu, who, returns, window),
+        "breakdown_ms_per_cycle": parts,
+        **_own_share(parts),
     }
+
+
+def _own_share(parts: dict[str, dict[str, float]]) -> dict[str, float]:
+    """A cycle's time outside SpiffWorkflow's engine calls, early and late: what Kefu adds."""
+    engine = next(label for label in parts["early"] if label.startswith("SpiffWorkflow"))
+    early, late = (parts[w]["total"] - parts[w].get(engine, 0.0) for w in ("early", "late"))
+    return {"own_cycle_ms_early": round(early, 2), "own_cycle_ms_late": round(late, 2),
+            "own_late_over_early": round(late / early, 2),
+            "engine_cycle_ms_early": parts["early"].get(engine, 0.0),
+            "engine_cycle_ms_late": parts["late"].get(engine, 0.0)}
 
 
 def _breakdown(kefu: Kefu, who: dict[str, Any], returns: int,

@@ -97,6 +97,15 @@ def _growth(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
             g["late_over_early"] <= g["flat_limit"])
 
 
+def _growth_own(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
+    g = r.get("growth")
+    if not g or "own_late_over_early" not in g:
+        return "—", None
+    return (f"×{g['own_late_over_early']:.2f} ({g['own_cycle_ms_early']:.1f} → "
+            f"{g['own_cycle_ms_late']:.1f} ms; SpiffWorkflow's engine "
+            f"{g['engine_cycle_ms_early']:.1f} → {g['engine_cycle_ms_late']:.1f} ms)", None)
+
+
 def _growth_total(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
     g = r.get("growth")
     if not g:
@@ -115,6 +124,8 @@ ROWS: list[Row] = [
     ("   finding due deadlines (median)", _finding, f"flat (≤ ×{FINDING_FLAT})"),
     ("4. Worker peak RSS by cases processed", _memory, f"flat (≤ +{MEMORY_FLAT:.0%})"),
     ("5. Growth: cost of a return cycle, late ÷ early", _growth, "flat (≤ ×1.25)"),
+    ("   Kefu's own part of a cycle (all but SpiffWorkflow's engine), late ÷ early",
+     _growth_own, "—"),
     ("   per step, short vs long case", _growth_total, "—"),
 ]
 

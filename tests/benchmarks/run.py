@@ -65,7 +65,7 @@ class Sizes:
 FULL = Sizes(
     worker_cases={"sqlite": 3000, "postgres": 1500}, round_cases=150, warmup_cases=50,
     checkpoints={"sqlite": [1000, 2000, 3000], "postgres": [500, 1000, 1500]},
-    returns=50, growth_repeats=2,
+    returns=50, growth_repeats=3,
     inbox_cases=100_000, inbox_open=20_000, inbox_repeats=100,
     timer_pending=100_000, timer_due=1000, timer_window_s=60.0,
 )
