@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -130,6 +133,23 @@ class Case(Base):
     row_version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": row_version}
+
+
+#: Every save rewrites the case's workflow state, which PostgreSQL compresses when large;
+#: lz4 (PostgreSQL 14 and later, when built with it) takes about half pglz's time.
+STATE_LZ4 = "ALTER TABLE case_record ALTER COLUMN workflow_state SET COMPRESSION lz4"
+
+
+def server_has_lz4(connection: Connection) -> bool:
+    if connection.dialect.name != "postgresql":
+        return False
+    return bool(connection.exec_driver_sql(
+        "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
+        "AND 'lz4' = ANY(enumvals)").first())
+
+
+event.listen(Case.__table__, "after_create", DDL(STATE_LZ4).execute_if(
+    callable_=lambda _ddl, _target, bind, **_: server_has_lz4(bind)))
 
 
 class TaskItem(Base):
