@@ -52,9 +52,9 @@ class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-#: Per live workflow: task → ((state, last change, children), its `"id":{...}` JSON text).
-#: Keyed by the task object itself: a UUID key would hash in Python on every lookup.
-_Memo = dict[Task, tuple[tuple[int, float, list[UUID]], str]]
+#: Per live workflow: task id → ((state, last change, children), its `"id":{...}` text).
+#: Nothing in it refers back to the workflow, so the entry goes when the workflow does.
+_Memo = dict[UUID, tuple[tuple[int, float, list[UUID]], str]]
 _finished: weakref.WeakKeyDictionary[BpmnWorkflow, _Memo] = weakref.WeakKeyDictionary()
 
 
@@ -98,21 +98,21 @@ class _WorkflowText:
         }
 
     def _workflow(self, workflow: BpmnWorkflow, fields: dict[str, Any], more: str = "") -> str:
-        tasks = ",".join(map(self._task, workflow.tasks.values()))
+        tasks = ",".join([self._task(key, task) for key, task in workflow.tasks.items()])
         return f'{_json(fields)[:-1]},"tasks":{{{tasks}}}{more}}}'
 
-    def _task(self, task: Task) -> str:
+    def _task(self, key: UUID, task: Task) -> str:
         """The task's `"id":{...}` member of the tasks object."""
         if not task._state & TaskState.FINISHED_MASK:
-            return f'"{task.id}":{_json(self.registry.convert(task))}'
-        kept = self.memo.get(task)
+            return f'"{key}":{_json(self.registry.convert(task))}'
+        kept = self.memo.get(key)
         if kept is not None:
             state, changed, children = kept[0]
             if state == task._state and changed == task.last_state_change \
                     and children == task._children:
                 return kept[1]
-        text = f'"{task.id}":{_json(self.registry.convert(task))}'
-        self.memo[task] = ((task._state, task.last_state_change, list(task._children)), text)
+        text = f'"{key}":{_json(self.registry.convert(task))}'
+        self.memo[key] = ((task._state, task.last_state_change, list(task._children)), text)
         return text
 
 

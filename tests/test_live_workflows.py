@@ -3,6 +3,8 @@ but never acts on a state that is not the one stored."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import replace
 
 import pytest
@@ -107,9 +109,15 @@ def _deploy(kefu: Kefu) -> Kefu:
     return kefu
 
 
-def test_a_closed_case_is_not_kept(deployed, people) -> None:
+def test_no_workflow_of_a_closed_case_stays_in_memory(deployed, people) -> None:
+    """A worker runs for months: nothing of a finished case may stay behind (the
+    serializer's memory of finished tasks included)."""
+    seen: list[weakref.ref] = []
+    deployed.save_hooks.append(lambda _k, _s, _c, workflow: seen.append(weakref.ref(workflow)))
     number = run_to_archive(deployed, people)
     case = _case(deployed, number)
     assert case.state == "closed"
     assert deployed.live.take(case) is None
     assert len(deployed.live) == 0
+    gc.collect()
+    assert seen and all(ref() is None for ref in seen)

@@ -60,11 +60,12 @@ class Sizes:
 
 
 #: The worker's case counts keep the whole run under 10 minutes on a loaded 2-core machine
-#: (one complaint costs ~40 ms on SQLite and ~70 ms on PostgreSQL there); `--cases 10000`
-#: gives the issue's 10,000-case memory curve (about 7 and 12 minutes more).
+#: (one complaint cost ~45–70 ms on SQLite and ~70–105 ms on PostgreSQL there, depending on
+#: the day); `--cases 10000` gives the issue's 10,000-case memory curve (about 10 and 15
+#: minutes more).
 FULL = Sizes(
-    worker_cases={"sqlite": 3000, "postgres": 1500}, round_cases=150, warmup_cases=50,
-    checkpoints={"sqlite": [1000, 2000, 3000], "postgres": [500, 1000, 1500]},
+    worker_cases={"sqlite": 2000, "postgres": 1000}, round_cases=150, warmup_cases=50,
+    checkpoints={"sqlite": [500, 1000, 2000], "postgres": [250, 500, 1000]},
     returns=50, growth_repeats=3,
     inbox_cases=100_000, inbox_open=20_000, inbox_repeats=100,
     timer_pending=100_000, timer_due=1000, timer_window_s=60.0,
