@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,8 +32,12 @@ _FORBIDDEN_NODES = (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.As
                     ast.Await, ast.ClassDef)
 
 
+@functools.lru_cache(maxsize=4096)
 def check_source(source: str, mode: str = "exec") -> None:
-    """Refuse anything outside the sandbox before it ever runs; raises ScriptError."""
+    """Refuse anything outside the sandbox before it ever runs; raises ScriptError.
+
+    A process's scripts and conditions are the same strings at every step, so a source
+    that passed is not parsed again (a refusal is not remembered: it raises every time)."""
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:

@@ -40,12 +40,14 @@ def _ordered(query: Select, limit: int) -> Select:
 
     Joining the cases before the sort made the database join (and on SQLite sort) every
     matching task with its case's serialized workflow, 20-25 kB each, to keep 200 of them:
-    p95 27-41 ms on 100,000 cases, 10-11 ms this way (docs/benchmarks.md). The inbox never
-    reads the workflow, so it is not loaded (touching it loads it, in the same session).
+    p95 27-41 ms on 100,000 cases, 10-11 ms this way (docs/benchmarks.md). Of each case the
+    inbox shows its number and category (and names the category from its version's
+    forms), so only those are loaded; touching another column loads it, in the session.
     """
     return (query.order_by(TaskItem.due_at.is_(None), TaskItem.due_at, TaskItem.created_at)
             .limit(limit)
-            .options(selectinload(TaskItem.case).defer(Case.workflow_state)))
+            .options(selectinload(TaskItem.case).load_only(
+                Case.number, Case.category, Case.process_version_id)))
 
 
 def newest_version_id(session: Session, process_id: str) -> int:
