@@ -64,8 +64,8 @@ class Sizes:
 #: the day); `--cases 10000` gives the issue's 10,000-case memory curve (about 10 and 15
 #: minutes more).
 FULL = Sizes(
-    worker_cases={"sqlite": 2000, "postgres": 1000}, round_cases=150, warmup_cases=50,
-    checkpoints={"sqlite": [500, 1000, 2000], "postgres": [250, 500, 1000]},
+    worker_cases={"sqlite": 1500, "postgres": 800}, round_cases=150, warmup_cases=50,
+    checkpoints={"sqlite": [500, 1000, 1500], "postgres": [200, 400, 800]},
     returns=50, growth_repeats=3,
     inbox_cases=100_000, inbox_open=20_000, inbox_repeats=100,
     timer_pending=100_000, timer_due=1000, timer_window_s=60.0,
