@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,30 @@ def test_worker_sleeps_until_the_earliest_due_time_and_rearms_on_save(deployed, 
     expected = datetime.now(UTC) + timedelta(minutes=96)  # APScheduler counts real time
     assert abs(job.next_run_time - expected) < timedelta(seconds=30)
     assert worker.scheduler.get_jobs()  # nothing fired: the clock has not moved
+
+
+def test_stopping_while_a_firing_rearms_does_not_hang(deployed, worker, monkeypatch) -> None:
+    """`kefu serve` stopped while its worker re-arms after a firing must exit: APScheduler's
+    shutdown waits for running jobs while holding the lock that re-arming needs."""
+    worker.start()
+    in_arm, go_on = threading.Event(), threading.Event()
+    next_due = engine.deadlines.next_due
+
+    def slow_next_due(session):  # noqa: ANN001, ANN202
+        if threading.current_thread().name.startswith("ThreadPoolExecutor"):
+            in_arm.set()
+            go_on.wait(timeout=10)
+        return next_due(session)
+
+    monkeypatch.setattr(engine.deadlines, "next_due", slow_next_due)
+    worker.scheduler.add_job(worker.arm)  # runs now, in the scheduler's job thread
+    assert in_arm.wait(timeout=10)
+    stopper = threading.Thread(target=worker.stop, daemon=True)
+    stopper.start()
+    assert worker._stopping.wait(timeout=10)
+    go_on.set()
+    stopper.join(timeout=10)
+    assert not stopper.is_alive(), "stopping the worker hung"
 
 
 def test_C9_stopped_worker_restarted_fires_every_overdue_deadline_once_in_due_order(

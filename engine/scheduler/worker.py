@@ -88,6 +88,10 @@ class TimerWorker:
     def stop(self) -> None:
         self._stopping.set()
         deadlines.remove_listener(self.kefu.db, self.arm)
+        # A firing that is re-arming right now finishes first: APScheduler's shutdown holds
+        # its job-store lock while it waits for running jobs, and re-arming needs that lock.
+        with self._lock:
+            pass
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         if self._listener is not None:
@@ -117,6 +121,8 @@ class TimerWorker:
             return None
         # Read and re-arm under one lock: a stale read must not overwrite a fresher one.
         with self._lock:
+            if self._stopping.is_set():  # stop() began while this waited for the lock
+                return None
             try:
                 with self.kefu.session() as session:
                     due = deadlines.next_due(session)
