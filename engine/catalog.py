@@ -22,7 +22,7 @@ from engine.kefu import Kefu
 from engine.persistence.models import Case, ProcessVersion
 from engine.persistence.queries import newest_version_id
 from engine.roles import CANDIDATE_USER, Actor
-from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy
+from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy, task_title
 
 UPLOAD_SUFFIXES = (".bpmn", ".dmn", ".json")
 
@@ -85,7 +85,7 @@ def _first_task(kefu: Kefu, session: Session, version_id: int) -> FirstTask | No
     if spec is None:
         return None
     properties = spec.extensions.get("properties", {})
-    return FirstTask(spec_name=spec.bpmn_id, title=spec.bpmn_name or spec.bpmn_id,
+    return FirstTask(spec_name=spec.bpmn_id, title=task_title(spec),
                      role=spec.lane or "", form=properties.get(FORM_PROPERTY, ""),
                      for_starter=bool(properties.get(CANDIDATE_USER)))
 

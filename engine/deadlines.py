@@ -38,6 +38,7 @@ from engine.errors import ScriptError
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import Case, TaskItem
 from engine.roles import Actor
+from engine.specs import task_title
 
 if TYPE_CHECKING:
     from SpiffWorkflow.task import Task
@@ -186,7 +187,7 @@ def project(kefu: Kefu, session: Session, case: Case, where: Frontier,
         due = timer_due(task)
         assert due is not None
         wants[(TIMER, str(task.id))] = _Want(TIMER, str(task.id), task.task_spec.bpmn_id,
-                                             _title(task), now, due)
+                                             task_title(task.task_spec), now, due)
     fraction = kefu.settings.reminder_fraction
     dues: dict[str, datetime | None] = {}
     for task in where.ready_manual:
@@ -198,7 +199,7 @@ def project(kefu: Kefu, session: Session, case: Case, where: Frontier,
         dues[task_id] = due
         if due is None:
             continue
-        spec_name, title = task.task_spec.bpmn_id, _title(task)
+        spec_name, title = task.task_spec.bpmn_id, task_title(task.task_spec)
         if source == DUE:
             wants[(DUE, task_id)] = _Want(DUE, task_id, spec_name, title, start, due)
         if due > start:
@@ -208,10 +209,6 @@ def project(kefu: Kefu, session: Session, case: Case, where: Frontier,
     if _sync(session, case, wants):
         _announce(kefu, session)
     return dues
-
-
-def _title(task: Task) -> str:
-    return task.task_spec.bpmn_name or task.task_spec.bpmn_id
 
 
 def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> bool:

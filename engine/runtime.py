@@ -28,7 +28,7 @@ from engine.persistence.queries import newest_version_id
 from engine.roles import Actor, may_act, offer_for
 from engine.sandbox import KefuScriptEngine
 from engine.serializer import dump_workflow, load_workflow
-from engine.specs import FORM_PROPERTY
+from engine.specs import FORM_PROPERTY, task_title
 
 CASE_PREFIXES = {"complaint": "TS", "leave": "QJ", "shift_swap": "HB", "request_report": "BG"}
 #: Case columns copied from the case data so that search never opens a workflow.
@@ -64,7 +64,7 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
     first = ready[0]
     offer = offer_for(first.task_spec, first.data)
     if not may_act(actor, offer.role, offer.department, offer.candidate_user, None):
-        raise PermissionDenied(f"{actor.username} may not do task {_title(first.task_spec)!r}")
+        raise PermissionDenied(f"{actor.username} may not do task {task_title(first.task_spec)!r}")
     return _complete(kefu, session, case, workflow, loaded, first, actor, data, ())
 
 
@@ -102,7 +102,7 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
         task.data.update(owner=actor.username, owner_staff_no=actor.staff_no,
                          accepted_at=now.isoformat())
     history.append(session, case, at=now, actor=actor.username, action="completed",
-                   task_spec=spec_name, task_title=_title(task.task_spec), data=submitted)
+                   task_spec=spec_name, task_title=task_title(task.task_spec), data=submitted)
     try:
         with deadlines.engine_clock(kefu.clock):
             task.run()
@@ -111,11 +111,6 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
     _run(kefu, workflow)
     _save(kefu, session, case, workflow, loaded, now, open_items)
     return case
-
-
-def _title(task_spec: Any) -> str:
-    """What people see of a task: its BPMN name, else its id."""
-    return task_spec.bpmn_name or task_spec.bpmn_id
 
 
 def refresh_timers(kefu: Kefu, session: Session, case: Case, due: datetime) -> None:
@@ -352,7 +347,7 @@ def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
         offer = offer_for(task.task_spec, task.data)
         added.append({
             "id": task_id, "case_id": case.id, "process_id": loaded.process_id,
-            "spec_name": task.task_spec.bpmn_id, "title": _title(task.task_spec),
+            "spec_name": task.task_spec.bpmn_id, "title": task_title(task.task_spec),
             "form": task.task_spec.extensions["properties"][FORM_PROPERTY],
             "role": offer.role, "department": offer.department,
             "candidate_user": offer.candidate_user, "assignee": None, "created_at": now,

@@ -37,6 +37,11 @@ FORM_PROPERTY = "formJsonSchemaFilename"
 BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 
 
+def task_title(task_spec: Any) -> str:
+    """What people see of a task: its BPMN name, else its id."""
+    return task_spec.bpmn_name or task_spec.bpmn_id
+
+
 @dataclass
 class BuiltProcess:
     """A process ready to store: its spec, the files it came from and their hash."""
