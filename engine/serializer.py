@@ -67,14 +67,16 @@ class _WorkflowText:
     SpiffWorkflow's workflow converters and each task as its TaskConverter gives it."""
 
     def __init__(self, serializer: BpmnWorkflowSerializer, workflow: BpmnWorkflow) -> None:
+        self.serializer = serializer
         self.registry = serializer.registry
-        self.version = (serializer.VERSION_KEY, serializer.VERSION)
+        self.workflow = workflow
         self.memo = _finished.setdefault(workflow, {})
 
-    def top(self, workflow: BpmnWorkflow) -> str:
+    def text(self) -> str:
+        workflow = self.workflow
         fields = self._common(workflow)
         fields["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        fields[self.version[0]] = self.version[1]
+        fields[self.serializer.VERSION_KEY] = self.serializer.VERSION
         subprocesses = ",".join(f'"{key}":{self._workflow(sub, self._sub_fields(sub))}'
                                 for key, sub in workflow.subprocesses.items())
         return self._workflow(workflow, fields, f',"subprocesses":{{{subprocesses}}}')
@@ -141,7 +143,7 @@ def load_spec(text: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
 
 
 def dump_workflow(workflow: BpmnWorkflow) -> str:
-    return _WorkflowText(SERIALIZER, workflow).top(workflow)
+    return _WorkflowText(SERIALIZER, workflow).text()
 
 
 def dump_workflow_in_full(workflow: BpmnWorkflow) -> str:
