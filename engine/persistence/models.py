@@ -156,11 +156,6 @@ class TaskItem(Base):
     """A ready user task, projected out of the workflow so the inbox is one indexed query."""
 
     __tablename__ = "task_item"
-    __table_args__ = (
-        Index("ix_task_assignee", "assignee"),
-        Index("ix_task_candidate", "candidate_user"),
-        Index("ix_task_role", "role", "department", "assignee"),
-    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
@@ -176,6 +171,25 @@ class TaskItem(Base):
     due_at: Mapped[datetime | None]
 
     case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
+
+
+def _inbox_index(name: str, *leading: Any, where: Any = None) -> Index:
+    """An index whose entries are in the inbox order (queries.INBOX_ORDER) after `leading`:
+    a person's or a role's first tasks are then its first entries, with no sort."""
+    order = (TaskItem.due_at.is_(None), TaskItem.due_at, TaskItem.created_at)
+    return Index(name, *leading, *order, sqlite_where=where, postgresql_where=where)
+
+
+_unclaimed = TaskItem.assignee.is_(None)
+_offered = _unclaimed & TaskItem.candidate_user.is_(None)
+_inbox_index("ix_task_assignee_order", TaskItem.assignee)
+_inbox_index("ix_task_candidate_order", TaskItem.candidate_user, where=_unclaimed)
+# Offers to a role in one department, and to a role centre-wide: two indexes, because
+# PostgreSQL keeps an index's order after `department = x` but not after `IS NULL`.
+_inbox_index("ix_task_role_order", TaskItem.role, TaskItem.department,
+             where=_offered & TaskItem.department.is_not(None))
+_inbox_index("ix_task_role_centre_order", TaskItem.role,
+             where=_offered & TaskItem.department.is_(None))
 
 
 class HistoryRecord(Base):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
@@ -49,43 +51,73 @@ _TASK_COLUMNS = [TaskItem.__table__.c[f.name] for f in fields(InboxTask) if f.na
 _CASE_COLUMNS = [Case.__table__.c[f.name] for f in fields(InboxCase)]
 
 
+#: The inbox order: soonest due first, tasks without a due time last, then the oldest.
+#: The task_item indexes end in these same expressions (models.TaskItem), so each branch
+#: of an inbox reads its first rows off an index instead of sorting every matching task.
+INBOX_ORDER = (TaskItem.due_at.is_(None), TaskItem.due_at, TaskItem.created_at)
+
+
 def my_tasks(session: Session, actor: Actor, limit: int = 200) -> list[InboxTask]:
     """Tasks held by the actor or offered to them by name (the case owner's, C2)."""
-    return _inbox(session, or_(
-        TaskItem.assignee == actor.username,
-        and_(TaskItem.assignee.is_(None), TaskItem.candidate_user == actor.username),
-    ), limit)
+    return _inbox(session, _my_tasks_statement(limit), {"username": actor.username})
 
 
 def claimable_tasks(session: Session, actor: Actor, limit: int = 200) -> list[InboxTask]:
     """Unclaimed tasks offered to one of the actor's roles, in their department if narrowed."""
     if not actor.roles:
         return []
-    return _inbox(session, and_(
-        TaskItem.role.in_(sorted(actor.roles)),
-        TaskItem.assignee.is_(None),
-        TaskItem.candidate_user.is_(None),
-        or_(TaskItem.department.is_(None), TaskItem.department == actor.department),
-    ), limit)
+    roles = {f"role_{n}": role for n, role in enumerate(sorted(actor.roles))}
+    with_department = actor.department is not None
+    statement = _claimable_statement(len(roles), with_department, limit)
+    return _inbox(session, statement, {**roles, "department": actor.department})
 
 
-def _inbox(session: Session, which: ColumnElement[bool], limit: int) -> list[InboxTask]:
-    """The first `limit` tasks, sorted on task_item alone; then their cases by primary key.
+def _inbox(session: Session, statement: Select[Any], values: dict[str, Any]) -> list[InboxTask]:
+    rows = session.connection().execute(statement, values).all()  # Core rows, no ORM layer
+    width = len(_TASK_COLUMNS)
+    return [InboxTask(*row[:width], case=InboxCase(*row[width:])) for row in rows]
 
-    Joining the cases before the sort made the database join (and on SQLite sort) every
-    matching task with its case's serialized workflow, 20-25 kB each, to keep 200 of them:
-    p95 27-41 ms on 100,000 cases, 10-11 ms this way (docs/benchmarks.md).
+
+@lru_cache
+def _my_tasks_statement(limit: int) -> Select[Any]:
+    username = bindparam("username")
+    return _first_of([TaskItem.assignee == username,
+                      and_(TaskItem.assignee.is_(None), TaskItem.candidate_user == username)],
+                     limit)
+
+
+@lru_cache
+def _claimable_statement(roles: int, with_department: bool, limit: int) -> Select[Any]:
+    """One branch per role centre-wide, and per role in the actor's department."""
+    unclaimed = and_(TaskItem.assignee.is_(None), TaskItem.candidate_user.is_(None))
+    branches = []
+    for n in range(roles):
+        role = TaskItem.role == bindparam(f"role_{n}")
+        branches.append(and_(unclaimed, role, TaskItem.department.is_(None)))
+        if with_department:
+            branches.append(and_(unclaimed, role, TaskItem.department == bindparam("department")))
+    return _first_of(branches, limit)
+
+
+def _first_of(branches: list[ColumnElement[bool]], limit: int) -> Select[Any]:
+    """The first `limit` tasks of all branches in the inbox order, with their cases.
+
+    Each branch is one index range already in the inbox order, so the database reads at
+    most `limit` entries of each and merges them; an OR of the branches made it fetch and
+    sort every matching task (4,800 rows for the duty supervisors on 100,000 cases) to
+    keep 200. The cases are joined to the 200 kept, never before the cut: each case row
+    carries its serialized workflow (docs/benchmarks.md). Built once per shape, since
+    building it cost more than running it.
     """
-    connection = session.connection()  # Core rows: no ORM layer between SQL and the rows
-    tasks = connection.execute(
-        select(*_TASK_COLUMNS).where(which)
-        .order_by(TaskItem.due_at.is_(None), TaskItem.due_at, TaskItem.created_at)
-        .limit(limit)).all()
-    if not tasks:
-        return []
-    cases = {row.id: InboxCase(*row) for row in connection.execute(
-        select(*_CASE_COLUMNS).where(Case.id.in_({t.case_id for t in tasks})))}
-    return [InboxTask(*task, case=cases[task.case_id]) for task in tasks]
+    firsts = [select(*_TASK_COLUMNS).where(branch).order_by(*INBOX_ORDER).limit(limit)
+              .subquery() for branch in branches]
+    tasks = firsts[0] if len(firsts) == 1 else \
+        union_all(*(select(first) for first in firsts)).subquery()
+    order = (tasks.c.due_at.is_(None), tasks.c.due_at, tasks.c.created_at)
+    kept = select(tasks).order_by(*order).limit(limit).subquery()
+    cases = Case.__table__
+    return (select(kept, *_CASE_COLUMNS).join(cases, cases.c.id == kept.c.case_id)
+            .order_by(kept.c.due_at.is_(None), kept.c.due_at, kept.c.created_at))
 
 
 def newest_version_id(session: Session, process_id: str) -> int:
