@@ -27,6 +27,7 @@ from engine.persistence.models import (
     ProcessVersion,
     SmsMessage,
     TaskItem,
+    inbox_order,
 )
 from engine.persistence.queries import case_history
 from engine.runtime import case_data, load_case_workflow
@@ -104,5 +105,4 @@ def team_tasks(session: Session, leader: Person, team: set[str],
                    for m in members for role in m.role_names]
     query = select(TaskItem).where(TaskItem.candidate_user.is_(None), or_(
         TaskItem.assignee.in_(sorted(team)), *role_offers))
-    return session.scalars(query.order_by(TaskItem.due_at.is_(None), TaskItem.due_at,
-                                          TaskItem.created_at).limit(limit)).all()
+    return session.scalars(query.order_by(*inbox_order(TaskItem)).limit(limit)).all()

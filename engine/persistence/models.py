@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     DDL,
     JSON,
+    ColumnElement,
     Connection,
     DateTime,
     ForeignKey,
@@ -173,11 +174,17 @@ class TaskItem(Base):
     case: Mapped[Case] = relationship(lazy="joined", innerjoin=True)
 
 
+def inbox_order(tasks: Any) -> tuple[ColumnElement[Any], ...]:
+    """The order people see tasks in: soonest due first, tasks without a due time last,
+    the oldest first among equals. `tasks`: TaskItem, or the columns of a subquery of it."""
+    return tasks.due_at.is_(None), tasks.due_at, tasks.created_at
+
+
 def _inbox_index(name: str, *leading: Any, where: Any = None) -> Index:
-    """An index whose entries are in the inbox order (queries.INBOX_ORDER) after `leading`:
-    a person's or a role's first tasks are then its first entries, with no sort."""
-    order = (TaskItem.due_at.is_(None), TaskItem.due_at, TaskItem.created_at)
-    return Index(name, *leading, *order, sqlite_where=where, postgresql_where=where)
+    """An index whose entries are in the inbox order after `leading`: a person's or a
+    role's first tasks are then its first entries, with no sort (queries.my_tasks)."""
+    return Index(name, *leading, *inbox_order(TaskItem), sqlite_where=where,
+                 postgresql_where=where)
 
 
 _unclaimed = TaskItem.assignee.is_(None)

@@ -12,7 +12,13 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
-from engine.persistence.models import Case, HistoryRecord, ProcessVersion, TaskItem
+from engine.persistence.models import (
+    Case,
+    HistoryRecord,
+    ProcessVersion,
+    TaskItem,
+    inbox_order,
+)
 from engine.roles import Actor
 
 
@@ -49,12 +55,6 @@ class InboxTask:
 #: Selected in the order of InboxTask's fields, so that a row builds one by position.
 _TASK_COLUMNS = [TaskItem.__table__.c[f.name] for f in fields(InboxTask) if f.name != "case"]
 _CASE_COLUMNS = [Case.__table__.c[f.name] for f in fields(InboxCase)]
-
-
-#: The inbox order: soonest due first, tasks without a due time last, then the oldest.
-#: The task_item indexes end in these same expressions (models.TaskItem), so each branch
-#: of an inbox reads its first rows off an index instead of sorting every matching task.
-INBOX_ORDER = (TaskItem.due_at.is_(None), TaskItem.due_at, TaskItem.created_at)
 
 
 def my_tasks(session: Session, actor: Actor, limit: int = 200) -> list[InboxTask]:
@@ -109,15 +109,14 @@ def _first_of(branches: list[ColumnElement[bool]], limit: int) -> Select[Any]:
     carries its serialized workflow (docs/benchmarks.md). Built once per shape, since
     building it cost more than running it.
     """
-    firsts = [select(*_TASK_COLUMNS).where(branch).order_by(*INBOX_ORDER).limit(limit)
-              .subquery() for branch in branches]
+    firsts = [select(*_TASK_COLUMNS).where(branch).order_by(*inbox_order(TaskItem))
+              .limit(limit).subquery() for branch in branches]
     tasks = firsts[0] if len(firsts) == 1 else \
         union_all(*(select(first) for first in firsts)).subquery()
-    order = (tasks.c.due_at.is_(None), tasks.c.due_at, tasks.c.created_at)
-    kept = select(tasks).order_by(*order).limit(limit).subquery()
+    kept = select(tasks).order_by(*inbox_order(tasks.c)).limit(limit).subquery()
     cases = Case.__table__
     return (select(kept, *_CASE_COLUMNS).join(cases, cases.c.id == kept.c.case_id)
-            .order_by(kept.c.due_at.is_(None), kept.c.due_at, kept.c.created_at))
+            .order_by(*inbox_order(kept.c)))
 
 
 def newest_version_id(session: Session, process_id: str) -> int:

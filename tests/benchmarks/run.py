@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"(default: $KEFU_BENCH_PG_URL or {DEFAULT_PG_URL})")
     parser.add_argument("--cases", type=int, default=None,
                         help="complaints the throughput/memory worker runs on each database "
-                             "(default 3000 on SQLite, 1500 on PostgreSQL; 10000 for the "
+                             f"(default {FULL.worker_cases['sqlite']} on SQLite, "
+                             f"{FULL.worker_cases['postgres']} on PostgreSQL; 10000 for the "
                              "issue's memory curve)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"which sections (default: {','.join(SECTIONS)})")
