@@ -6,8 +6,8 @@ every call, looking each child up by UUID, and a save used to ask four times; th
 keeps every finished task, so that cost grew with the case. Here each open workflow's
 task table is scanned once. Ready tasks come in `get_tasks` order (depth first, a
 subprocess's tasks before the task's own children), which decides whose data is the
-case's when branches run in parallel; the tree is walked for that only when more than
-one task is ready. Waiting tasks come in no particular order.
+case's when branches run in parallel (`engine.workflows.in_tree_order`). Waiting tasks
+come in no particular order.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from SpiffWorkflow.util.task import TaskState
+
+from engine.workflows import in_tree_order
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -46,7 +48,7 @@ def frontier(workflow: BpmnWorkflow) -> Frontier:
             elif state == TaskState.WAITING:
                 found.waiting.append(task)
     if len(found.ready) > 1:
-        found.ready = _ready_in_tree_order(workflow)
+        found.ready = in_tree_order(workflow, found.ready)
     return found
 
 
@@ -58,22 +60,3 @@ def _open_workflows(workflow: BpmnWorkflow) -> Iterator[BpmnWorkflow]:
         parent = workflow.get_task_from_id(subprocess.parent_task_id)
         if parent is not None and not parent.state & TaskState.FINISHED_MASK:
             yield subprocess
-
-
-def _ready_in_tree_order(workflow: BpmnWorkflow) -> list[Task]:
-    ready = []
-    subprocesses = workflow.subprocesses
-    stack = [workflow.task_tree]
-    while stack:
-        task = stack.pop()
-        state = task.state
-        if state == TaskState.READY:
-            ready.append(task)
-        subprocess = subprocesses.get(task.id)
-        if state < TaskState.FUTURE and subprocess is None:
-            continue  # nothing definite follows a predicted task
-        below = task.children
-        if subprocess is not None and not state & TaskState.FINISHED_MASK:
-            below = [subprocess.task_tree, *below]
-        stack.extend(reversed(below))
-    return ready

@@ -29,6 +29,7 @@ from engine.roles import Actor, may_act, offer_for
 from engine.sandbox import KefuScriptEngine
 from engine.serializer import dump_workflow, load_workflow
 from engine.specs import FORM_PROPERTY, task_title
+from engine.workflows import KefuWorkflow
 
 CASE_PREFIXES = {"complaint": "TS", "leave": "QJ", "shift_swap": "HB", "request_report": "BG"}
 #: Case columns copied from the case data so that search never opens a workflow.
@@ -48,7 +49,7 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
     session.flush()
     case.number = f"{CASE_PREFIXES.get(process_id, process_id[:2].upper())}" \
                   f"{now.strftime('%Y%m%d')}{case.id:07d}"
-    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs,
+    workflow = KefuWorkflow(loaded.spec, loaded.subprocess_specs,
                             script_engine=_script_engine(kefu, session, case))
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(case_number=case.number, process=process_id)

@@ -21,10 +21,13 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+
+from engine.workflows import KefuSubWorkflow, KefuWorkflow
 
 _SPEC_OBJECT = "_kefu_spec_object"
 
@@ -121,7 +124,12 @@ class _WorkflowText:
 def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _SharedSpecWorkflowConverter
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    registry = BpmnWorkflowSerializer.configure(config)
+    # Kefu's workflow classes (engine.workflows) under SpiffWorkflow's names: the stored
+    # JSON stays SpiffWorkflow's, and restores as Kefu's classes (registered last).
+    _SharedSpecWorkflowConverter(KefuWorkflow, registry, typename=BpmnWorkflow.__name__)
+    config[BpmnSubWorkflow](KefuSubWorkflow, registry, typename=BpmnSubWorkflow.__name__)
+    return BpmnWorkflowSerializer(registry)
 
 
 SERIALIZER = _make_serializer()

@@ -12,16 +12,19 @@ import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import engine
-from engine import FixedClock, Kefu, Settings
+from engine import FixedClock, Kefu, Settings, workflows
 from engine.frontier import frontier
 from engine.organisation import DEMO_FILE
 from engine.persistence.db import Database
@@ -76,12 +79,38 @@ def settings(tmp_path: Path) -> Settings:
 def saved_as_spiffworkflow_would(kefu: Kefu, session: Session, case: Case,
                                  workflow: BpmnWorkflow) -> None:
     """Every save the tests make checks Kefu's two shortcuts against SpiffWorkflow's own
-    answers: the frontier (engine.frontier) against `get_tasks`, and the state
+    answers: the frontier (engine.frontier) against SpiffWorkflow's tree walk, and the state
     saved with finished tasks converted once (engine.serializer) against a full conversion."""
     where = frontier(workflow)
-    assert where.ready == workflow.get_tasks(state=TaskState.READY)
-    assert set(where.waiting) == set(workflow.get_tasks(state=TaskState.WAITING))
+    assert where.ready == _walked(workflow.task_tree, state=TaskState.READY)
+    assert set(where.waiting) == set(_walked(workflow.task_tree, state=TaskState.WAITING))
     assert json.loads(case.workflow_state) == json.loads(dump_workflow_in_full(workflow))
+
+
+def _walked(first: Task, **kwargs: Any) -> list[Task]:
+    return list(BpmnTaskIterator(first, **kwargs))
+
+
+@pytest.fixture(autouse=True)
+def scans_as_spiffworkflow_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every task query and waiting-task update the engine makes in the tests is checked
+    against SpiffWorkflow's own tree walk (engine.workflows answers them from the tables)."""
+    table_scan = workflows._TableScans.get_tasks_iterator
+    waiting_tasks = workflows.waiting_tasks
+
+    def get_tasks_iterator(self: Any, first_task: Task | None = None,
+                           **kwargs: Any) -> Iterator[Task]:
+        found = list(table_scan(self, first_task, **kwargs))
+        assert found == _walked(first_task or self.task_tree, **kwargs), kwargs
+        return iter(found)
+
+    def waiting(workflow: Any) -> list[Task]:
+        found = waiting_tasks(workflow)
+        assert found == list(TaskIterator(workflow.task_tree, state=TaskState.WAITING))
+        return found
+
+    monkeypatch.setattr(workflows._TableScans, "get_tasks_iterator", get_tasks_iterator)
+    monkeypatch.setattr(workflows, "waiting_tasks", waiting)
 
 
 @pytest.fixture
