@@ -9,11 +9,11 @@ engine at the end as at the start (docs/benchmarks.md). Here those two scans rea
 workflow's task table, which is flat, and order the few tasks they find as the tree walk
 would reach them: the order decides which parallel branch runs first.
 
-Every other query goes to SpiffWorkflow unchanged. The tests compare each of these scans
-with SpiffWorkflow's own walk on every call (tests/conftest.py). Unlike the walk, which
-stops 1,000 levels down (about 330 returns of a complaint), these find a task at any depth;
-and they do not skip a ready or waiting task below a task that is only predicted, which
-SpiffWorkflow never makes.
+Every other query goes to SpiffWorkflow unchanged, among them its other walks (a
+subprocess's end waiting for its last branch, joins), which still grow with the tree. The
+tests compare each of these scans with SpiffWorkflow's own walk on every call
+(tests/conftest.py). Neither lifts SpiffWorkflow's limit: its walks stop 1,000 levels
+down, which a complaint reaches after about 330 returns, and the case then goes wrong.
 """
 
 from __future__ import annotations
