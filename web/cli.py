@@ -50,7 +50,7 @@ def init(ctx: click.Context, demo: bool, organisation: Path | None) -> None:
         click.echo(f"organisation loaded: {count} people from {org_file.name}")
     if demo:
         with kefu.session() as session:
-            shifts = engine.load_demo_roster(session, kefu.settings, kefu.clock.now().date())
+            shifts = engine.load_demo_roster(session, kefu.settings, kefu.clock.now())
         click.echo(f"roster loaded: {shifts} new shifts (this month and next)")
         _deploy(kefu, "kefu-init")
 

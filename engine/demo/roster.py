@@ -86,9 +86,11 @@ def _shift(day: date, kind: str, begins: time, tz: ZoneInfo, calendar: WorkingCa
     return shift
 
 
-def load_demo_roster(session: Session, settings: Settings, today: date) -> int:
-    """The demo centre's roster: this month and the next, so there is always a month ahead."""
-    first = today.replace(day=1)
+def load_demo_roster(session: Session, settings: Settings, now: datetime) -> int:
+    """The demo centre's roster: this month and the next, so there is always a month ahead.
+    The month is the centre's (from 16:00 UTC it is already tomorrow in China)."""
+    tz = ZoneInfo(settings.timezone)
+    first = now.astimezone(tz).date().replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
     last = following.replace(day=month_calendar.monthrange(following.year, following.month)[1])
-    return generate_roster(session, first, last, tz=ZoneInfo(settings.timezone))
+    return generate_roster(session, first, last, tz=tz)
