@@ -1,4 +1,4 @@
-"""SpiffWorkflow serialization with the spec kept apart, and finished tasks converted once.
+"""SpiffWorkflow serialization with the spec kept apart, and unchanged tasks converted once.
 
 A case's row stores only its task tree and data; the spec is stored once per process
 version and restored once per worker, so loading a case does not re-parse the diagram.
@@ -6,8 +6,9 @@ version and restored once per worker, so loading a case does not re-parse the di
 A finished task never changes again, but SpiffWorkflow keeps it in the tree, so converting
 and encoding every task on every save made a step's cost grow with the case's past.
 `dump_workflow` writes the JSON itself: it remembers, per live workflow, the JSON text of
-each finished task (checked against its state, last change and children) and converts and
-encodes only the tasks that can still change. The text is what SpiffWorkflow's serializer
+each finished task and of each open task that holds no data (checked against what that
+text depends on, `_unchanged_if`) and converts and encodes only the tasks with data that
+can still change. The text is what SpiffWorkflow's serializer
 would give (the tests compare the two on every save they make).
 """
 
@@ -55,9 +56,9 @@ class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-#: Per live workflow: task id → ((state, last change, children), its `"id":{...}` text).
+#: Per live workflow: task id → (what its text depends on, its `"id":{...}` text).
 #: Nothing in it refers back to the workflow, so the entry goes when the workflow does.
-_Memo = dict[UUID, tuple[tuple[int, float, list[UUID]], str]]
+_Memo = dict[UUID, tuple[tuple[Any, ...], str]]
 _finished: weakref.WeakKeyDictionary[BpmnWorkflow, _Memo] = weakref.WeakKeyDictionary()
 
 
@@ -108,17 +109,33 @@ class _WorkflowText:
 
     def _task(self, key: UUID, task: Task) -> str:
         """The task's `"id":{...}` member of the tasks object."""
-        if not task._state & TaskState.FINISHED_MASK:
+        check = _unchanged_if(task)
+        if check is None:
             return f'"{key}":{_json(self.registry.convert(task))}'
         kept = self.memo.get(key)
-        if kept is not None:
-            state, changed, children = kept[0]
-            if state == task._state and changed == task.last_state_change \
-                    and children == task._children:
-                return kept[1]
+        if kept is not None and kept[0] == check:
+            return kept[1]
         text = f'"{key}":{_json(self.registry.convert(task))}'
-        self.memo[key] = ((task._state, task.last_state_change, list(task._children)), text)
+        self.memo[key] = (check, text)
         return text
+
+
+def _unchanged_if(task: Task) -> tuple[Any, ...] | None:
+    """What a task's text depends on, where a cheap check can tell it is unchanged; None
+    where it cannot (an open task's data can change in place).
+
+    A finished task never changes again. An open task that holds no data (most of a case's
+    tasks: the predicted ones, MAYBE, LIKELY and FUTURE) is its place in the tree plus, as
+    SpiffWorkflow stores data as a delta from the parent, the names of its parent's data
+    (each one a deletion); such tasks used to be converted on every save."""
+    state = task._state
+    if state & TaskState.FINISHED_MASK:
+        return state, task.last_state_change, list(task._children)
+    if not task.data and not task.internal_data:
+        parent = task.parent
+        return (state, task.last_state_change, list(task._children), task.triggered,
+                None if parent is None else tuple(parent.data))
+    return None
 
 
 def _make_serializer() -> BpmnWorkflowSerializer:
