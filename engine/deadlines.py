@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 TIMER, REMINDER, DUE = "timer", "reminder", "due"
 DUE_IN, DUE_AT = "dueIn", "dueAt"
 NOTIFY_CHANNEL = "kefu_deadlines"
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
 
 # --- SpiffWorkflow under Kefu's clock -------------------------------------------------------
 
@@ -211,12 +212,23 @@ def project(kefu: Kefu, session: Session, case: Case, where: Frontier,
     return dues
 
 
+_TABLE = Deadline.__table__
+#: Built once: building a statement cost more than running it (docs/benchmarks.md).
+_CASE_ROWS = select(_TABLE.c.id, _TABLE.c.kind, _TABLE.c.task_id, _TABLE.c.due_at,
+                    _TABLE.c.task_due_at, _TABLE.c.fired_at) \
+    .where(_TABLE.c.case_id == bindparam("case_id"))
+_DELETE = delete(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_MOVE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")) \
+    .values(due_at=bindparam("new_due_at"), task_due_at=bindparam("new_task_due_at"))
+_INSERT = insert(_TABLE)
+
+
 def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> bool:
-    """Core statements, not ORM objects: a save touches a handful of rows every step."""
-    table = Deadline.__table__
-    rows = session.execute(select(Deadline.id, Deadline.kind, Deadline.task_id,
-                                  Deadline.due_at, Deadline.task_due_at, Deadline.fired_at)
-                           .where(Deadline.case_id == case.id)).all()
+    """Core statements on the session's connection, not ORM objects: a save touches a
+    handful of rows every step. The caller has flushed the session (a firing marks its
+    deadline fired through the ORM)."""
+    connection = session.connection()
+    rows = connection.execute(_CASE_ROWS, {"case_id": case.id}).all()
     pending = {(r.kind, r.task_id): r for r in rows if r.fired_at is None}
     # A reminder or due time that has fired stays fired while its task stays open.
     fired = {(r.kind, r.task_id, r.due_at) for r in rows if r.fired_at is not None}
@@ -235,13 +247,11 @@ def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> 
                           "start_at": want.start_at, "due_at": want.due_at,
                           "task_due_at": want.task_due_at, "attempts": 0})
     if gone:
-        session.execute(delete(table).where(table.c.id.in_(gone)))
+        connection.execute(_DELETE, {"ids": gone})
     if moved:
-        session.execute(update(table).where(table.c.id == bindparam("row_id"))
-                        .values(due_at=bindparam("new_due_at"),
-                                task_due_at=bindparam("new_task_due_at")), moved)
+        connection.execute(_MOVE, moved)
     if added:
-        session.execute(insert(table), added)
+        connection.execute(_INSERT, added)
     return bool(gone or moved or added)
 
 
@@ -267,7 +277,7 @@ def _announce(kefu: Kefu, session: Session) -> None:
     if kefu.db.is_postgres:
         # Delivered to every LISTENing worker when (and only if) this commits; PostgreSQL
         # folds repeats within one transaction into one notification.
-        session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        session.connection().execute(_NOTIFY)
     callbacks = list(_listeners.get(kefu.db, []))
     if callbacks and not session.info.get("kefu_deadlines_listener"):
         session.info["kefu_deadlines_listener"] = True

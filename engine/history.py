@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.persistence.models import Case, HistoryRecord
 
 GENESIS = "0" * 64
+_INSERT = insert(HistoryRecord.__table__)
 
 
 def _digest(prev_hash: str, case_number: str, seq: int, at: datetime, actor: str,
@@ -34,13 +35,14 @@ def append(session: Session, case: Case, *, at: datetime, actor: str, action: st
            task_spec: str | None = None, task_title: str | None = None,
            data: dict[str, Any] | None = None) -> str:
     """Add one record and return its hash; must run in the same transaction as the change
-    it records. The record is inserted at once, without an ORM object: nothing in the
-    transaction reads it back, and every step writes one or more."""
+    it records. The record is inserted at once on the session's connection, without an ORM
+    object or an autoflush: nothing in the transaction reads it back, every step writes one
+    or more, and the case's new head is written with the case's own row when it flushes."""
     data = json.loads(json.dumps(data or {}, default=str))
     seq = case.history_seq + 1
     prev = case.history_head or GENESIS
     digest = _digest(prev, case.number, seq, at, actor, action, task_spec, data)
-    session.execute(insert(HistoryRecord.__table__), {
+    session.connection().execute(_INSERT, {
         "case_id": case.id, "seq": seq, "at": at, "actor": actor, "action": action,
         "task_spec": task_spec, "task_title": task_title, "data": data, "prev_hash": prev,
         "hash": digest,

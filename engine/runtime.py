@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, defer, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -72,7 +72,9 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
 def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
                   data: dict[str, Any]) -> Case:
     """Validate the form data, complete the task and run the engine to the next wait."""
-    item, case, items = _lock_task(session, task_id)
+    case = _lock_case(session, task_id)
+    items = session.connection().execute(_CASE_TASK_ROWS, {"case_id": case.id}).all()
+    item = _task_in(items, task_id)
     if not may_act(actor, item.role, item.department, item.candidate_user, item.assignee):
         raise PermissionDenied(f"{actor.username} may not do task {item.title!r}")
     loaded = kefu.version(session, case.process_version_id)
@@ -85,7 +87,7 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
 
 def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
               loaded: LoadedVersion, task: Any, actor: Actor, data: dict[str, Any],
-              open_items: Sequence[TaskItem]) -> Case:
+              open_items: Sequence[Row[Any]]) -> Case:
     """Complete a ready user task the actor may do, on a workflow with its engine attached;
     `open_items` are the case's task rows as read under its lock."""
     schema = loaded.forms[task.task_spec.extensions["properties"][FORM_PROPERTY]]
@@ -134,7 +136,7 @@ def refresh_timers(kefu: Kefu, session: Session, case: Case, due: datetime) -> N
 
 
 def claim_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> TaskItem:
-    item, case, _ = _lock_task(session, task_id)
+    item, case = _lock_task(session, task_id)
     if item.assignee is not None and item.assignee != actor.username:
         raise TaskConflict(f"task {item.title!r} was already claimed by {item.assignee}")
     if not may_act(actor, item.role, item.department, item.candidate_user, None):
@@ -147,7 +149,7 @@ def claim_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> Task
 
 
 def release_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> TaskItem:
-    item, case, _ = _lock_task(session, task_id)
+    item, case = _lock_task(session, task_id)
     if item.assignee != actor.username:
         raise PermissionDenied(f"{actor.username} does not hold task {item.title!r}")
     item.assignee = None
@@ -165,7 +167,7 @@ def reassign_task(kefu: Kefu, session: Session, task_id: str, leader: Actor,
     owner's reply, C2; the shift leader on duty, L2) is theirs alone: handing it on would
     let someone else act in their place, so it is refused.
     """
-    item, case, _ = _lock_task(session, task_id)
+    item, case = _lock_task(session, task_id)
     if item.candidate_user is not None:
         raise PermissionDenied(f"task {item.title!r} is offered by the process to "
                                f"{item.candidate_user} alone and cannot be handed on")
@@ -212,24 +214,41 @@ def case_data(workflow: BpmnWorkflow, where: Frontier | None = None) -> dict[str
     return {}
 
 
-def _lock_task(session: Session, task_id: str) -> tuple[TaskItem, Case, Sequence[TaskItem]]:
-    """Lock the task's case row; the second of two simultaneous actors sees the first's result.
+#: Built once, with bound values: building a statement cost more than running it.
+_LOCK_CASE = (select(Case).join(TaskItem, TaskItem.case_id == Case.id)
+              .where(TaskItem.id == bindparam("task_id")).with_for_update(of=Case)
+              .options(defer(Case.workflow_state))  # read only without a live copy
+              .execution_options(populate_existing=True))
+_TASK_TABLE = TaskItem.__table__
+_CASE_TASK_ROWS = select(_TASK_TABLE).where(_TASK_TABLE.c.case_id == bindparam("case_id"))
+_DELETE_TASKS = delete(_TASK_TABLE).where(_TASK_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_MOVE_TASK = update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("task_id")) \
+    .values(due_at=bindparam("new_due_at"))
+_INSERT_TASKS = insert(_TASK_TABLE)
 
-    Returns the task, its case and all the case's open tasks, read after the lock (a save
-    needs them, and on PostgreSQL each statement is a round trip)."""
-    # The stored state is read only if this worker has no live copy (engine.live).
-    case = session.scalar(select(Case).join(TaskItem, TaskItem.case_id == Case.id)
-                          .where(TaskItem.id == task_id).with_for_update(of=Case)
-                          .options(defer(Case.workflow_state))
-                          .execution_options(populate_existing=True))
-    items = [] if case is None else session.scalars(
-        select(TaskItem).where(TaskItem.case_id == case.id)
-        .options(lazyload(TaskItem.case))  # the case is at hand
-        .execution_options(populate_existing=True)).all()
-    item = next((i for i in items if i.id == task_id), None)
-    if case is None or item is None:
+
+def _lock_case(session: Session, task_id: str) -> Case:
+    """Lock the task's case row; the second of two simultaneous actors waits here, and
+    what it reads after this sees the first's result."""
+    case = session.scalar(_LOCK_CASE, {"task_id": task_id})
+    if case is None:
         raise TaskConflict(f"task {task_id} is no longer open: someone completed it first")
-    return item, case, items
+    return case
+
+
+def _task_in(items: Sequence[Any], task_id: str) -> Any:
+    item = next((i for i in items if i.id == task_id), None)
+    if item is None:
+        raise TaskConflict(f"task {task_id} is no longer open: someone completed it first")
+    return item
+
+
+def _lock_task(session: Session, task_id: str) -> tuple[TaskItem, Case]:
+    """The task to claim, release or hand on, read after its case's lock."""
+    case = _lock_case(session, task_id)
+    item = session.get(TaskItem, task_id, options=[lazyload(TaskItem.case)],
+                       populate_existing=True)
+    return _task_in([] if item is None else [item], task_id), case
 
 
 def _flush(session: Session) -> None:
@@ -288,7 +307,7 @@ def _engine_error(exc: BaseException) -> KefuError:
 
 def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
           loaded: LoadedVersion, now: datetime,
-          open_items: Sequence[TaskItem] | None = None) -> None:
+          open_items: Sequence[Row[Any]] | None = None) -> None:
     """Store the workflow and project it; `open_items`: the case's task rows if the caller
     read them under the case's lock (else they are read here)."""
     where = frontier(workflow)
@@ -305,6 +324,7 @@ def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
         history.append(session, case, at=now, actor="system", action="closed",
                        data={"retain_until": case.retain_until.isoformat()})
     case.workflow_state = dump_workflow(workflow)
+    _flush(session)  # the case row, and what the step changed through the ORM
     _project_tasks(kefu, session, case, where, loaded, now, open_items)
     for hook in kefu.save_hooks:
         hook(kefu, session, case, workflow)
@@ -322,28 +342,28 @@ def _years_later(moment: datetime, years: int) -> datetime:
 
 def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
                    loaded: LoadedVersion, now: datetime,
-                   open_items: Sequence[TaskItem] | None) -> None:
+                   open_items: Sequence[Row[Any]] | None) -> None:
     """Make `task_item` hold exactly the case's ready user tasks with their due times, and
-    `deadline` their pending moments. Core statements, not ORM objects: every step
-    writes these rows, and the ORM's unit of work cost more than the statements."""
-    table = TaskItem.__table__
+    `deadline` their pending moments. Core statements on the session's connection, not
+    ORM objects: every step writes these rows, and the ORM's unit of work cost more than
+    the statements."""
+    connection = session.connection()
     ready = {str(t.id): t for t in where.ready_manual}
     if open_items is None:
-        open_items = session.execute(select(TaskItem.id, TaskItem.created_at, TaskItem.due_at)
-                                     .where(TaskItem.case_id == case.id)).all()
+        open_items = connection.execute(_CASE_TASK_ROWS, {"case_id": case.id}).all()
     existing = {row.id: row for row in open_items}
     opened = {task_id: existing[task_id].created_at if task_id in existing else now
               for task_id in ready}
     dues = deadlines.project(kefu, session, case, where, opened, now)
     gone = existing.keys() - ready.keys()
     if gone:
-        session.execute(delete(table).where(table.c.id.in_(sorted(gone))))
+        connection.execute(_DELETE_TASKS, {"ids": sorted(gone)})
     added = []
     for task_id, task in ready.items():
         if task_id in existing:
             if existing[task_id].due_at != dues.get(task_id):
-                session.execute(update(table).where(table.c.id == task_id)
-                                .values(due_at=dues.get(task_id)))
+                connection.execute(_MOVE_TASK, {"task_id": task_id,
+                                                "new_due_at": dues.get(task_id)})
             continue
         offer = offer_for(task.task_spec, task.data)
         added.append({
@@ -355,4 +375,4 @@ def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
             "due_at": dues.get(task_id),
         })
     if added:
-        session.execute(insert(table), added)
+        connection.execute(_INSERT_TASKS, added)

@@ -15,8 +15,9 @@ PARTS = [
     ("restore workflow (JSON → objects)", "engine.runtime", "load_workflow"),
     ("serialize workflow (objects → JSON)", "engine.runtime", "dump_workflow"),
     ("inbox projection", "engine.runtime", "_project_tasks"),
-    ("deadline projection (incl. flushing the case row)", "engine.deadlines", "project"),
-    ("lock case and task", "engine.runtime", "_lock_task"),
+    ("deadline projection", "engine.deadlines", "project"),
+    ("write the case row (ORM flush)", "engine.runtime", "_flush"),
+    ("lock case", "engine.runtime", "_lock_case"),
     ("form validation", "engine.runtime", "validate"),
     ("history records", "engine.history", "append"),
 ]
