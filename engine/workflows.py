@@ -18,6 +18,7 @@ down, which a complaint reaches after about 330 returns, and the case then goes 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
@@ -29,6 +30,14 @@ if TYPE_CHECKING:
 
     from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow
     from SpiffWorkflow.task import Task
+
+#: SpiffWorkflow's loggers. It logs every task's change of state at INFO and, while a
+#: logger's own level is unset, puts the task's data (the customer's phone and complaint)
+#: into each record and walks the whole tree to list every task in a workflow's records.
+#: Kefu's record of a case is its history (A1); its logs must not carry customer data (C12).
+SPIFF_LOGGERS = ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.dmn")
+for _name in SPIFF_LOGGERS:
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 #: The queries answered from the task tables: one state, optionally manual or not.
 _ONE_STATE = (TaskState.READY, TaskState.WAITING)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -175,3 +177,14 @@ def test_C2_reply_is_offered_only_to_the_case_owner(deployed, people) -> None:
         assert engine.claimable_tasks(s, people["agent01"]) == []
     with pytest.raises(engine.PermissionDenied):
         do(deployed, number, "reply", people["agent01"], REPLY_SMS)
+
+
+def test_C12_logs_carry_no_customer_data_even_at_debug(deployed, people, caplog) -> None:
+    """Troubleshooting with every log on must not copy customers' data into the logs:
+    SpiffWorkflow puts each task's data into its log records unless Kefu quietens it."""
+    caplog.set_level(logging.DEBUG)
+    run_to_archive(deployed, people)
+    phone, content = INTAKE["complainant_phone"], INTAKE["content"]
+    leaked = [f"{r.name}: {r.getMessage()}" for r in caplog.records
+              if phone in repr(vars(r)) or content in repr(vars(r))]
+    assert leaked == []
