@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from sqlalchemy.orm import Session
@@ -52,7 +53,8 @@ class Kefu:
         self.clock: Clock = clock or SystemClock()
         self.db = database or Database(self.settings.database_url)
         self.replies = ReplyWriter(self.settings.processes_dir / "replies",
-                                   sender or load_sender(self.settings.sms_sender))
+                                   sender or load_sender(self.settings.sms_sender),
+                                   ZoneInfo(self.settings.timezone))
         self.save_hooks: list[SaveHook] = []
         self.operators: dict[str, Operator] = dict(REGISTRY)
         self.live = LiveWorkflows(self.settings.live_workflows)

@@ -12,6 +12,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from jinja2 import StrictUndefined, select_autoescape
 from jinja2.exceptions import TemplateError
@@ -59,14 +60,20 @@ def load_sender(dotted: str) -> SmsSender:
 
 
 class ReplyWriter:
-    def __init__(self, templates_dir: Path, sender: SmsSender) -> None:
+    def __init__(self, templates_dir: Path, sender: SmsSender, tz: ZoneInfo) -> None:
         self.sender = sender
+        self.tz = tz  # a reply is dated as the centre's day, not UTC's
         self.templates = SandboxedEnvironment(
             loader=FileSystemLoader(str(templates_dir)),
             autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined,
             keep_trailing_newline=False,
         )
+        # `{{ data.accepted_at|day }}`: a stored (UTC) ISO time as the centre's date.
+        self.templates.filters["day"] = self._day
+
+    def _day(self, iso: str) -> str:
+        return datetime.fromisoformat(iso).astimezone(self.tz).date().isoformat()
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:
@@ -80,7 +87,7 @@ class ReplyWriter:
             "case_number": case.number,
             "staff_no": data.get("owner_staff_no", ""),
             "data": data,
-            "date": now.date().isoformat(),
+            "date": self._day(now.isoformat()),
         }
         if channel == "sms":
             phone = data.get("complainant_phone")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -109,18 +110,33 @@ def test_C7_sms_reply_is_signed_with_staff_number_never_name(deployed, people) -
     assert sms.segments == -(-len(sms.body) // 67)
 
 
+def _letter(kefu, people, **intake) -> Letter:
+    """A justified complaint answered by letter."""
+    number = register(kefu, people["agent01"], **intake)
+    do(kefu, number, "contact", people["duty01"], CONTACT)
+    do(kefu, number, "judge", people["duty01"], JUSTIFIED)
+    do(kefu, number, "propose", people["bill01"], PROPOSAL)
+    do(kefu, number, "approve", people["billhead"], APPROVE)
+    do(kefu, number, "reply", people["agent01"], {**REPLY_SMS, "reply_channel": "letter"})
+    with kefu.session() as s:
+        return s.scalars(select(Letter)).one()
+
+
 def test_C7_letter_reply_is_printable_html_signed_with_staff_number(deployed, people) -> None:
-    number = register(deployed, people["agent01"], complainant_name="<b>陈</b>")
-    do(deployed, number, "contact", people["duty01"], CONTACT)
-    do(deployed, number, "judge", people["duty01"], JUSTIFIED)
-    do(deployed, number, "propose", people["bill01"], PROPOSAL)
-    do(deployed, number, "approve", people["billhead"], APPROVE)
-    do(deployed, number, "reply", people["agent01"], {**REPLY_SMS, "reply_channel": "letter"})
-    with deployed.session() as s:
-        letter = s.scalars(select(Letter)).one()
+    letter = _letter(deployed, people, complainant_name="<b>陈</b>")
     assert letter.html.startswith("<!doctype html>")
     assert "工号 1001" in letter.html and "刘洋" not in letter.html
     assert "&lt;b&gt;陈&lt;/b&gt;" in letter.html  # what a customer wrote is escaped
+
+
+def test_C1_C7_case_number_and_letter_carry_the_centres_day_not_utcs(deployed, people,
+                                                                     clock) -> None:
+    """At 07:30 in the centre it is still yesterday in UTC: the complaint accepted then is
+    numbered, and its letter dated and worded, with the centre's day."""
+    clock.set(datetime(2026, 11, 30, 23, 30, tzinfo=UTC))
+    letter = _letter(deployed, people)
+    assert "TS20261201" in letter.html and "您于2026-12-01反映" in letter.html
+    assert "<br>2026-12-01</p>" in letter.html and "2026-11-30" not in letter.html
 
 
 def test_C8_dissatisfied_callback_reopens_at_judgement(deployed, people) -> None:
