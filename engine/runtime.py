@@ -76,7 +76,9 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
     """Validate the form data, complete the task and run the engine to the next wait."""
     case = _lock_case(session, task_id)
     items = session.connection().execute(_CASE_TASK_ROWS, {"case_id": case.id}).all()
-    item = _task_in(items, task_id)
+    item = next((i for i in items if i.id == task_id), None)
+    if item is None:
+        raise _gone(task_id)
     if not may_act(actor, item.role, item.department, item.candidate_user, item.assignee):
         raise PermissionDenied(f"{actor.username} may not do task {item.title!r}")
     loaded = kefu.version(session, case.process_version_id)
@@ -234,15 +236,12 @@ def _lock_case(session: Session, task_id: str) -> Case:
     what it reads after this sees the first's result."""
     case = session.scalar(_LOCK_CASE, {"task_id": task_id})
     if case is None:
-        raise TaskConflict(f"task {task_id} is no longer open: someone completed it first")
+        raise _gone(task_id)
     return case
 
 
-def _task_in(items: Sequence[Any], task_id: str) -> Any:
-    item = next((i for i in items if i.id == task_id), None)
-    if item is None:
-        raise TaskConflict(f"task {task_id} is no longer open: someone completed it first")
-    return item
+def _gone(task_id: str) -> TaskConflict:
+    return TaskConflict(f"task {task_id} is no longer open: someone completed it first")
 
 
 def _lock_task(session: Session, task_id: str) -> tuple[TaskItem, Case]:
@@ -250,7 +249,9 @@ def _lock_task(session: Session, task_id: str) -> tuple[TaskItem, Case]:
     case = _lock_case(session, task_id)
     item = session.get(TaskItem, task_id, options=[lazyload(TaskItem.case)],
                        populate_existing=True)
-    return _task_in([] if item is None else [item], task_id), case
+    if item is None:
+        raise _gone(task_id)
+    return item, case
 
 
 def _flush(session: Session) -> None:
