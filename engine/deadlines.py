@@ -221,6 +221,7 @@ _DELETE = delete(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True))
 _MOVE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")) \
     .values(due_at=bindparam("new_due_at"), task_due_at=bindparam("new_task_due_at"))
 _INSERT = insert(_TABLE)
+_NEXT_DUE = select(func.min(_TABLE.c.due_at)).where(_TABLE.c.fired_at.is_(None))
 
 
 def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> bool:
@@ -308,7 +309,7 @@ def timing(item: TaskItem, now: datetime) -> Timing:
 
 def next_due(session: Session) -> datetime | None:
     """The earliest pending deadline of all cases: one index lookup however many are pending."""
-    return session.scalar(select(func.min(Deadline.due_at)).where(Deadline.fired_at.is_(None)))
+    return session.connection().execute(_NEXT_DUE).scalar()
 
 
 def case_deadlines(session: Session, case: Case) -> Sequence[Deadline]:
