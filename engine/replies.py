@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from jinja2 import StrictUndefined, select_autoescape
-from jinja2.exceptions import TemplateError
+from jinja2.exceptions import FilterArgumentError, TemplateError
 from jinja2.loaders import FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
@@ -73,7 +73,11 @@ class ReplyWriter:
         self.templates.filters["day"] = self._day
 
     def _day(self, iso: str) -> str:
-        return datetime.fromisoformat(iso).astimezone(self.tz).date().isoformat()
+        try:
+            moment = datetime.fromisoformat(iso)
+        except (TypeError, ValueError) as exc:
+            raise FilterArgumentError(f"day: {iso!r} is not an ISO time") from exc
+        return moment.astimezone(self.tz).date().isoformat()
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:

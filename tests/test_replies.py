@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from engine import Kefu, KefuError
-from engine.persistence.models import SmsMessage
-from engine.replies import load_sender, sms_segments
+from engine.persistence.models import Case, SmsMessage
+from engine.replies import ReplyWriter, load_sender, sms_segments
 from tests.complaints import run_to_archive
 
 
@@ -44,3 +44,12 @@ def test_C7_real_gateway_plugs_in_by_configuration(deployed, people, database) -
 def test_unknown_gateway_is_refused_naming_the_setting() -> None:
     with pytest.raises(KefuError, match="sms_sender: cannot load 'nowhere:Gateway'"):
         load_sender("nowhere:Gateway")
+
+
+def test_C7_a_template_dating_a_value_that_is_no_time_is_refused_naming_it(
+        tmp_path, settings, clock) -> None:
+    (tmp_path / "bad.letter.html").write_text("{{ data.accepted_at|day }}", encoding="utf-8")
+    writer = ReplyWriter(tmp_path, load_sender(settings.sms_sender), clock.now().tzinfo)
+    with pytest.raises(KefuError, match=r"bad.letter.html.*day: 'yesterday' is not an ISO time"):
+        writer.send(None, Case(id=1, number="TS202612010000001"), "letter", "bad",
+                    {"accepted_at": "yesterday"}, clock.now())
