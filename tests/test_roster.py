@@ -70,6 +70,12 @@ def test_shift_leader_on_duty_is_the_rostered_one_else_the_own_leader(rostered) 
         assert on_duty(monday_morning, "agent01") == "leader04"
         assert on_duty(monday_morning) == "leader04"
         assert on_duty(monday_morning.replace(hour=21), "agent01") == "leader03"
+        # At 03:00 the night shift that began on Sunday evening is still on duty.
+        sunday_night = s.scalars(select(Shift).where(Shift.day == date(2026, 11, 22),
+                                                     Shift.kind == "night")).one()
+        leading = next(a.person.username for a in sunday_night.assignments
+                       if a.duty == "leader")
+        assert on_duty(monday_morning.replace(hour=3)) == leading
         agent01 = s.scalars(select(Person).where(Person.username == "agent01")).one()
         assert on_duty(datetime(2027, 3, 1, 9, 0, tzinfo=SH), agent01) == "leader01"
         assert on_duty(monday_morning, "leader04") is None  # never their own leader
