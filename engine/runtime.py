@@ -48,9 +48,9 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
                 created_by=actor.username, workflow_state="")
     session.add(case)
     session.flush()
-    day = now.astimezone(ZoneInfo(kefu.settings.timezone))  # the centre's day, not UTC's
+    local = now.astimezone(ZoneInfo(kefu.settings.timezone))  # the centre's day, not UTC's
     case.number = f"{CASE_PREFIXES.get(process_id, process_id[:2].upper())}" \
-                  f"{day.strftime('%Y%m%d')}{case.id:07d}"
+                  f"{local.strftime('%Y%m%d')}{case.id:07d}"
     workflow = KefuWorkflow(loaded.spec, loaded.subprocess_specs,
                             script_engine=_script_engine(kefu, session, case))
     for task in workflow.get_tasks(state=TaskState.READY):
