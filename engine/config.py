@@ -57,6 +57,8 @@ class Settings:
     #: Workflows each worker keeps live after saving them, so that a case's next step
     #: does not restore its JSON (engine.live); 0 turns this off.
     live_workflows: int = 500
+    #: Rehearsals and end-to-end tests only: read the time from this file (engine.clock).
+    clock_file: str = ""
     numbers: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

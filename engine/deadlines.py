@@ -29,12 +29,13 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar, calendar_from_settings, parse_duration
 from engine.clock import Clock
 from engine.errors import ScriptError
+from engine.persistence.db import after_commit
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import Case, TaskItem
 from engine.roles import Actor
@@ -263,8 +264,9 @@ _listeners: weakref.WeakKeyDictionary[Database, list[Callable[[], None]]] = \
 
 
 def on_change(database: Database, callback: Callable[[], None]) -> None:
-    """Call `callback` after any transaction of this process that changed deadlines commits
-    (the in-process timer worker of `kefu serve` re-arms itself this way)."""
+    """Call `callback` after any unit of work of this process that changed deadlines has
+    committed, outside its transaction (the in-process timer worker of `kefu serve` is woken
+    this way); the callback must not block: it runs in the thread that committed."""
     _listeners.setdefault(database, []).append(callback)
 
 
@@ -279,15 +281,10 @@ def _announce(kefu: Kefu, session: Session) -> None:
         # Delivered to every LISTENing worker when (and only if) this commits; PostgreSQL
         # folds repeats within one transaction into one notification.
         session.connection().execute(_NOTIFY)
-    callbacks = list(_listeners.get(kefu.db, []))
+    callbacks = _listeners.get(kefu.db, [])
     if callbacks and not session.info.get("kefu_deadlines_listener"):
         session.info["kefu_deadlines_listener"] = True
-
-        def after_commit(_session: Session) -> None:
-            _session.info.pop("kefu_deadlines_listener", None)
-            for callback in callbacks:
-                callback()
-        event.listen(session, "after_commit", after_commit, once=True)
+        after_commit(session, lambda: [callback() for callback in list(callbacks)])
 
 
 # --- what people see -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import history
+from engine.persistence.db import write_after
 from engine.persistence.models import Case, HistoryRecord, TaskItem
 from engine.roles import Actor, may_act
 
@@ -127,8 +128,13 @@ def disclose(session: Session, case: Case, actor: Actor, now: datetime, data: di
     if case.complainant_phone and "complainant_phone" not in fields_shown:
         fields_shown.append("complainant_phone")
     if full and fields_shown:
-        history.append(session, case, at=now, actor=actor.username, action=VIEW_ACTION,
-                       data={"fields": sorted(fields_shown), "purpose": purpose})
-        session.flush()
+        record = {"fields": sorted(fields_shown), "purpose": purpose}
+
+        def write(writer: Session) -> None:
+            viewed = case if writer is session else writer.get(Case, case.id, with_for_update=True)
+            history.append(writer, viewed, at=now, actor=actor.username, action=VIEW_ACTION,
+                           data=record)
+            writer.flush()
+        write_after(session, write)
         return Disclosure(full=True, recorded=sorted(fields_shown))
     return Disclosure(full=full)

@@ -112,26 +112,48 @@ def purge(ctx: click.Context, actor: str) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", default=5000, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 for every interface (behind a proxy).")
+@click.option("--port", default=5000, type=int, show_default=True,
+              help="Port to listen on; 0 picks a free one (printed at start).")
+@click.option("--threads", default=8, type=int, show_default=True,
+              help="Requests served at once.")
+@click.option("--timers/--no-timers", default=True, show_default=True,
+              help="Run a timer worker in this process; --no-timers where `kefu worker`s run.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Run the web inbox and one timer worker in one process (SQLite is enough)."""
+def serve(ctx: click.Context, host: str, port: int, threads: int, timers: bool) -> None:
+    """Serve the web inbox with waitress, and fire deadlines in the same process."""
+    import logging
+    import signal
+
     from engine.scheduler.worker import TimerWorker
     from web import create_app
+    from web.serving import serve as run_server
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     kefu = _kefu(ctx)
     app = create_app(kefu=kefu)
-    worker = TimerWorker(kefu, name="serve")
-    worker.start()
+    worker = TimerWorker(kefu, name="serve") if timers else None
+    if worker is not None:
+        worker.start()
     # The app, the specs and the libraries live as long as the process: keeping them out of
     # the collector's generations makes full collections short (benchmarks: inbox p99 from
     # 43-63 ms to 15 ms, docs/benchmarks.md).
     gc.freeze()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    def ready(address: str) -> None:
+        click.echo(f"Kefu is serving on {address} (waitress, {threads} threads; "
+                   f"timers {'in this process' if worker else 'off'})", err=True)
     try:
-        app.run(host=host, port=port)
+        run_server(app, host, port, threads, ready)
+    except KeyboardInterrupt:
+        pass
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
+        kefu.db.dispose()
 
 
 @main.command()

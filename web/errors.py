@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -67,6 +67,8 @@ def _http_error(error: HTTPException) -> Any:
                 415: "unsupported_media_type"}.get(status, "error")
         return api_error(status, code, error.description or error.name)
     message = _messages().get(status, error.name)
+    if status >= 500 and g.get("kefu_saved"):
+        message = _("What you did was saved, but this page could not be shown. Reload it.")
     if error.description == "csrf":
         message = _("The form expired or did not come from Kefu. Reload the page and try "
                     "again.")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from typing import Any
 
 from flask import Flask, abort, g, request, session
+
+from engine import submissions
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: POST endpoints that change no case, process or task: an auditor may use them.
@@ -23,6 +26,13 @@ def csrf_token() -> str:
     if not token:
         token = session["csrf"] = secrets.token_urlsafe(32)
     return token
+
+
+def submission_key() -> str:
+    """The key a rendered form sends back (engine.submissions): kept when the same form is
+    shown again with its errors, so a retry of it is still the same submission."""
+    sent = request.form.get("submission", "")
+    return sent if submissions.KEY.fullmatch(sent) else uuid.uuid4().hex
 
 
 def _check_csrf() -> None:
@@ -66,4 +76,5 @@ def init_app(app: Flask) -> None:
     app.before_request(_refuse_auditor_writes)
     app.after_request(_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["submission_key"] = submission_key
 

@@ -16,6 +16,7 @@ from web import db
 from web.auth import login_required
 from web.forms import fields_for, form_errors, parse
 from web.helpers import due, now, titles
+from web.once import earlier_result, once
 
 bp = Blueprint("tasks", __name__)
 
@@ -54,6 +55,9 @@ def _case_so_far(case: Any) -> tuple[list[tuple[str, str, Any]], Any]:
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: str) -> Any:
+    repeated = earlier_result()
+    if repeated is not None:
+        return repeated
     item = _task(task_id)
     if not _offered(item):
         abort(403)
@@ -63,7 +67,7 @@ def task(task_id: str) -> Any:
     if request.method == "POST":
         data = parse(schema, request.form, zone())
         try:
-            db.attempt(engine.complete_task, db.kefu(), db.session(), item.id, g.actor, data)
+            target = db.attempt(once, lambda: _completed(item, data))
         except FormValidationError as exc:
             errors = exc.field_errors
         except TaskConflict:
@@ -74,9 +78,7 @@ def task(task_id: str) -> Any:
         except KefuError as exc:
             problem = str(exc)
         else:
-            flash(_("Done: %(task)s, case %(number)s.", task=item.title, number=item.case.number),
-                  "success")
-            return redirect(url_for("inbox.index"))
+            return redirect(target)
         item = _task(task_id)
         values: dict[str, Any] = dict(request.form)
         values.update(data)
@@ -91,6 +93,14 @@ def task(task_id: str) -> Any:
         fields=fields_for(schema, values, errors, zone()), top_errors=form_errors(errors, schema),
         problem=problem, rows=rows, titles=titles(item.case.process_version_id),
         due=due(item.due_at), held=item.assignee == g.actor.username), status
+
+
+def _completed(item: Any, data: dict[str, Any]) -> str:
+    """Complete the task; where the person goes next."""
+    engine.complete_task(db.kefu(), db.session(), item.id, g.actor, data)
+    flash(_("Done: %(task)s, case %(number)s.", task=item.title, number=item.case.number),
+          "success")
+    return url_for("inbox.index")
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -146,6 +156,9 @@ def start_list() -> Any:
 @bp.route("/start/<process_id>", methods=["GET", "POST"])
 @login_required
 def start(process_id: str) -> Any:
+    repeated = earlier_result()
+    if repeated is not None:
+        return repeated
     session = db.session()
     try:
         version, first = engine.catalog.first_task_of(db.kefu(), session, process_id)
@@ -160,7 +173,7 @@ def start(process_id: str) -> Any:
     if request.method == "POST":
         data = parse(schema, request.form, zone())
         try:
-            case = db.attempt(engine.start_case, db.kefu(), session, process_id, g.actor, data)
+            target = db.attempt(once, lambda: _started(process_id, data))
         except FormValidationError as exc:
             errors = exc.field_errors
         except PermissionDenied:
@@ -168,15 +181,21 @@ def start(process_id: str) -> Any:
         except KefuError as exc:
             problem = str(exc)
         else:
-            flash(_("Case %(number)s registered.", number=case.number), "success")
-            return redirect(url_for("cases.receipt", number=case.number)
-                            if _has_receipt(case) else url_for("cases.show", number=case.number))
+            return redirect(target)
         values = {**dict(request.form), **data}
     status = 422 if errors or problem else 200
     return render_template(
         "tasks/start.html", version=version, first=first, schema=schema,
         fields=fields_for(schema, values, errors, zone()), top_errors=form_errors(errors, schema),
         problem=problem), status
+
+
+def _started(process_id: str, data: dict[str, Any]) -> str:
+    """Start the case; where its receipt (or its page) is shown."""
+    case = engine.start_case(db.kefu(), db.session(), process_id, g.actor, data)
+    flash(_("Case %(number)s registered.", number=case.number), "success")
+    return url_for("cases.receipt", number=case.number) if _has_receipt(case) \
+        else url_for("cases.show", number=case.number)
 
 
 def _has_receipt(case: Any) -> bool:

@@ -65,7 +65,7 @@ def fire_due(kefu: Kefu, now: datetime | None = None, *, max_cases: int | None =
             log.exception("firing the deadlines of case id %s failed", case_id)
             result.failed += 1
             _postpone(kefu, case_id, now, exc)
-    with kefu.session() as session:
+    with kefu.session(read_only=True) as session:
         result.busy = _still_due(session, now)
     return result
 

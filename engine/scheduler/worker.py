@@ -63,6 +63,10 @@ class TimerWorker:
         self._listen = listen and kefu.db.is_postgres
         self._stopping = threading.Event()
         self._listener: threading.Thread | None = None
+        self._waker: threading.Thread | None = None
+        #: Wake-ups asked for and served (`wake`, `settle`).
+        self._wakes = threading.Condition()
+        self._wanted = self._served = 0
         self._lock = threading.Lock()
 
     @property
@@ -72,7 +76,10 @@ class TimerWorker:
     def start(self) -> Fired:
         """Fire everything already overdue (in due order), then keep firing on time."""
         _WORKERS[self.name] = self
-        deadlines.on_change(self.kefu.db, self.arm)
+        deadlines.on_change(self.kefu.db, self.wake)
+        self._waker = threading.Thread(target=self._wake_loop, daemon=True,
+                                       name=f"{self.name}-wake")
+        self._waker.start()
         result = self.run(arm=False)
         self.scheduler.add_job(recheck_job, "interval", id=f"kefu-recheck-{self.name}",
                                seconds=self.kefu.settings.timer_recheck_seconds,
@@ -87,16 +94,45 @@ class TimerWorker:
 
     def stop(self) -> None:
         self._stopping.set()
-        deadlines.remove_listener(self.kefu.db, self.arm)
+        deadlines.remove_listener(self.kefu.db, self.wake)
+        with self._wakes:
+            self._wakes.notify_all()
         # A firing that is re-arming right now finishes first: APScheduler's shutdown holds
         # its job-store lock while it waits for running jobs, and re-arming needs that lock.
         with self._lock:
             pass
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
-        if self._listener is not None:
-            self._listener.join(timeout=5)
+        for thread in (self._listener, self._waker):
+            if thread is not None:
+                thread.join(timeout=5)
         _WORKERS.pop(self.name, None)
+
+    def wake(self) -> None:
+        """Re-arm soon, from the worker's own thread: called right after a commit that
+        changed deadlines, by the thread that committed, which must not wait for the
+        database on the worker's behalf (on SQLite that waited out a writer's lock)."""
+        with self._wakes:
+            self._wanted += 1
+            self._wakes.notify_all()
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until every wake-up asked for so far has re-armed the worker."""
+        with self._wakes:
+            return self._wakes.wait_for(lambda: self._served >= self._wanted, timeout)
+
+    def _wake_loop(self) -> None:
+        while True:
+            with self._wakes:
+                self._wakes.wait_for(lambda: self._wanted > self._served
+                                     or self._stopping.is_set())
+                if self._stopping.is_set():
+                    return
+                asked = self._wanted  # a burst of commits needs one re-arm
+            self.arm()
+            with self._wakes:
+                self._served = asked
+                self._wakes.notify_all()
 
     def run(self, *, arm: bool = True) -> Fired:
         """Fire what is due now; the job calls this at the armed time."""
@@ -124,7 +160,7 @@ class TimerWorker:
             if self._stopping.is_set():  # stop() began while this waited for the lock
                 return None
             try:
-                with self.kefu.session() as session:
+                with self.kefu.session(read_only=True) as session:
                     due = deadlines.next_due(session)
             except Exception:  # the database is away: the re-check job tries again
                 log.exception("%s could not read the next due time", self.name)
