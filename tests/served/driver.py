@@ -76,23 +76,27 @@ def environment(folder: Path, database_url: str, clock: ClockFile,
     return env
 
 
-@contextmanager
-def served(folder: Path, database_url: str, start: datetime,
-           extra: Mapping[str, str] | None = None,
-           serve_args: tuple[str, ...] = ()) -> Iterator[Served]:
-    """`kefu init --demo`, then `kefu serve --port 0`, as the README says, in `folder`."""
+def initialised(folder: Path, database_url: str, start: datetime,
+                extra: Mapping[str, str] | None = None) -> tuple[ClockFile, dict[str, str]]:
+    """`kefu init --demo` for a new installation in `folder`; its clock and environment."""
     clock = ClockFile(folder / "clock.txt", start)
     env = environment(folder, database_url, clock, extra)
     init = subprocess.run([KEFU, "init", "--demo"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     assert init.returncode == 0, init.stdout + init.stderr
-    log = folder / "serve.log"
+    return clock, env
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], log: Path,
+            ready: str) -> Iterator[tuple[subprocess.Popen[str], re.Match[str]]]:
+    """A process of the product, stopped as an operator would (SIGTERM) at the end; yields
+    once its log matches `ready`."""
     with log.open("w", encoding="utf-8") as out:
-        process = subprocess.Popen([KEFU, "serve", "--port", "0", *serve_args], cwd=ROOT,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, text=True)
     try:
-        base = _wait_for_address(process, log)
-        yield Served(base, process, log, env, clock)
+        yield process, _wait_for(process, log, ready)
     finally:
         process.terminate()
         try:
@@ -102,16 +106,28 @@ def served(folder: Path, database_url: str, start: datetime,
             process.wait()
 
 
-def _wait_for_address(process: subprocess.Popen[str], log: Path) -> str:
+@contextmanager
+def served(folder: Path, database_url: str, start: datetime,
+           extra: Mapping[str, str] | None = None,
+           serve_args: tuple[str, ...] = ()) -> Iterator[Served]:
+    """`kefu init --demo`, then `kefu serve --port 0`, as the README says, in `folder`."""
+    clock, env = initialised(folder, database_url, start, extra)
+    log = folder / "serve.log"
+    with running([KEFU, "serve", "--port", "0", *serve_args], env, log,
+                 r"serving on (http://\S+)") as (process, found):
+        yield Served(found.group(1), process, log, env, clock)
+
+
+def _wait_for(process: subprocess.Popen[str], log: Path, ready: str) -> re.Match[str]:
     deadline = time.monotonic() + START_LIMIT_S
     while time.monotonic() < deadline:
-        found = re.search(r"serving on (http://\S+)", log.read_text(encoding="utf-8"))
+        found = re.search(ready, log.read_text(encoding="utf-8"))
         if found:
-            return found.group(1)
+            return found
         if process.poll() is not None:
-            raise AssertionError(f"kefu serve exited: {log.read_text(encoding='utf-8')}")
+            raise AssertionError(f"{process.args} exited: {log.read_text(encoding='utf-8')}")
         time.sleep(0.05)  # waiting for a process to start, not timing behaviour
-    raise AssertionError(f"kefu serve did not start: {log.read_text(encoding='utf-8')}")
+    raise AssertionError(f"{process.args} did not start: {log.read_text(encoding='utf-8')}")
 
 
 @dataclass
