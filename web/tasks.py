@@ -76,9 +76,11 @@ def task(task_id: str) -> Any:
         data = parse(schema, request.form, zone())
         typed = {**dict(request.form), **data}
         seen = request.form.get("reply_digest")
+        # In the query too: a script that disables the pressed button drops its value.
+        wants_preview = "preview" in (request.form.get("action"), request.args.get("do"))
         try:
             preview = _preview(item, data)  # None: the step sends no reply
-            confirmed = preview is None or (request.form.get("action") != "preview"
+            confirmed = preview is None or (not wants_preview
                                             and seen == _digest(preview))
             if confirmed:
                 db.attempt(engine.complete_task, db.kefu(), db.session(), item.id, g.actor,
@@ -97,7 +99,7 @@ def task(task_id: str) -> Any:
                 flash(_("Done: %(task)s, case %(number)s.", task=item.title,
                         number=item.case.number), "success")
                 return redirect(url_for("inbox.index"))
-            if seen and request.form.get("action") != "preview":
+            if seen and not wants_preview:
                 notice = _("The text changed after your preview: check it again, then "
                            "confirm.")
         item = _task(task_id)

@@ -14,7 +14,6 @@ from tests.complaints import (
     APPROVE,
     CONTACT,
     JUSTIFIED,
-    RETURN,
     do,
     open_tasks,
     register,
@@ -78,7 +77,8 @@ def test_C6_C7_a_rejected_compensation_the_handler_cleared_is_not_promised_by_sm
     html = client.get(f"/tasks/{task_id}").get_data(as_text=True)
     assert TEN_YUAN not in html.split('class="panel case-panel"')[0]  # nowhere in the form
     preview = auth.post(f"/tasks/{task_id}", form(REPLY))
-    assert preview.status_code == 200 and "10 元" not in text_of(preview).split("客户将收到")[1].split("案件信息")[0]
+    assert preview.status_code == 200
+    assert "10 元" not in text_of(preview).split("客户将收到")[1].split("案件信息")[0]
     assert submit_task(auth, task_id, REPLY).status_code == 302
     [sms] = _sms(deployed, number)
     assert "10 元" not in sms.body and "补偿" not in sms.body
@@ -157,6 +157,9 @@ def test_C7_the_reply_shows_the_exact_sms_and_its_segments_before_it_is_sent(
                                             "reply_digest": reply_digest(page)})
     assert again.status_code == 200 and "内容已有改动" in text_of(again)  # not the text seen
     assert _sms(deployed, number) == []
+    previewed_again = auth.post(f"/tasks/{task_id}?do=preview",  # 重新预览, same text
+                                {**form(long_reply), "reply_digest": reply_digest(page)})
+    assert previewed_again.status_code == 200 and _sms(deployed, number) == []
     confirmed = auth.post(f"/tasks/{task_id}", {**form(long_reply),
                                                 "reply_digest": reply_digest(page)})
     assert confirmed.status_code == 302
