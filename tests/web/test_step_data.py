@@ -143,6 +143,7 @@ def test_C7_the_reply_shows_the_exact_sms_and_its_segments_before_it_is_sent(
     html = client.get(f"/tasks/{task_id}").get_data(as_text=True)
     assert "预览答复" in html and "确认发送" not in html
     assert "计费系统重复扣费" in _field(html, "approved_cause")  # the approved proposal
+    assert ">退还 30 元</div>" in _field(html, "approved_solutions")  # a list, one per line
     long_reply = {**REPLY, "follow_up": "下月账单将再次核对，" * 6}
     shown = auth.post(f"/tasks/{task_id}", form(long_reply))
     assert shown.status_code == 200 and [t.spec_name for t in open_tasks(deployed, number)] \
@@ -160,6 +161,9 @@ def test_C7_the_reply_shows_the_exact_sms_and_its_segments_before_it_is_sent(
     previewed_again = auth.post(f"/tasks/{task_id}?do=preview",  # 重新预览, same text
                                 {**form(long_reply), "reply_digest": reply_digest(page)})
     assert previewed_again.status_code == 200 and _sms(deployed, number) == []
+    action = re.search(r'<form method="post" action="([^"]*)" class="task-form"',
+                       previewed_again.get_data(as_text=True)).group(1)
+    assert action == f"/tasks/{task_id}"  # 确认发送 from this page sends, not previews again
     confirmed = auth.post(f"/tasks/{task_id}", {**form(long_reply),
                                                 "reply_digest": reply_digest(page)})
     assert confirmed.status_code == 302
