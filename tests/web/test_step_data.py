@@ -229,3 +229,27 @@ def test_a_form_declaration_kefu_cannot_honour_refuses_the_deployment(deployed) 
     text = str(refused.value)
     assert "complaint_reply.json" in text and "x-kefu-prefill must be one of previous, case" \
         in text and "x-kefu-source must be '<step id>.<field>'" in text
+
+
+def test_C4_the_explanatory_reply_shows_the_judges_draft_as_context_only(
+        client, auth, deployed, people) -> None:
+    from tests.complaints import NOT_JUSTIFIED
+
+    number = register(deployed, people["agent01"])
+    do(deployed, number, "contact", people["duty01"], CONTACT)
+    do(deployed, number, "judge", people["duty01"], NOT_JUSTIFIED)
+    auth.as_user("agent01")
+    html = client.get(f"/tasks/{_task_id(deployed, number, 'explain')}").get_data(as_text=True)
+    assert NOT_JUSTIFIED["explanation"] in _field(html, "draft_explanation")
+    assert NOT_JUSTIFIED["explanation"] not in _field(html, "explanation")
+    assert "预览答复" in html  # the explanation is a reply too: previewed before it is sent
+
+
+def test_C5_the_judge_starts_from_the_class_the_decision_table_set(
+        client, auth, deployed, people) -> None:
+    number = register(deployed, people["agent01"], category="contract")  # complex (C5)
+    do(deployed, number, "contact", people["duty01"], CONTACT)
+    auth.as_user("duty01")
+    html = client.get(f"/tasks/{_task_id(deployed, number, 'judge')}").get_data(as_text=True)
+    assert 'name="complaint_class" value="complex" checked' in _field(html, "complaint_class")
+    assert "checked" not in _field(html, "justified")  # the decision itself starts empty
