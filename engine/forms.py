@@ -27,9 +27,33 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
             errors[name or "(form)"].append("必填 / required")
         else:
             errors[path or "(form)"].append(error.message)
+    for path in _unstorable_text(data):
+        errors[path].append("含无效字符（孤立的代理项） / contains an invalid character "
+                            "(a lone surrogate)")
     if errors:
         raise FormValidationError(dict(errors))
     return data
+
+
+def _unstorable_text(value: Any, path: str = "") -> list[str]:
+    """Paths of text no UTF-8 database can store: Python strings may hold lone surrogates
+    (`"\\ud800"` from JSON), which would fail only at the commit."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return [path or "(form)"]
+        return []
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return []
+    found = []
+    for key, child in items:
+        found += _unstorable_text(child, f"{path}/{key}" if path else str(key))
+    return found
 
 
 def readonly_fields(schema: dict[str, Any]) -> set[str]:

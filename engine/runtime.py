@@ -30,6 +30,7 @@ from engine.roles import Actor, may_act, offer_for
 from engine.sandbox import KefuScriptEngine
 from engine.serializer import dump_workflow, load_workflow
 from engine.specs import FORM_PROPERTY, task_title
+from engine.steps import apply_submission
 from engine.workflows import KefuWorkflow
 
 CASE_PREFIXES = {"complaint": "TS", "leave": "QJ", "shift_swap": "HB", "request_report": "BG"}
@@ -101,7 +102,7 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
 
     now = kefu.clock.now()
     spec_name = task.task_spec.bpmn_id
-    task.data.update(submitted)
+    apply_submission(task.data, schema, submitted)  # a field left empty is cleared
     task.data[f"{spec_name}_by"] = actor.username
     task.data[f"{spec_name}_at"] = now.isoformat()
     if case.owner is None:  # the first person to complete a task owns the case (C2)

@@ -32,6 +32,7 @@ from engine.persistence.models import ProcessVersion
 from engine.roles import KNOWN_ROLES
 from engine.sandbox import check_source
 from engine.serializer import dump_spec
+from engine.steps import declaration_problems
 
 FORM_PROPERTY = "formJsonSchemaFilename"
 BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
@@ -170,7 +171,11 @@ def _check_forms(form_files: Mapping[str, str], out: _Collector) -> dict[str, di
             path = "/".join(str(p) for p in exc.path) or "(root)"
             out.add(name, f"not a valid JSON Schema at {path}: {exc.message}")
             continue
-        forms[name] = schema
+        problems = declaration_problems(schema)
+        for problem in problems:
+            out.add(name, problem)
+        if not problems:
+            forms[name] = schema
     return forms
 
 

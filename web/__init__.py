@@ -15,12 +15,14 @@ from werkzeug.wrappers import Response
 
 from engine import Kefu, settings_from_env
 from web import db, errors, i18n, security
+from web.jsonbody import StrictJSONProvider
 
 
 def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -> Flask:
     """Defaults, then instance/config.py, then `config`; the Kefu object is shared by all
     requests and kept in `app.extensions["kefu"]`."""
     app = Flask(__name__, instance_relative_config=True)
+    app.json = StrictJSONProvider(app)
     kefu = kefu or Kefu(settings_from_env())
     app.config.from_mapping(
         SESSION_COOKIE_HTTPONLY=True,

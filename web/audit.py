@@ -18,11 +18,13 @@ from sqlalchemy import select
 import engine
 from web import db
 from web.auth import roles_required
+from web.errors import BadInput
 from web.helpers import now, process_names, titles
 from web.i18n import bi, when
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 FIELDS = ("number", "phone", "category", "department", "state", "process")
+PARAMETERS = frozenset({*FIELDS, "date_from", "date_to", "all"})
 #: A cell starting with one of these is a formula to a spreadsheet: customers' text is not.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,6 +43,11 @@ def _date(name: str, errors: dict[str, str]) -> datetime | None:
 
 
 def _search() -> tuple[list[Any], dict[str, str], dict[str, str]]:
+    unknown = sorted(set(request.args) - PARAMETERS)
+    if unknown:  # a typo'd criterion must not silently widen the search (or break a link)
+        raise BadInput(_("Unknown search parameter: %(names)s. Kefu searches by: "
+                         "%(known)s.", names=", ".join(unknown),
+                         known=", ".join(sorted(PARAMETERS))))
     errors: dict[str, str] = {}
     criteria = {k: request.args.get(k, "").strip() for k in FIELDS}
     start = _date("date_from", errors)

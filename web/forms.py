@@ -42,7 +42,7 @@ class Field:
         """The value as a form control shows it."""
         if self.value is None:
             return ""
-        if self.kind == "lines" and isinstance(self.value, list):
+        if isinstance(self.value, list):  # one per line, editable or read-only context
             return "\n".join(str(v) for v in self.value)
         if isinstance(self.value, bool):
             return "true" if self.value else "false"

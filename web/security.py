@@ -35,9 +35,16 @@ def submission_key() -> str:
     return sent if submissions.KEY.fullmatch(sent) else uuid.uuid4().hex
 
 
+def _is_api() -> bool:
+    """Under /api even when no route matched (an unknown path or a wrong method)."""
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
 def _check_csrf() -> None:
-    if request.method in SAFE_METHODS or request.blueprint == "api":
+    if request.method in SAFE_METHODS or _is_api():
         return  # the API authenticates by token header, which no other site can send
+    if request.routing_exception is not None:
+        return  # no view will run: the answer is its 404 or 405, not a CSRF refusal
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(sent, expected):
@@ -50,7 +57,7 @@ def is_read_only(actor: Any) -> bool:
 
 
 def _refuse_auditor_writes() -> None:
-    if request.method in SAFE_METHODS or request.blueprint == "api":
+    if request.method in SAFE_METHODS or _is_api() or request.routing_exception is not None:
         return  # the API applies the same rule to the token's person
     if request.endpoint in NOT_WRITES:
         return

@@ -168,9 +168,12 @@ def test_C1_to_C10_a_complaint_from_intake_to_archive_and_audit(desk: Staff, bro
     phone.shot("inbox-phone.png")
     desk.open_task("mine", "答复客户")
     check(page, "reply_channel", "sms")
+    page.fill("#in-cause", "计费系统重复扣费")
     page.fill("#in-solution", "已退还 30 元")
     page.fill("#in-follow_up", "下月账单将再次核对")
-    desk.submit()
+    desk.submit("预览答复")
+    assert "已退还 30 元" in page.inner_text("#preview-sms")  # C7: the exact text, first
+    desk.submit("确认发送")
     desk.clock.advance(days=1)
     desk.open_task("mine", "回访")
     check(page, "reached", "true")

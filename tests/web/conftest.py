@@ -99,3 +99,20 @@ def form(data: dict[str, Any]) -> dict[str, str]:
             return "\n".join(str(v) for v in value)
         return str(value)
     return {key: one(value) for key, value in data.items()}
+
+
+def reply_digest(html: str) -> str | None:
+    """The digest of the reply a reply step's preview shows, if it shows one."""
+    found = re.search(r'name="reply_digest" value="([0-9a-f]+)"', html)
+    return found.group(1) if found else None
+
+
+def submit_task(auth: Auth, task_id: str, data: dict[str, Any]) -> Any:
+    """Complete a task as a person does: a reply step (C7) shows what would be sent, and
+    is sent when the person confirms that text."""
+    response = auth.post(f"/tasks/{task_id}", form(data))
+    digest = reply_digest(response.get_data(as_text=True)) if response.status_code == 200 \
+        else None
+    if digest is None:
+        return response
+    return auth.post(f"/tasks/{task_id}", {**form(data), "reply_digest": digest})
