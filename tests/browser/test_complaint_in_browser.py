@@ -44,11 +44,13 @@ class Staff:
         page = self.go("/login")
         page.fill("#username", username)
         page.fill("#password", PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        with page.expect_navigation():
+            page.get_by_role("button", name="登录").click()
         assert page.url.endswith("/inbox"), page.url
 
     def logout(self) -> None:
-        self.page.get_by_role("button", name="退出").click()
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="退出").click()
         assert "/login" in self.page.url
         self.clock.advance(minutes=20)
 
@@ -73,6 +75,7 @@ class Staff:
 
     def fits(self) -> None:
         """Nothing on the page is wider than the screen (the diagram scrolls in its box)."""
+        self.page.wait_for_load_state()
         width = self.page.evaluate("document.documentElement.scrollWidth")
         assert width <= self.page.viewport_size["width"], (self.page.url, width)
 
