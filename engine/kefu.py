@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from sqlalchemy.orm import Session
 
+from engine import history, instance
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.errors import NotFound
@@ -60,10 +61,13 @@ class Kefu:
         self.live = LiveWorkflows(self.settings.live_workflows)
         self._versions: dict[int, LoadedVersion] = {}
         self._lock = threading.Lock()
+        #: The history's HMAC key, from outside the database (engine.instance).
+        self.history_key: bytes = instance.history_key(self.settings)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self.db.session() as session:
+            session.info[history.KEY_INFO] = self.history_key
             yield session
 
     def version(self, session: Session, version_id: int) -> LoadedVersion:

@@ -27,8 +27,18 @@ FIELDS = ("number", "phone", "category", "department", "state", "process")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _criteria() -> Any:
+    """The search's fields: a phone number comes only in a POST body, so that a customer's
+    full number never stands in a URL, an access log or a browser's history (C12)."""
+    if request.method == "POST":
+        return request.form
+    if request.args.get("phone"):
+        abort(400, description="phone: search by phone with the form (POST), not in the URL")
+    return request.args
+
+
 def _date(name: str, errors: dict[str, str]) -> datetime | None:
-    raw = request.args.get(name, "").strip()
+    raw = _criteria().get(name, "").strip()
     if not raw:
         return None
     try:
@@ -42,13 +52,14 @@ def _date(name: str, errors: dict[str, str]) -> datetime | None:
 
 def _search() -> tuple[list[Any], dict[str, str], dict[str, str]]:
     errors: dict[str, str] = {}
-    criteria = {k: request.args.get(k, "").strip() for k in FIELDS}
+    given = _criteria()
+    criteria = {k: given.get(k, "").strip() for k in FIELDS}
     start = _date("date_from", errors)
     end = _date("date_to", errors)
     if end is not None:
         end += timedelta(days=1)  # the whole last day
     if errors or not any(criteria.values()) and not (start or end) \
-            and "all" not in request.args:
+            and "all" not in given:
         return [], criteria, errors
     cases = engine.search_cases(
         db.session(), number=criteria["number"] or None, phone=criteria["phone"] or None,
@@ -58,16 +69,17 @@ def _search() -> tuple[list[Any], dict[str, str], dict[str, str]]:
     return list(cases), criteria, errors
 
 
-@bp.get("/")
+@bp.route("/", methods=["GET", "POST"])
 @roles_required("auditor")
 def search() -> Any:
     cases, criteria, errors = _search()
     department = engine.models.Department
     departments = db.session().scalars(select(department).order_by(department.code)).all()
     return render_template(
-        "audit/search.html", cases=cases, criteria=criteria, errors=errors, args=request.args,
+        "audit/search.html", cases=cases, criteria=criteria, errors=errors,
+        args={k: v for k, v in _criteria().items() if k != "csrf_token"},
         processes=process_names(), departments=departments, mask=engine.disclosure.mask,
-        category_titles=_category_titles(cases), searched=bool(request.args))
+        category_titles=_category_titles(cases), searched=bool(request.values))
 
 
 def _category_titles(cases: list[Any]) -> dict[str, str]:
@@ -92,7 +104,7 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-@bp.get("/export.csv")
+@bp.route("/export.csv", methods=["GET", "POST"])
 @roles_required("auditor")
 def export() -> Any:
     """The search result as CSV; phone numbers masked (a list needs no full number, C12)."""
@@ -119,6 +131,8 @@ def history(number: str) -> Any:
     case = engine.case_by_number(session, number)
     if case is None:
         abort(404)
+    if not engine.access.may_read_case(session, g.actor, case):
+        abort(403)
     records = list(engine.case_history(session, case))
     everything = {f"{r.seq}": r.data for r in records}
     engine.disclosure.disclose(session, case, g.actor, now(), everything, "export")

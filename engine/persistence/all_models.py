@@ -4,5 +4,6 @@ from engine.persistence import (  # noqa: F401
     deadline_models,
     models,
     roster_models,
+    signin_models,
     token_models,
 )

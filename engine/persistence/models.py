@@ -216,6 +216,9 @@ class HistoryRecord(Base):
     data: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: Which history key signed `hash` (engine.history.key_id); NULL: an unkeyed record
+    #: from before keyed history, sealed by `kefu init`.
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class SmsMessage(Base):
