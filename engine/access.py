@@ -6,7 +6,8 @@ only a complaint (a customer's case the centre answers for) is read by those who
 complaint handling: quality inspectors (C11 inspection), the duty supervisors who judge
 every complaint (C4), the head of customer service and the centre director; a department
 head reads the complaints judged against his department (C6); a shift leader those of his
-own team's agents; a department manager those escalated to him (C9 level 2). An employee's
+own team's agents (a department manager reached by an escalation, C9, is on the chain
+through the escalation's step). An employee's
 leave, swap or report (a sick-leave reason, a confidential report of a leak, Q1) is read by
 its chain alone.
 """
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.persistence.deadline_models import CaseEscalation
 from engine.persistence.models import Case, HistoryRecord, Person, TaskItem
 from engine.roles import Actor, may_act
 
@@ -34,15 +34,13 @@ class Oversight:
     everyone: frozenset[str] = frozenset()  # roles that read all of them
     own_department: frozenset[str] = frozenset()  # ... those of their department
     own_team: frozenset[str] = frozenset()  # ... those started by their team
-    escalated: dict[int, frozenset[str]] | None = None  # level reached -> roles
 
 
 OVERSIGHT: dict[str, Oversight] = {
     "complaint": Oversight(
         everyone=frozenset({"qa", "duty_supervisor", "cs_head", "center_director"}),
         own_department=frozenset({"dept_head"}),
-        own_team=frozenset({"shift_leader"}),
-        escalated={2: frozenset({"dept_manager"})}),
+        own_team=frozenset({"shift_leader"})),
 }
 
 
@@ -68,14 +66,7 @@ def _oversees(session: Session, actor: Actor, case: Case) -> bool:
     if actor.roles & rule.own_department and actor.department \
             and case.department == actor.department:
         return True
-    if actor.roles & rule.own_team and _in_team_of(session, actor, case):
-        return True
-    if rule.escalated:
-        level = session.scalar(select(CaseEscalation.level)
-                               .where(CaseEscalation.case_id == case.id)) or 0
-        return any(actor.roles & roles for reached, roles in rule.escalated.items()
-                   if level >= reached)
-    return False
+    return bool(actor.roles & rule.own_team) and _in_team_of(session, actor, case)
 
 
 def _in_team_of(session: Session, actor: Actor, case: Case) -> bool:

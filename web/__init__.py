@@ -12,7 +12,7 @@ from flask import Flask, g, redirect, url_for
 from werkzeug.wrappers import Response
 
 from engine import Kefu, instance, settings_from_env
-from web import db, errors, i18n, security
+from web import db, errors, i18n, logmask, security
 
 
 def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -> Flask:
@@ -47,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
     db.init_app(app)
     app.before_request(auth.load_user)  # before the guards that look at who is asking
     security.init_app(app)
+    logmask.init_app()
     errors.init_app(app)
 
     for module in (auth, inbox, tasks, cases, audit, processes, api):

@@ -23,8 +23,10 @@ from web.i18n import bi, when
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 FIELDS = ("number", "phone", "category", "department", "state", "process")
-#: A cell starting with one of these is a formula to a spreadsheet: customers' text is not.
+#: A cell starting with one of these is a formula to a spreadsheet: customers' text is not;
+#: spreadsheets skip leading blanks and line breaks first, so the guard does too.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_BLANKS = " \t\r\n\u3000\u00a0"
 
 
 def _criteria() -> Any:
@@ -101,7 +103,8 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
 
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    formula = text.startswith(FORMULA_START) or text.lstrip(_BLANKS).startswith(FORMULA_START)
+    return "'" + text if formula else text
 
 
 @bp.route("/export.csv", methods=["GET", "POST"])
@@ -157,3 +160,13 @@ def verify() -> Any:
     """`kefu audit verify`, run now: every case's hash chain checked."""
     count, findings = engine.verify_all(db.session())
     return render_template("audit/verify.html", count=count, findings=findings, at=now())
+
+
+@bp.get("/logins")
+@roles_required("auditor")
+def logins() -> Any:
+    """Failed and refused sign-ins of the last day (engine.signin), for the security review."""
+    attempts = engine.signin.recent_failures(db.session(), now())
+    return render_template("audit/logins.html", attempts=attempts, at=now(),
+                           outcomes={"wrong": _("Wrong username or password"),
+                                     "locked": _("Refused: locked out")})
