@@ -73,7 +73,9 @@ def verify_checkpoint(session: Session, key: bytes, doc: Any) -> list[Finding]:
         if then != mark["head"]:
             findings.append(Finding(number, mark["seq"], f"rewritten since the checkpoint of "
                                                          f"{made}"))
-    latest = session.scalar(select(func.max(HistoryRecord.at)))
+    latest = max(filter(None, (session.scalar(select(func.max(HistoryRecord.at))),
+                               session.scalar(select(func.max(PurgeRecord.purged_at))))),
+                 default=None)  # a purge since is news too, not a rollback
     if doc.get("latest_record_at") and (latest is None
                                         or latest < datetime.fromisoformat(
                                             doc["latest_record_at"])):
