@@ -4,7 +4,7 @@ The keyed chain (engine.history) stops someone who can write to the database fro
 rewriting a record; it cannot show that a whole case was deleted, or that the database was
 put back to an older copy, because then everything left is consistent. A checkpoint is
 the list of every case's record count and head at one moment, signed with the history key,
-that an auditor keeps away from the server (docs/audit-keys.md); verifying against it shows
+that an auditor keeps away from the server (docs/security.md); verifying against it shows
 a case that is gone without a purge record, a history shorter than it was (rolled back)
 and one that was rewritten since.
 """

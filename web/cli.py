@@ -65,7 +65,7 @@ def _keys(kefu: Kefu) -> None:
     if not kefu.settings.secret_key:
         instance.session_secret(kefu.settings)
     where = "KEFU_HISTORY_KEY" if kefu.settings.history_key else folder / instance.HISTORY_KEY
-    click.echo(f"history key: {where} (keep a copy away from the server, docs/audit-keys.md)")
+    click.echo(f"history key: {where} (keep a copy away from the server, docs/security.md)")
     with kefu.session() as session:
         sealed, refused = engine.checkpoints.seal_unkeyed(session, kefu.history_key)
     if sealed or refused:
@@ -130,7 +130,7 @@ def audit_verify(ctx: click.Context, checkpoint_file: Path | None) -> None:
 
 @audit.command("checkpoint")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write it; keep it away from the server (docs/audit-keys.md).")
+              help="Where to write it; keep it away from the server (docs/security.md).")
 @click.pass_context
 def audit_checkpoint(ctx: click.Context, out: Path) -> None:
     """Write every case's history count and head, signed with the history key."""
