@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from engine.config import Settings
@@ -42,12 +43,19 @@ def secret(settings: Settings, name: str, *, create: bool = True) -> str:
     if not create:
         raise FileNotFoundError(path)
     folder.mkdir(parents=True, exist_ok=True)
+    # Written whole to a private temporary file, then linked into place: two processes
+    # starting at once both end up with the one that won, never with a half-written key.
     key = secrets.token_hex(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(key + "\n")
+        os.link(temporary, path)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    finally:
+        os.unlink(temporary)
     return key
-
 
 def history_key(settings: Settings) -> bytes:
     """`KEFU_HISTORY_KEY`, else the key file in the instance directory."""

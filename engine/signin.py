@@ -3,12 +3,14 @@
 Failed sign-ins are rows (login_attempt), counted per account and per client address over
 a window of the installation's settings; past the limit the account or address is locked
 until the lockout has passed since its last failure, and while locked even the right
-password is refused without being checked. The rows live in the database rather than in a
-rate limiter's memory (Flask-Limiter keeps counts in memory, Redis or Memcached, none of
-which every Kefu installation has, and it limits requests rather than failures of one
-account) so that all worker processes share them, they survive a restart and an
-administrator can read them. Sessions are rows too: a cookie names one, and ending the row
-ends that cookie everywhere; idle and absolute lifetimes come from the settings.
+password is refused without being checked (such refusals are recorded but do not prolong
+the lockout, so a person who keeps trying is let in when it ends). The rows live in the
+database rather than in a rate limiter's store (Flask-Limiter keeps counts in memory,
+Redis or Memcached, none of which every Kefu installation has, and it limits requests
+rather than one account's failures) so that all worker processes share them, they survive
+a restart and an administrator can read them. Sessions are rows too: a cookie names one,
+and ending the row ends that cookie everywhere; idle and absolute lifetimes come from the
+settings.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def lockout(session: Session, settings: Settings, username: str, address: str,
              since)):
         count, last = session.execute(
             select(func.count(), func.max(LoginAttempt.at)).where(
-                column == value, LoginAttempt.outcome != "ok",
+                column == value, LoginAttempt.outcome == "wrong",
                 LoginAttempt.at > after)).one()
         if count >= limit and last is not None and last + hold > now:
             found.append(Lockout(until=last + hold, by=by))
