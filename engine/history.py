@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from engine.persistence.models import Case, HistoryRecord
 
 GENESIS = "0" * 64
-#: Where Kefu.session() puts the installation's key for `append` and `verify_all`.
+#: Where every session of a Kefu's database carries its key (`append`, `verify_all`).
 KEY_INFO = "history_key"
 _INSERT = insert(HistoryRecord.__table__)
 
@@ -37,7 +37,7 @@ def key_id(key: bytes) -> str:
 def session_key(session: Session) -> bytes:
     key = session.info.get(KEY_INFO)
     if not key:
-        raise RuntimeError("no history key: open sessions with Kefu.session()")
+        raise RuntimeError("no history key: open sessions on a Kefu's database")
     return key
 
 

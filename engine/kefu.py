@@ -63,11 +63,11 @@ class Kefu:
         self._lock = threading.Lock()
         #: The history's HMAC key, from outside the database (engine.instance).
         self.history_key: bytes = instance.history_key(self.settings)
+        self.db.session_info[history.KEY_INFO] = self.history_key
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self.db.session() as session:
-            session.info[history.KEY_INFO] = self.history_key
             yield session
 
     def version(self, session: Session, version_id: int) -> LoadedVersion:

@@ -93,24 +93,28 @@ def open_session(session: Session, person: Person, address: str, now: datetime) 
     return sid
 
 
-def session_person(session: Session, settings: Settings, sid: str,
-                   now: datetime) -> Person | None:
-    """The active person of a live session, or None if it ended, idled out or expired."""
+def live_session(session: Session, settings: Settings, sid: str,
+                 now: datetime) -> WebSession | None:
+    """The session `sid` if it is live now: not ended, idled out or past its absolute
+    lifetime, and of an active person. Only reads, so a page that only shows may ask."""
     row = session.get(WebSession, sid)
     if row is None or row.revoked_at is not None:
         return None
     idle = timedelta(minutes=settings.session_idle_minutes)
     absolute = timedelta(hours=settings.session_absolute_hours)
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
-        row.revoked_at = now
         return None
     person = session.get(Person, row.person_id)
-    if person is None or not person.active:
-        row.revoked_at = now
-        return None
-    if now - row.last_seen_at >= _TOUCH_EVERY:
-        row.last_seen_at = now
-    return person
+    return row if person is not None and person.active else None
+
+
+def touch_due(row: WebSession, now: datetime) -> bool:
+    return now - row.last_seen_at >= _TOUCH_EVERY
+
+
+def touch(session: Session, sid: str, now: datetime) -> None:
+    """Note that the session was used now (its idle timeout starts again)."""
+    session.execute(update(WebSession).where(WebSession.id == sid).values(last_seen_at=now))
 
 
 def end_session(session: Session, sid: str, now: datetime) -> None:

@@ -156,7 +156,7 @@ def test_user_password_ends_that_persons_web_sessions(cli) -> None:
                                 input="new-secret-1\nnew-secret-1\n")
     assert result.exit_code == 0 and "1 web session(s) ended" in result.output
     with kefu.session() as s:
-        assert signin.session_person(s, kefu.settings, sid, kefu.clock.now()) is None
+        assert signin.live_session(s, kefu.settings, sid, kefu.clock.now()) is None
     assert "at least 8" in CliRunner().invoke(main, ["user", "password", "agent01"],
                                               input="short\nshort\n").output
     assert "0 web session(s) ended" in cli("user", "revoke", "agent01")

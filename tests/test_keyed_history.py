@@ -36,7 +36,7 @@ def _checkpoint(kefu) -> dict:
 def _rewrite(kefu, number: str, key: bytes | None, key_id: str | None, **change) -> None:
     """Edit the case's second record and recompute its whole chain and head, as an
     attacker with database access would: with no key, or with a key of their own."""
-    with kefu.db.session() as s:  # a bare connection: nothing of Kefu's, no key
+    with kefu.db.session() as s:  # nothing of Kefu's code: plain rows and hashes
         case = s.scalars(select(Case).where(Case.number == number)).one()
         records = s.scalars(select(HistoryRecord).where(HistoryRecord.case_id == case.id)
                             .order_by(HistoryRecord.seq)).all()

@@ -59,10 +59,14 @@ def load_user() -> None:
     sid = session.get("sid")
     if not isinstance(sid, str):
         return
-    person = engine.signin.session_person(db.session(), db.kefu().settings, sid, now())
-    if person is None:
+    store, moment = db.session(), now()
+    row = engine.signin.live_session(store, db.kefu().settings, sid, moment)
+    if row is None:
         session.pop("sid", None)
         return
+    if engine.signin.touch_due(row, moment):
+        engine.signin.touch(store, sid, moment)
+    person = store.get(m.Person, row.person_id)
     g.person = person
     g.actor = actor_for(person)
 

@@ -30,6 +30,9 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: Put into every session's `info` (the history key, engine.kefu): any unit of
+        #: work on this database, however it is opened, signs history the same way.
+        self.session_info: dict[str, object] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -43,6 +46,7 @@ class Database:
     def session(self) -> Iterator[Session]:
         """One unit of work: committed if the block finishes, rolled back if it raises."""
         with self._sessions() as session, session.begin():
+            session.info.update(self.session_info)
             yield session
 
     def create_schema(self) -> None:
