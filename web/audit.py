@@ -29,18 +29,19 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _BLANKS = " \t\r\n\u3000\u00a0"
 
 
-def _criteria() -> Any:
+def _criteria(errors: dict[str, str]) -> Any:
     """The search's fields: a phone number comes only in a POST body, so that a customer's
     full number never stands in a URL, an access log or a browser's history (C12)."""
     if request.method == "POST":
         return request.form
     if request.args.get("phone"):
-        abort(400, description="phone: search by phone with the form (POST), not in the URL")
+        errors["phone"] = _("Search by phone with the form: a phone number is never put in "
+                            "a web address.")
     return request.args
 
 
-def _date(name: str, errors: dict[str, str]) -> datetime | None:
-    raw = _criteria().get(name, "").strip()
+def _date(given: Any, name: str, errors: dict[str, str]) -> datetime | None:
+    raw = given.get(name, "").strip()
     if not raw:
         return None
     try:
@@ -54,10 +55,10 @@ def _date(name: str, errors: dict[str, str]) -> datetime | None:
 
 def _search() -> tuple[list[Any], dict[str, str], dict[str, str]]:
     errors: dict[str, str] = {}
-    given = _criteria()
+    given = _criteria(errors)
     criteria = {k: given.get(k, "").strip() for k in FIELDS}
-    start = _date("date_from", errors)
-    end = _date("date_to", errors)
+    start = _date(given, "date_from", errors)
+    end = _date(given, "date_to", errors)
     if end is not None:
         end += timedelta(days=1)  # the whole last day
     if errors or not any(criteria.values()) and not (start or end) \
@@ -77,11 +78,13 @@ def search() -> Any:
     cases, criteria, errors = _search()
     department = engine.models.Department
     departments = db.session().scalars(select(department).order_by(department.code)).all()
+    given = request.form if request.method == "POST" else request.args
     return render_template(
         "audit/search.html", cases=cases, criteria=criteria, errors=errors,
-        args={k: v for k, v in _criteria().items() if k != "csrf_token"},
+        args={k: v for k, v in given.items() if k != "csrf_token"},
         processes=process_names(), departments=departments, mask=engine.disclosure.mask,
-        category_titles=_category_titles(cases), searched=bool(request.values))
+        category_titles=_category_titles(cases), searched=bool(request.values)
+    ), 400 if "phone" in errors else 200
 
 
 def _category_titles(cases: list[Any]) -> dict[str, str]:

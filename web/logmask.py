@@ -15,7 +15,7 @@ from engine.disclosure import mask
 #: Mainland mobile numbers (11 digits from 13x to 19x) and ID numbers (17 digits and a check
 #: character), not inside a longer run of digits.
 NUMBER = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|\d{17}[\dXx])(?!\d)")
-LOGGERS = ("werkzeug", "waitress", "gunicorn.access", "wsgi", "kefu")
+LOGGERS = ("werkzeug", "waitress", "gunicorn.access", "wsgi", "kefu", "kefu.access")
 
 
 class MaskNumbers(logging.Filter):
