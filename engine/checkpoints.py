@@ -20,7 +20,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.history import GENESIS, Finding, case_records, key_id, record_digest
+from engine.history import (
+    GENESIS,
+    Finding,
+    case_records,
+    key_id,
+    purge_signature,
+    record_digest,
+)
 from engine.persistence.models import Case, HistoryRecord, PurgeRecord
 
 FORMAT = "kefu-checkpoint/1"
@@ -58,9 +65,10 @@ def verify_checkpoint(session: Session, key: bytes, doc: Any) -> list[Finding]:
     for number, mark in doc["cases"].items():
         if number not in rows:
             record = purged.get(number)
-            if record is None or record.history_count < mark["seq"]:
+            if record is None or record.history_count < mark["seq"] \
+                    or not _signed_purge(key, record):
                 findings.append(Finding(number, None, f"case deleted since the checkpoint of "
-                                                      f"{made}, with no purge record"))
+                                                      f"{made}, with no signed purge record"))
             continue
         case_id, seq, head = rows[number]
         if seq < mark["seq"]:
@@ -82,6 +90,12 @@ def verify_checkpoint(session: Session, key: bytes, doc: Any) -> list[Finding]:
         findings.append(Finding(_WHERE, None, f"the database's newest record is older than "
                                               f"the checkpoint of {made}: it was rolled back"))
     return findings
+
+
+def _signed_purge(key: bytes, record: PurgeRecord) -> bool:
+    expected = purge_signature(key, record.case_number, record.history_count,
+                               record.history_head, record.purged_at)
+    return hmac.compare_digest(record.signature or "", expected)
 
 
 def seal_unkeyed(session: Session, key: bytes) -> tuple[int, list[str]]:

@@ -83,6 +83,13 @@ def append(session: Session, case: Case, *, at: datetime, actor: str, action: st
     return signed
 
 
+def purge_signature(key: bytes, case_number: str, history_count: int, history_head: str,
+                    purged_at: datetime) -> str:
+    message = json.dumps(["purge", case_number, history_count, history_head,
+                          purged_at.astimezone(UTC).isoformat(timespec="microseconds")])
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class Finding:
     case_number: str

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 
 import engine
 from engine import checkpoints, history
-from engine.persistence.models import Case, HistoryRecord
+from engine.persistence.models import Case, HistoryRecord, PurgeRecord
 from engine.retention import CASE_CHILD_TABLES, purge_expired
 from tests.complaints import CONTACT, do, register, run_to_archive
 
@@ -81,18 +81,33 @@ def test_A3_a_deleted_case_is_found_against_the_auditors_checkpoint(deployed, pe
         s.execute(delete(Case).where(Case.id == case_id))
     assert _problems(deployed) == []  # what is left is consistent: only the checkpoint knows
     assert _problems(deployed, saved) == [
-        f"{gone}: case deleted since the checkpoint of {saved['created_at']}, with no purge "
-        "record"]
+        f"{gone}: case deleted since the checkpoint of {saved['created_at']}, with no signed "
+        "purge record"]
     assert kept not in " ".join(_problems(deployed, saved))
 
 
-def test_A3_a_purged_case_is_not_a_deleted_one(deployed, people) -> None:
+def test_A3_a_purged_case_is_not_a_deleted_one_but_a_made_up_purge_is(
+        deployed, people) -> None:
     old = run_to_archive(deployed, people)
+    gone = register(deployed, people["agent02"])
     saved = _checkpoint(deployed)
     with deployed.session() as s:
         assert [p.case_number for p in purge_expired(
             s, deployed.clock.now() + timedelta(days=3 * 366), "admin")] == [old]
     assert _problems(deployed, saved) == []
+    with deployed.db.session() as s:  # delete a case and copy the real purge record's look
+        real = s.scalars(select(PurgeRecord)).one()
+        case = s.scalars(select(Case).where(Case.number == gone)).one()
+        s.add(PurgeRecord(case_number=gone, retain_until=real.retain_until,
+                          purged_at=real.purged_at, purged_by="admin",
+                          history_count=case.history_seq, history_head=case.history_head,
+                          signature=real.signature))
+        for table in CASE_CHILD_TABLES:
+            s.execute(delete(table).where(table.case_id == case.id))
+        s.delete(case)
+    assert _problems(deployed, saved) == [
+        f"{gone}: case deleted since the checkpoint of {saved['created_at']}, with no signed "
+        "purge record"]
 
 
 def test_A3_a_rolled_back_database_is_found_against_a_newer_checkpoint(

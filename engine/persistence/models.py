@@ -257,3 +257,6 @@ class PurgeRecord(Base):
     purged_by: Mapped[str] = mapped_column(String(60))
     history_count: Mapped[int]
     history_head: Mapped[str] = mapped_column(String(64))
+    #: HMAC with the history key (engine.history.purge_signature): a purge record cannot be
+    #: made up to excuse a deleted case by someone without the key.
+    signature: Mapped[str | None] = mapped_column(String(64))

@@ -1,4 +1,5 @@
-"""Keyed history (which key signed each record), sign-in attempts and web sessions
+"""Keyed history (which key signed each record, signed purge records), sign-in attempts
+and web sessions
 
 Revision ID: 0007_security
 Revises: 0006_inbox_order
@@ -21,6 +22,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("history_record") as table:
         table.add_column(sa.Column("key_id", sa.String(16), nullable=True))
+    with op.batch_alter_table("purge_record") as table:
+        table.add_column(sa.Column("signature", sa.String(64), nullable=True))
     op.create_table(
         "login_attempt",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -46,5 +49,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("web_session")
     op.drop_table("login_attempt")
+    with op.batch_alter_table("purge_record") as table:
+        table.drop_column("signature")
     with op.batch_alter_table("history_record") as table:
         table.drop_column("key_id")
