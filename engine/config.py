@@ -59,6 +59,22 @@ class Settings:
     live_workflows: int = 500
     #: Rehearsals and end-to-end tests only: read the time from this file (engine.clock).
     clock_file: str = ""
+    #: The installation's directory (history key, session secret); by default the folder
+    #: of the SQLite file, or ./instance for another database (engine.instance).
+    instance_dir: Path | None = None
+    #: KEFU_HISTORY_KEY: the key of the history's HMAC chain, instead of the key file.
+    history_key: str = field(default="", repr=False)
+    #: KEFU_SECRET_KEY: the key that signs session cookies, instead of the secret file.
+    secret_key: str = field(default="", repr=False)
+    #: A web session ends after this long without a request, and this long after sign-in.
+    session_idle_minutes: float = 120.0
+    session_absolute_hours: float = 12.0
+    #: Failed sign-ins: this many for one account, or from one address, within the window
+    #: lock that account or address until the lockout has passed since the last failure.
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_window_minutes: float = 15.0
+    login_lockout_minutes: float = 15.0
     numbers: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -70,6 +86,11 @@ class Settings:
             raise ValueError("timer_recheck_seconds: must be positive")
         if self.live_workflows < 0:
             raise ValueError("live_workflows: must be 0 or more")
+        for name in ("session_idle_minutes", "session_absolute_hours",
+                     "login_failures_per_account", "login_failures_per_address",
+                     "login_window_minutes", "login_lockout_minutes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: must be positive")
 
     def number(self, name: str) -> float:
         """A configured number for process scripts (`setting("...")` in BPMN)."""
@@ -88,8 +109,8 @@ class Settings:
             if key not in known:
                 raise ValueError(f"unknown setting {key!r}")
             current = getattr(self, key)
-            if isinstance(current, Path):
-                value = Path(value)
+            if isinstance(current, Path) or "Path" in str(known[key].type):
+                value = Path(value) if value not in (None, "") else None
             elif isinstance(current, bool):
                 value = str(value).lower() in {"1", "true", "yes"}
             elif isinstance(current, int | float) and isinstance(value, str):

@@ -18,13 +18,10 @@ from sqlalchemy.orm import Session
 
 from engine import history
 from engine.persistence.db import write_after
-from engine.persistence.models import Case, HistoryRecord, TaskItem
+from engine.persistence.models import Case, TaskItem
 from engine.roles import Actor, may_act
 
 VIEW_ACTION = "viewed_customer_data"
-#: Roles that supervise or inspect cases and may open any case page (masked unless entitled).
-OVERSIGHT_ROLES = frozenset({"auditor", "qa", "shift_leader", "duty_supervisor", "dept_head",
-                             "dept_manager", "cs_head", "center_director"})
 _PHONE_KEY = re.compile(r"(phone|mobile|telephone|(^|_)tel($|_))", re.IGNORECASE)
 _ID_KEY = re.compile(r"(id_number|id_card|id_no($|_)|identity|身份证)", re.IGNORECASE)
 
@@ -87,19 +84,6 @@ def handles_current_step(session: Session, actor: Actor, case: Case) -> bool:
 
 def entitled_to_full_view(session: Session, actor: Actor, case: Case) -> bool:
     return "auditor" in actor.roles or handles_current_step(session, actor, case)
-
-
-def may_view_case(session: Session, actor: Actor, case: Case) -> bool:
-    """Case pages are for those involved in the case and those who oversee cases."""
-    if actor.roles & OVERSIGHT_ROLES:
-        return True
-    if actor.username in (case.owner, case.created_by):
-        return True
-    if handles_current_step(session, actor, case):
-        return True
-    acted = session.scalar(select(HistoryRecord.id).where(
-        HistoryRecord.case_id == case.id, HistoryRecord.actor == actor.username).limit(1))
-    return acted is not None
 
 
 @dataclass

@@ -8,10 +8,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from engine.errors import FormValidationError
+from engine.text import clean_data
 
 
 def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
-    """Return the data if valid; otherwise raise with one list of messages per field.
+    """Return the data, cleaned (engine.text), if valid; otherwise raise with one list of
+    messages per field.
 
     A field's name is its JSON path (`solutions/0`); errors about the whole form (a
     missing required field is reported against that field) go under its own name.
@@ -19,6 +21,7 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FormValidationError({"(form)": ["the form data must be an object"]})
     errors: dict[str, list[str]] = defaultdict(list)
+    data = clean_data(data, errors=errors)
     for error in Draft202012Validator(schema).iter_errors(data):
         path = "/".join(str(p) for p in error.absolute_path)
         if error.validator == "required":

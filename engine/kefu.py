@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from sqlalchemy.orm import Session
 
+from engine import history, instance
 from engine.clock import Clock, clock_for
 from engine.config import Settings
 from engine.errors import NotFound
@@ -60,6 +61,9 @@ class Kefu:
         self.live = LiveWorkflows(self.settings.live_workflows)
         self._versions: dict[int, LoadedVersion] = {}
         self._lock = threading.Lock()
+        #: The history's HMAC key, from outside the database (engine.instance).
+        self.history_key: bytes = instance.history_key(self.settings)
+        self.db.session_info[history.KEY_INFO] = self.history_key
 
     @contextmanager
     def session(self, *, read_only: bool = False) -> Iterator[Session]:

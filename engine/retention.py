@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.errors import RetentionError
+from engine.history import purge_signature, session_key
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import (
     Case,
@@ -38,7 +39,9 @@ def delete_case(session: Session, case: Case, now: datetime, actor: str) -> Purg
     check_deletable(case, now)
     record = PurgeRecord(case_number=case.number, retain_until=case.retain_until,
                          purged_at=now, purged_by=actor, history_count=case.history_seq,
-                         history_head=case.history_head)
+                         history_head=case.history_head,
+                         signature=purge_signature(session_key(session), case.number,
+                                                   case.history_seq, case.history_head, now))
     session.add(record)
     for table in CASE_CHILD_TABLES:
         session.execute(delete(table).where(table.case_id == case.id))

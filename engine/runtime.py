@@ -98,7 +98,7 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
     schema = loaded.forms[task.task_spec.extensions["properties"][FORM_PROPERTY]]
     hidden = readonly_fields(schema)
     submitted = {k: v for k, v in data.items() if k not in hidden}
-    validate(schema, submitted)
+    submitted = validate(schema, submitted)  # cleaned of hidden characters (engine.text)
 
     now = kefu.clock.now()
     spec_name = task.task_spec.bpmn_id

@@ -73,7 +73,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(database_url="sqlite://", processes_dir=ROOT / "processes",
-                    forms_dir=ROOT / "forms")
+                    forms_dir=ROOT / "forms", history_key="test-history-key")
 
 
 def saved_as_spiffworkflow_would(kefu: Kefu, session: Session, case: Case,

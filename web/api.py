@@ -156,7 +156,7 @@ def _readable_case(number: str) -> Any:
     case = engine.case_by_number(session, number)
     if case is None:
         return None, api_error(404, "not_found", f"case {number} does not exist")
-    if not engine.disclosure.may_view_case(session, g.actor, case):
+    if not engine.access.may_read_case(session, g.actor, case):
         return None, api_error(403, "forbidden", f"{g.actor.username} may not read {number}")
     return case, None
 

@@ -24,7 +24,7 @@ def _case(number: str) -> Any:
     case = engine.case_by_number(db.session(), number)
     if case is None:
         abort(404)
-    if not engine.disclosure.may_view_case(db.session(), g.actor, case):
+    if not engine.access.may_read_case(db.session(), g.actor, case):
         abort(403)
     return case
 

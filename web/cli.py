@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -43,6 +44,7 @@ def init(ctx: click.Context, demo: bool, organisation: Path | None) -> None:
     kefu = _kefu(ctx)
     kefu.db.create_schema()
     click.echo(f"database ready: {kefu.settings.database_url}")
+    _keys(kefu)
     org_file = organisation or (DEMO_FILE if demo else None)
     if org_file:
         with kefu.session() as session:
@@ -53,6 +55,22 @@ def init(ctx: click.Context, demo: bool, organisation: Path | None) -> None:
             shifts = engine.load_demo_roster(session, kefu.settings, kefu.clock.now())
         click.echo(f"roster loaded: {shifts} new shifts (this month and next)")
         _deploy(kefu, "kefu-init")
+
+
+def _keys(kefu: Kefu) -> None:
+    """Make the installation's secrets (engine.instance) and seal unkeyed old histories."""
+    from engine import instance
+
+    folder = instance.instance_dir(kefu.settings)
+    if not kefu.settings.secret_key:
+        instance.session_secret(kefu.settings)
+    where = "KEFU_HISTORY_KEY" if kefu.settings.history_key else folder / instance.HISTORY_KEY
+    click.echo(f"history key: {where} (keep a copy away from the server, docs/security.md)")
+    with kefu.session() as session:
+        sealed, refused = engine.checkpoints.seal_unkeyed(session, kefu.history_key)
+    if sealed or refused:
+        click.echo(f"history sealed with the key: {sealed} case(s); left unsealed because "
+                   f"their chain is already broken: {', '.join(refused) or '-'}")
 
 
 @main.command()
@@ -85,16 +103,79 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(exists=True, dir_okay=False,
+                                                                 path_type=Path),
+              default=None, help="A checkpoint (kefu audit checkpoint) kept away from the "
+                                 "server: also find deleted cases and a rolled-back database.")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
+def audit_verify(ctx: click.Context, checkpoint_file: Path | None) -> None:
     """Check every case's history chain; exit 1 if anything was edited or removed."""
+    import json
+
     kefu = _kefu(ctx.find_root())
     with kefu.session() as session:
         count, findings = engine.verify_all(session)
+        if checkpoint_file is not None:
+            try:
+                doc = json.loads(checkpoint_file.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise click.BadParameter(f"{checkpoint_file}: not JSON: {exc}",
+                                         param_hint="--checkpoint") from None
+            findings += engine.checkpoints.verify_checkpoint(session, kefu.history_key, doc)
     for finding in findings:
         click.echo(f"TAMPERED {finding}")
     click.echo(f"checked {count} cases: {len(findings)} problem(s)")
     sys.exit(1 if findings else 0)
+
+
+@audit.command("checkpoint")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write it; keep it away from the server (docs/security.md).")
+@click.pass_context
+def audit_checkpoint(ctx: click.Context, out: Path) -> None:
+    """Write every case's history count and head, signed with the history key."""
+    import json
+
+    kefu = _kefu(ctx.find_root())
+    with kefu.session() as session:
+        doc = engine.checkpoints.make_checkpoint(session, kefu.history_key, kefu.clock.now())
+    out.write_text(json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True),
+                   encoding="utf-8")
+    click.echo(f"checkpoint of {len(doc['cases'])} case(s) written to {out}")
+
+
+@main.group()
+def user() -> None:
+    """People's sign-in: set a password, revoke access (both end their web sessions)."""
+
+
+@user.command("password")
+@click.argument("username")
+@click.password_option(prompt="New password", help="Prompted for when not given.")
+@click.pass_context
+def user_password(ctx: click.Context, username: str, password: str) -> None:
+    """Set USERNAME's password; every web session of theirs ends."""
+    _user_change(ctx, engine.signin.set_password, username, password)
+
+
+@user.command("revoke")
+@click.argument("username")
+@click.pass_context
+def user_revoke(ctx: click.Context, username: str) -> None:
+    """Deactivate USERNAME: no sign-in, every web session ends (tokens: kefu token revoke)."""
+    _user_change(ctx, engine.signin.deactivate, username)
+
+
+def _user_change(ctx: click.Context, change: Callable[..., int], username: str,
+                 *args: str) -> None:
+    kefu = _kefu(ctx.find_root())
+    try:
+        with kefu.session() as session:
+            ended = change(session, username, *args, kefu.clock.now())
+    except (engine.NotFound, ValueError) as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"{username}: done, {ended} web session(s) ended")
 
 
 @main.command()

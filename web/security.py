@@ -8,13 +8,15 @@ import secrets
 import uuid
 from typing import Any
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, current_app, g, request, session
 
 from engine import submissions
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: POST endpoints that change no case, process or task: an auditor may use them.
-NOT_WRITES = frozenset({"auth.login", "auth.logout", "auth.language"})
+#: POST endpoints that change no case, process or task: an auditor may use them (the
+#: audit search is a POST so that a phone number searched for stays out of the URL, C12).
+NOT_WRITES = frozenset({"auth.login", "auth.logout", "auth.language", "audit.search",
+                        "audit.export"})
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 #: Letters are the engine's own escaped HTML with an inline stylesheet and nothing else.
@@ -65,6 +67,12 @@ def _refuse_auditor_writes() -> None:
         abort(403, description="read-only")
 
 
+#: Sent instead of the server's own name and version (Werkzeug, waitress): whichever
+#: serves the app, a response says nothing an attacker could match to a known flaw.
+SERVER = "Kefu"
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def _headers(response: Any) -> Any:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Frame-Options"] = "DENY"
@@ -74,6 +82,9 @@ def _headers(response: Any) -> Any:
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if request.endpoint and request.endpoint != "static":
         response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["Server"] = SERVER
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers["Strict-Transport-Security"] = HSTS
     return response
 
 

@@ -1,5 +1,5 @@
-"""Serving Kefu: waitress in `kefu serve`, and an access log that keeps customers' numbers
-out of it (C12).
+"""Serving Kefu: waitress in `kefu serve`, and an access log (its phone and ID numbers are
+masked by web.logmask, C12).
 
 Waitress is a production WSGI server in pure Python with a pool of threads: it needs no
 fork, runs the same on every machine, and lets one process share its in-process timer
@@ -10,24 +10,13 @@ installation needs. Several processes on PostgreSQL are gunicorn's job (`web.wsg
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 log = logging.getLogger("kefu.access")
-#: Runs of 11 or more digits (phone and ID numbers) in a logged path or query; not the
-#: digits of a case number (`TS20261123...`), which follow its letters.
-_LONG_NUMBER = re.compile(r"(?<![A-Za-z\d])\d{3}(\d{4,})(\d{4})(?!\d)")
-
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-
-def masked(text: str) -> str:
-    """`13800138000` -> `138****8000`, as everywhere else people read a phone number."""
-    return _LONG_NUMBER.sub(lambda m: m.group(0)[:3] + "*" * len(m.group(1)) + m.group(2),
-                            text)
 
 
 class AccessLog:
@@ -49,7 +38,7 @@ class AccessLog:
         finally:
             query = environ.get("QUERY_STRING", "")
             target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
-            log.info("%s %s %s %.0f ms", environ.get("REQUEST_METHOD", "-"), masked(target),
+            log.info("%s %s %s %.0f ms", environ.get("REQUEST_METHOD", "-"), target,
                      status[0] if status else "-", (time.perf_counter() - started) * 1000)
 
 

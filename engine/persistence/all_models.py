@@ -4,6 +4,7 @@ from engine.persistence import (  # noqa: F401
     deadline_models,
     models,
     roster_models,
+    signin_models,
     submission_models,
     token_models,
 )

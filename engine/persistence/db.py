@@ -39,6 +39,9 @@ class Database:
             read_options["postgresql_readonly"] = True
         self._read_sessions = sessionmaker(self.engine.execution_options(**read_options),
                                            expire_on_commit=False)
+        #: Put into every session's `info` (the history key, engine.kefu): any unit of
+        #: work on this database, however it is opened, signs history the same way.
+        self.session_info: dict[str, object] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -62,6 +65,7 @@ class Database:
         with factory() as session:
             session.info["kefu_database"] = self
             session.info[_READ_ONLY] = read_only
+            session.info.update(self.session_info)
             with session.begin():
                 yield session
             callbacks = session.info.pop(_AFTER_COMMIT, [])

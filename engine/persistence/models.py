@@ -216,6 +216,9 @@ class HistoryRecord(Base):
     data: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: Which history key signed `hash` (engine.history.key_id); NULL: an unkeyed record
+    #: from before keyed history, sealed by `kefu init`.
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class SmsMessage(Base):
@@ -254,3 +257,6 @@ class PurgeRecord(Base):
     purged_by: Mapped[str] = mapped_column(String(60))
     history_count: Mapped[int]
     history_head: Mapped[str] = mapped_column(String(64))
+    #: HMAC with the history key (engine.history.purge_signature): a purge record cannot be
+    #: made up to excuse a deleted case by someone without the key.
+    signature: Mapped[str | None] = mapped_column(String(64))

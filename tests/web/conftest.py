@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import Kefu, hash_password
+from engine import Kefu, hash_password, signin
 from engine.persistence.models import Person
 from web import create_app
 
@@ -64,10 +64,11 @@ class Auth:
     def as_user(self, username: str) -> None:
         """Be `username` without the (slow) password check: for tests about other things."""
         with self.kefu.session() as s:
-            person_id = s.scalar(select(Person.id).where(Person.username == username))
+            person = s.scalars(select(Person).where(Person.username == username)).one()
+            sid = signin.open_session(s, person, "127.0.0.1", self.kefu.clock.now())
         with self.client.session_transaction() as session:
             session.clear()
-            session["uid"] = person_id
+            session["sid"] = sid
             session["csrf"] = "test-csrf-token"
             session.permanent = True
 
