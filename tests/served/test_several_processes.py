@@ -62,6 +62,7 @@ def test_C3_a_deadline_watched_by_two_workers_fires_once(centre) -> None:
     agent.login()
     first = agent.start("complaint", COMPLAINT_INTAKE)
     clock.advance(hours=2, minutes=5)  # past the 2-hour contact deadline and its reminder
+    agent.login()  # two idle hours ended the first sign-in (security: idle timeout)
     agent.start("complaint", COMPLAINT_INTAKE)  # a commit: NOTIFY wakes both workers
     agent.close()
     supervisor = Desk(base, "duty01")
