@@ -57,6 +57,30 @@ class Settings:
     #: Workflows each worker keeps live after saving them, so that a case's next step
     #: does not restore its JSON (engine.live); 0 turns this off.
     live_workflows: int = 500
+    #: Notifications (engine.notifications): the channels new tasks, reminders, overdue
+    #: notices and escalations go out on, comma-separated: inapp, email, webhook.
+    notify_channels: str = "inapp"
+    #: E-mail over SMTP; `smtp_user` empty: no login. STARTTLS when `smtp_starttls`.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "kefu@localhost"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    #: A group robot's URL: 企业微信 (`wecom`) or 钉钉 (`dingtalk`) text messages.
+    webhook_url: str = ""
+    webhook_kind: str = "wecom"
+    #: Seconds a channel may take to answer, before the attempt counts as failed.
+    notify_timeout_seconds: float = 10.0
+    #: A failed send is retried after this, doubling up to an hour, this many times in all.
+    notify_retry_seconds: float = 60.0
+    notify_max_attempts: int = 6
+    #: Links in e-mails and robot messages start with this (e.g. https://kefu.example.cn).
+    public_url: str = ""
+    #: Attachments (engine.attachments) are stored here, named by their SHA-256.
+    attachments_dir: Path = Path("instance/attachments")
+    #: No single file may be larger than this, whatever a form allows.
+    attachment_max_bytes: int = 10 * 1024 * 1024
     numbers: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -68,6 +92,17 @@ class Settings:
             raise ValueError("timer_recheck_seconds: must be positive")
         if self.live_workflows < 0:
             raise ValueError("live_workflows: must be 0 or more")
+        unknown = set(self.channels) - {"inapp", "email", "webhook"}
+        if unknown:
+            raise ValueError(f"notify_channels: unknown channel(s) {', '.join(sorted(unknown))}")
+        if self.webhook_kind not in ("wecom", "dingtalk"):
+            raise ValueError("webhook_kind: must be wecom or dingtalk")
+        if self.notify_max_attempts < 1:
+            raise ValueError("notify_max_attempts: must be 1 or more")
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.notify_channels.split(",") if c.strip())
 
     def number(self, name: str) -> float:
         """A configured number for process scripts (`setting("...")` in BPMN)."""

@@ -73,7 +73,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(database_url="sqlite://", processes_dir=ROOT / "processes",
-                    forms_dir=ROOT / "forms")
+                    forms_dir=ROOT / "forms", attachments_dir=tmp_path / "attachments")
 
 
 def saved_as_spiffworkflow_would(kefu: Kefu, session: Session, case: Case,

@@ -28,7 +28,8 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
         SESSION_COOKIE_SECURE=os.environ.get("KEFU_SECURE_COOKIES", "") in {"1", "true"},
         SESSION_COOKIE_NAME="kefu_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        # A form with files: the largest file a form may take, and the rest of the form.
+        MAX_CONTENT_LENGTH=kefu.settings.attachment_max_bytes + 2 * 1024 * 1024,
         BABEL_DEFAULT_LOCALE=i18n.DEFAULT_LOCALE,
         BABEL_DEFAULT_TIMEZONE=kefu.settings.timezone,
     )
@@ -39,7 +40,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
         app.config["SECRET_KEY"] = os.environ.get("KEFU_SECRET_KEY") or _instance_secret(app)
     app.extensions["kefu"] = kefu
 
-    from web import api, audit, auth, cases, inbox, processes, tasks
+    from web import api, attachments, audit, auth, cases, inbox, notices, processes, tasks
 
     i18n.init_app(app)
     db.init_app(app)
@@ -47,7 +48,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
     security.init_app(app)
     errors.init_app(app)
 
-    for module in (auth, inbox, tasks, cases, audit, processes, api):
+    for module in (auth, inbox, tasks, cases, audit, processes, api, attachments, notices):
         app.register_blueprint(module.bp)
 
     @app.get("/")

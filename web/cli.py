@@ -106,7 +106,8 @@ def purge(ctx: click.Context, actor: str) -> None:
 
     kefu = _kefu(ctx)
     with kefu.session() as session:
-        records = purge_expired(session, kefu.clock.now(), actor)
+        records = purge_expired(session, kefu.clock.now(), actor,
+                                attachments_dir=kefu.settings.attachments_dir)
         numbers = [r.case_number for r in records]
     click.echo(f"purged {len(numbers)} expired case(s): {', '.join(numbers) or '-'}")
 

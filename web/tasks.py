@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 import engine
 from engine import FormValidationError, KefuError, PermissionDenied, TaskConflict
 from engine.roles import may_act
-from web import db
+from web import attachments, db
 from web.auth import login_required
 from web.forms import fields_for, form_errors, parse
 from web.helpers import due, now, titles
@@ -63,6 +63,7 @@ def task(task_id: str) -> Any:
     if request.method == "POST":
         data = parse(schema, request.form, zone())
         try:
+            attachments.receive(schema, request, data)
             db.attempt(engine.complete_task, db.kefu(), db.session(), item.id, g.actor, data)
         except FormValidationError as exc:
             errors = exc.field_errors
@@ -160,6 +161,7 @@ def start(process_id: str) -> Any:
     if request.method == "POST":
         data = parse(schema, request.form, zone())
         try:
+            attachments.receive(schema, request, data)
             case = db.attempt(engine.start_case, db.kefu(), session, process_id, g.actor, data)
         except FormValidationError as exc:
             errors = exc.field_errors

@@ -1,0 +1,181 @@
+"""Files uploaded in a step's form (complaint evidence C1, medical certificates L5, a
+department's supporting documents): stored outside the database, named by their SHA-256,
+checked by their content, and recorded with the case so they are shown and purged with it.
+
+A form schema marks a field `"format": "attachment"` (one file) or an array whose `items`
+are (several files), declaring `x-kefu-accept` (media types) and `x-kefu-max-bytes`; see
+docs/process-conventions.md. The field's value is `{"sha256", "name", "media_type",
+"size"}`, so the step's history record holds each file's SHA-256 (A1).
+
+The type is read from the file's first bytes (puremagic: a maintained, pure-Python magic
+number library, no libmagic to install), never trusted from its name or the browser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import puremagic
+from sqlalchemy import event, insert, select
+from sqlalchemy.orm import Session
+
+from engine.errors import FormValidationError
+from engine.persistence.models import Case
+from engine.persistence.notice_models import Attachment
+
+if TYPE_CHECKING:
+    from engine.kefu import Kefu
+
+FORMAT = "attachment"
+ACCEPT, MAX_BYTES = "x-kefu-accept", "x-kefu-max-bytes"
+DEFAULT_ACCEPT = ("application/pdf", "image/jpeg", "image/png")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SNIFF_BYTES = 8192
+_TABLE = Attachment.__table__
+
+
+def is_attachment(prop: Mapping[str, Any]) -> bool:
+    return prop.get("format") == FORMAT
+
+
+def attachment_fields(schema: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any], bool]]:
+    """field -> (the file's schema, whether the field holds several files)."""
+    out = {}
+    for name, prop in schema.get("properties", {}).items():
+        if not isinstance(prop, dict):
+            continue
+        if is_attachment(prop):
+            out[name] = (prop, False)
+        elif prop.get("type") == "array" and is_attachment(prop.get("items") or {}):
+            out[name] = (prop["items"], True)
+    return out
+
+
+def limits(kefu: Kefu, prop: Mapping[str, Any]) -> tuple[tuple[str, ...], int]:
+    """The media types a field accepts and its size limit (never above the installation's)."""
+    accept = tuple(prop.get(ACCEPT) or DEFAULT_ACCEPT)
+    cap = kefu.settings.attachment_max_bytes
+    return accept, min(int(prop.get(MAX_BYTES) or cap), cap)
+
+
+def sniff(head: bytes) -> str | None:
+    """The media type the content's magic bytes say, or None if they say nothing known."""
+    try:
+        return puremagic.from_string(head, mime=True) or None
+    except puremagic.PureError:
+        return None
+
+
+def _too_big(limit: int) -> str:
+    return f"文件过大，最大 {limit / 1024 / 1024:.1f} MB / file too large: at most " \
+           f"{limit / 1024 / 1024:.1f} MB"
+
+
+def _check(kefu: Kefu, field: str, prop: Mapping[str, Any], head: bytes, size: int) -> str:
+    accept, limit = limits(kefu, prop)
+    if size > limit:
+        raise FormValidationError({field: [_too_big(limit)]})
+    if size == 0:
+        raise FormValidationError({field: ["文件为空 / the file is empty"]})
+    media_type = sniff(head)
+    if media_type not in accept:
+        allowed = "、".join(a.split("/")[-1].upper() for a in accept)
+        raise FormValidationError({field: [f"文件类型不允许，只接受 {allowed} / file type not "
+                                           f"allowed (by its content): only {allowed}"]})
+    return media_type or ""
+
+
+def path_of(kefu: Kefu, sha256: str) -> Path:
+    return file_path(kefu.settings.attachments_dir, sha256)
+
+
+def file_path(directory: Path, sha256: str) -> Path:
+    if not _SHA256.match(sha256):
+        raise ValueError(f"not a SHA-256: {sha256!r}")
+    return directory / sha256[:2] / sha256
+
+
+def store(kefu: Kefu, field: str, prop: Mapping[str, Any], name: str, content: bytes
+          ) -> dict[str, Any]:
+    """Check an upload against its field and keep it; returns the field's value. The same
+    content is kept once, whoever uploads it."""
+    media_type = _check(kefu, field, prop, content[:_SNIFF_BYTES], len(content))
+    sha256 = hashlib.sha256(content).hexdigest()
+    target = path_of(kefu, sha256)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+            tmp.write(content)
+        os.replace(tmp.name, target)  # readers never see half a file
+    clean = os.path.basename(name.replace("\\", "/")).strip()[:200] or "file"
+    return {"sha256": sha256, "name": clean, "media_type": media_type, "size": len(content)}
+
+
+def _values(value: Any, many: bool) -> Iterator[tuple[int | None, Any]]:
+    if value is None:
+        return
+    if many and isinstance(value, list):
+        yield from enumerate(value)
+    else:
+        yield None, value
+
+
+def record(kefu: Kefu, session: Session, case: Case, schema: Mapping[str, Any],
+           submitted: Mapping[str, Any], task_spec: str, actor: str, now: datetime) -> None:
+    """Bind the submitted files to the case, in the step's transaction. Each must already
+    be stored and must still pass its field's checks (an API client sends the value)."""
+    rows = []
+    for field, (prop, many) in attachment_fields(schema).items():
+        for index, value in _values(submitted.get(field), many):
+            where = field if index is None else f"{field}/{index}"
+            if not isinstance(value, dict) or not _SHA256.match(str(value.get("sha256", ""))):
+                raise FormValidationError({where: ["请上传文件 / upload a file"]})
+            path = path_of(kefu, value["sha256"])
+            if not path.is_file():
+                raise FormValidationError({where: ["文件未上传或已失效，请重新选择 / the file "
+                                                   "was not uploaded; choose it again"]})
+            with path.open("rb") as handle:
+                head = handle.read(_SNIFF_BYTES)
+            media_type = _check(kefu, where, prop, head, path.stat().st_size)
+            rows.append({"case_id": case.id, "sha256": value["sha256"], "field": field,
+                         "name": str(value.get("name") or "file")[:255],
+                         "media_type": media_type, "size": path.stat().st_size,
+                         "task_spec": task_spec, "uploaded_by": actor, "uploaded_at": now})
+    if rows:
+        session.connection().execute(insert(_TABLE), rows)
+
+
+def of_case(session: Session, case: Case) -> list[Attachment]:
+    return list(session.scalars(select(Attachment).where(Attachment.case_id == case.id)
+                                .order_by(Attachment.uploaded_at, Attachment.id)))
+
+
+def find(session: Session, case: Case, sha256: str) -> Attachment | None:
+    """The case's record of a file: a file is reachable only through a case that has it."""
+    return session.scalars(select(Attachment).where(Attachment.case_id == case.id,
+                                                    Attachment.sha256 == sha256)
+                           .limit(1)).first()
+
+
+def remove_after_commit(directory: Path, session: Session, sha256s: set[str]) -> None:
+    """Purge (C10/A3): delete the files no remaining case refers to, once the purge has
+    committed (a rolled-back purge keeps its files)."""
+    if not sha256s:
+        return
+    still = set(session.scalars(select(Attachment.sha256)
+                                .where(Attachment.sha256.in_(sorted(sha256s)))))
+    orphans = sha256s - still
+    if not orphans:
+        return
+
+    def after_commit(_session: Session) -> None:
+        for sha256 in orphans:
+            file_path(directory, sha256).unlink(missing_ok=True)
+    event.listen(session, "after_commit", after_commit, once=True)

@@ -1,0 +1,91 @@
+"""Uploading files in a form and downloading them from the case page.
+
+The checks and the store are the engine's (engine.attachments); this module only moves
+bytes between the request and it. A file chosen in a form that then had an error is kept
+as a signed token, so the person need not choose it again and cannot slip in a file of
+another case by its SHA-256.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Request, abort, current_app, send_file
+from itsdangerous import BadSignature, URLSafeSerializer
+
+import engine
+from engine import FormValidationError
+from engine.attachments import attachment_fields, find, of_case, path_of, store
+from web import db
+from web.auth import login_required
+from web.cases import _case
+
+bp = Blueprint("attachments", __name__)
+KEPT = "__kept"
+#: Shown in the page; anything else (a PDF, a Word file) is downloaded, never rendered.
+INLINE = {"image/jpeg", "image/png", "image/gif", "image/webp"}
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="kefu-attachment")
+
+
+@bp.app_template_filter("attachment_token")
+def attachment_token(value: Mapping[str, Any]) -> str:
+    return _signer().dumps(dict(value))
+
+
+def _kept(request: Request, name: str) -> list[dict[str, Any]]:
+    out = []
+    for token in request.form.getlist(name + KEPT):
+        try:
+            out.append(_signer().loads(token))
+        except BadSignature:
+            continue
+    return out
+
+
+def receive(schema: Mapping[str, Any], request: Request, data: dict[str, Any]) -> None:
+    """Store the files of the schema's attachment fields and put their values in `data`;
+    raises FormValidationError naming each field whose file was refused (size, type)."""
+    kefu = db.kefu()
+    errors: dict[str, list[str]] = {}
+    for name, (prop, many) in attachment_fields(schema).items():
+        values = _kept(request, name)
+        for upload in request.files.getlist(name):
+            if not upload.filename:
+                continue
+            _, limit = engine.attachments.limits(kefu, prop)
+            content = upload.stream.read(limit + 1)
+            try:
+                values.append(store(kefu, name, prop, upload.filename, content))
+            except FormValidationError as exc:
+                for field, messages in exc.field_errors.items():
+                    errors.setdefault(field, []).extend(messages)
+        if values:
+            data[name] = values if many else values[-1]
+    if errors:
+        raise FormValidationError(errors)
+
+
+@bp.app_template_global()
+def case_attachments(case: Any) -> list[Any]:
+    return of_case(db.session(), case)
+
+
+@bp.get("/cases/<number>/files/<sha256>")
+@login_required
+def download(number: str, sha256: str) -> Any:
+    """Only through a case the reader may see (the same check as the case page)."""
+    case = _case(number)
+    row = find(db.session(), case, sha256)
+    if row is None or not path_of(db.kefu(), sha256).is_file():
+        abort(404)
+    response = send_file(path_of(db.kefu(), sha256), mimetype=row.media_type,
+                         download_name=row.name, as_attachment=row.media_type not in INLINE,
+                         max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
