@@ -74,8 +74,8 @@ def sniff(head: bytes) -> str | None:
 
 
 def _too_big(limit: int) -> str:
-    return f"文件过大，最大 {limit / 1024 / 1024:.1f} MB / file too large: at most " \
-           f"{limit / 1024 / 1024:.1f} MB"
+    size = f"{limit / 1024 / 1024:.1f} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+    return f"文件过大，最大 {size} / file too large: at most {size}"
 
 
 def _check(kefu: Kefu, field: str, prop: Mapping[str, Any], head: bytes, size: int) -> str:
@@ -86,9 +86,10 @@ def _check(kefu: Kefu, field: str, prop: Mapping[str, Any], head: bytes, size: i
         raise FormValidationError({field: ["文件为空 / the file is empty"]})
     media_type = sniff(head)
     if media_type not in accept:
-        allowed = "、".join(a.split("/")[-1].upper() for a in accept)
-        raise FormValidationError({field: [f"文件类型不允许，只接受 {allowed} / file type not "
-                                           f"allowed (by its content): only {allowed}"]})
+        kinds = [a.split("/")[-1].upper() for a in accept]
+        raise FormValidationError({field: [f"文件类型不允许，只接受 {'、'.join(kinds)} / file "
+                                           f"type not allowed (by its content): only "
+                                           f"{', '.join(kinds)}"]})
     return media_type or ""
 
 

@@ -57,7 +57,10 @@ def receive(schema: Mapping[str, Any], request: Request, data: dict[str, Any]) -
             if not upload.filename:
                 continue
             _, limit = engine.attachments.limits(kefu, prop)
-            content = upload.stream.read(limit + 1)
+            try:
+                content = upload.stream.read(limit + 1)
+            finally:  # Werkzeug spools a large part to a temporary file
+                upload.close()
             try:
                 values.append(store(kefu, name, prop, upload.filename, content))
             except FormValidationError as exc:
