@@ -58,6 +58,22 @@ def attachment_fields(schema: Mapping[str, Any]) -> dict[str, tuple[Mapping[str,
     return out
 
 
+def declaration_problems(schema: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a form's attachment fields, for the deployment's error list."""
+    problems = []
+    for field, (prop, _many) in attachment_fields(schema).items():
+        accept = prop.get(ACCEPT, list(DEFAULT_ACCEPT))
+        if not isinstance(accept, list) or not accept or not all(
+                isinstance(a, str) and "/" in a for a in accept):
+            problems.append(f"field {field!r}: {ACCEPT} must be a list of media types "
+                            f"such as \"image/png\"")
+        size = prop.get(MAX_BYTES, 1)
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            problems.append(f"field {field!r}: {MAX_BYTES} must be a positive whole number "
+                            f"of bytes")
+    return problems
+
+
 def limits(kefu: Kefu, prop: Mapping[str, Any]) -> tuple[tuple[str, ...], int]:
     """The media types a field accepts and its size limit (never above the installation's)."""
     accept = tuple(prop.get(ACCEPT) or DEFAULT_ACCEPT)
