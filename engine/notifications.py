@@ -260,10 +260,13 @@ def unread_count(session: Session, username: str) -> int:
         Notification.read_at.is_(None))) or 0
 
 
-def inbox(session: Session, username: str, limit: int = 100) -> Sequence[Notification]:
-    return session.scalars(select(Notification).where(
-        Notification.recipient == username, Notification.channel == INAPP)
-        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).all()
+def inbox(session: Session, username: str, limit: int = 100
+          ) -> list[tuple[Notification, str]]:
+    """A person's in-app notifications, newest first, each with its case's number."""
+    query = (select(Notification, Case.number).join(Case, Case.id == Notification.case_id)
+             .where(Notification.recipient == username, Notification.channel == INAPP)
+             .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
+    return [(row, number) for row, number in session.execute(query)]
 
 
 def mark_read(session: Session, username: str, now: datetime) -> None:

@@ -27,9 +27,12 @@ def free_port() -> int:
 class Mailbox:
     port: int
     messages: list[EmailMessage] = field(default_factory=list)
+    #: Set when a message arrives, for a test of the worker's own thread to wait on.
+    arrived: threading.Event = field(default_factory=threading.Event)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.arrived.set()
         return "250 OK"
 
 

@@ -14,7 +14,7 @@ import engine
 from engine import notifications
 from engine.persistence.models import Person
 from engine.persistence.notice_models import Notification
-from tests.complaints import CONTACT, JUSTIFIED, do, open_tasks, register
+from tests.complaints import CONTACT, INTAKE, JUSTIFIED, do, open_tasks, register
 from tests.notify_servers import Mailbox, Robot, free_port, robot, smtp  # noqa: F401
 from tests.test_deadlines import fire
 
@@ -140,3 +140,38 @@ def test_a_person_without_an_address_fails_at_once_without_retries(
 def test_unknown_channel_in_the_settings_is_refused() -> None:
     with pytest.raises(ValueError, match="notify_channels"):
         engine.Settings(notify_channels="inapp,sms")
+
+
+def test_the_sender_is_woken_only_after_the_step_commits(deployed, people, smtp) -> None:  # noqa: F811
+    deployed.settings = replace(deployed.settings, notify_channels="inapp,email")
+    woken: list[str] = []
+
+    def wake() -> None:
+        woken.append("after commit")
+    notifications.on_enqueued(deployed.db, wake)
+    try:
+        with pytest.raises(RuntimeError), deployed.session() as s:
+            engine.start_case(deployed, s, "complaint", people["agent01"], dict(INTAKE))
+            assert woken == []  # rows written, nothing sent while the step is open
+            raise RuntimeError("the step fails after its rows were written")
+        assert woken == [] and rows(deployed) == []  # rolled back: nothing to send
+        register(deployed, people["agent01"])
+        assert woken == ["after commit"]
+    finally:
+        notifications.remove_listener(deployed.db, wake)
+
+
+def test_the_timer_worker_sends_a_new_tasks_mail_once_the_step_has_committed(
+        mailed, people, smtp: Mailbox) -> None:  # noqa: F811
+    """`kefu serve` and `kefu worker`: the worker's scheduler thread does the sending."""
+    mailed.settings = replace(mailed.settings, notify_channels="inapp,email")
+    worker = engine.TimerWorker(mailed, name="notify-test", listen=False)
+    worker.start()
+    try:
+        number = register(mailed, people["agent01"])
+        assert smtp.arrived.wait(timeout=20), "the worker sent nothing"
+    finally:
+        worker.stop()
+    [mail] = smtp.messages
+    assert mail["To"] == "duty01@kefu.example.cn" and number in mail["Subject"]
+    assert [r.state for r in rows(mailed, channel="email")] == ["sent"]
