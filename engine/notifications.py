@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.notify_channels import Channel, Outgoing, Undeliverable, channels_for
@@ -38,6 +38,7 @@ INAPP = "inapp"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 RETRY_MAX = timedelta(hours=1)
 _TABLE = Notification.__table__
+_INSERT = insert(_TABLE)
 
 
 def _zh(text: str | None) -> str:
@@ -69,6 +70,16 @@ def wording(kind: str, number: str, title: str, *, due: datetime | None = None,
     return f"案件升级至第 {level} 级：案件 {number} 已转{role_name}（{name}）"
 
 
+_PEOPLE = Person.__table__
+_ROLES = PersonRole.__table__
+#: Built once, with bound values: every step that opens a task asks this.
+_HOLDERS = (select(_PEOPLE.c.username)
+            .join(_ROLES, _ROLES.c.person_id == _PEOPLE.c.id)
+            .where(_ROLES.c.role == bindparam("role"), _PEOPLE.c.active.is_(True))
+            .order_by(_PEOPLE.c.username))
+_HOLDERS_IN = _HOLDERS.where(_PEOPLE.c.department == bindparam("department"))
+
+
 def recipients(session: Session, to: Mapping[str, Any]) -> list[str]:
     """The people a task's holder stands for: one named person, or everyone active with
     the role (in the department, when the task names one)."""
@@ -76,12 +87,12 @@ def recipients(session: Session, to: Mapping[str, Any]) -> list[str]:
         return [str(to["user"])]
     if not to.get("role"):
         return []
-    query = (select(Person.username).join(PersonRole, PersonRole.person_id == Person.id)
-             .where(PersonRole.role == to["role"], Person.active.is_(True))
-             .order_by(Person.username))
     if to.get("department"):
-        query = query.where(Person.department == to["department"])
-    return list(session.scalars(query))
+        found = session.connection().execute(
+            _HOLDERS_IN, {"role": to["role"], "department": to["department"]})
+    else:
+        found = session.connection().execute(_HOLDERS, {"role": to["role"]})
+    return list(found.scalars())
 
 
 def notify(kefu: Kefu, session: Session, case: Case, kind: str, to: Mapping[str, Any],
@@ -107,7 +118,7 @@ def notify(kefu: Kefu, session: Session, case: Case, kind: str, to: Mapping[str,
                 "last_error": None, "created_at": now,
                 "sent_at": now if channel == INAPP else None, "read_at": None,
             })
-    session.connection().execute(insert(_TABLE), rows)
+    session.connection().execute(_INSERT, rows)
     if len(channels) > 1 or channels[0] != INAPP:
         _wake_after_commit(kefu, session)
     return len(rows)
