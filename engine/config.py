@@ -70,6 +70,8 @@ class Settings:
     #: A group robot's URL: 企业微信 (`wecom`) or 钉钉 (`dingtalk`) text messages.
     webhook_url: str = ""
     webhook_kind: str = "wecom"
+    #: 钉钉 robots with 加签 security: the robot's secret (SEC…); empty: not signed.
+    webhook_secret: str = ""
     #: Seconds a channel may take to answer, before the attempt counts as failed.
     notify_timeout_seconds: float = 10.0
     #: A failed send is retried after this, doubling up to an hour, this many times in all.

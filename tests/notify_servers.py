@@ -51,6 +51,8 @@ def smtp() -> Iterator[Mailbox]:
 class Robot:
     url: str
     received: list[dict[str, Any]] = field(default_factory=list)
+    #: The path and query each message was posted to (钉钉 signs in the query).
+    paths: list[str] = field(default_factory=list)
     #: What the robot answers: errcode 0 is "taken".
     answer: dict[str, Any] = field(default_factory=lambda: {"errcode": 0, "errmsg": "ok"})
 
@@ -64,6 +66,7 @@ def robot() -> Iterator[Robot]:
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers["Content-Length"])
             state.received.append(json.loads(self.rfile.read(length)))
+            state.paths.append(self.path)
             body = json.dumps(state.answer).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

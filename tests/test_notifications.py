@@ -4,8 +4,12 @@ a group robot (a real HTTP server); sending is recorded, retried and never part 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import replace
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select, update
@@ -126,6 +130,19 @@ def test_dingtalk_robot_gets_its_own_text_shape(mailed, people, robot: Robot) ->
     [message] = robot.received
     assert message["msgtype"] == "text" and message["at"] == {"atUserIds": [], "isAtAll": False}
     assert number in message["text"]["content"]
+
+
+def test_dingtalk_robot_with_a_secret_gets_a_signed_url(mailed, people, robot: Robot) -> None:  # noqa: F811
+    mailed.settings = replace(mailed.settings, webhook_kind="dingtalk", notify_channels="webhook",
+                              webhook_secret="SECtest")
+    register(mailed, people["agent01"])
+    notifications.deliver_due(mailed)
+    [path] = robot.paths
+    query = parse_qs(urlsplit(path).query)
+    millis = query["timestamp"][0]
+    digest = hmac.new(b"SECtest", f"{millis}\nSECtest".encode(), hashlib.sha256).digest()
+    assert query["sign"] == [base64.b64encode(digest).decode()]  # as 钉钉's docs compute it
+    assert query["key"] == ["test"]  # the configured URL's own query is kept
 
 
 def test_a_person_without_an_address_fails_at_once_without_retries(
