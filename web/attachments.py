@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Request, abort, current_app, send_file
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.datastructures import FileStorage
 
 import engine
 from engine import FormValidationError
@@ -46,30 +47,53 @@ def _kept(request: Request, name: str) -> list[dict[str, Any]]:
     return out
 
 
+def _store_all(name: str, prop: Mapping[str, Any], uploads: list[FileStorage],
+               errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    kefu = db.kefu()
+    _, limit = engine.attachments.limits(kefu, prop)
+    values = []
+    for upload in uploads:
+        if not upload.filename:
+            continue
+        try:
+            content = upload.stream.read(limit + 1)
+        finally:  # Werkzeug spools a large part to a temporary file
+            upload.close()
+        try:
+            values.append(store(kefu, name, prop, upload.filename, content))
+        except FormValidationError as exc:
+            for field, messages in exc.field_errors.items():
+                errors.setdefault(field, []).extend(messages)
+    return values
+
+
 def receive(schema: Mapping[str, Any], request: Request, data: dict[str, Any]) -> None:
     """Store the files of the schema's attachment fields and put their values in `data`;
     raises FormValidationError naming each field whose file was refused (size, type)."""
-    kefu = db.kefu()
     errors: dict[str, list[str]] = {}
     for name, (prop, many) in attachment_fields(schema).items():
-        values = _kept(request, name)
-        for upload in request.files.getlist(name):
-            if not upload.filename:
-                continue
-            _, limit = engine.attachments.limits(kefu, prop)
-            try:
-                content = upload.stream.read(limit + 1)
-            finally:  # Werkzeug spools a large part to a temporary file
-                upload.close()
-            try:
-                values.append(store(kefu, name, prop, upload.filename, content))
-            except FormValidationError as exc:
-                for field, messages in exc.field_errors.items():
-                    errors.setdefault(field, []).extend(messages)
+        values = _kept(request, name) + _store_all(name, prop, request.files.getlist(name),
+                                                   errors)
         if values:
             data[name] = values if many else values[-1]
     if errors:
         raise FormValidationError(errors)
+
+
+def receive_one(schema: Mapping[str, Any], field: str, request: Request) -> dict[str, Any]:
+    """One file for a form's field, sent alone as the part `file` (the API): its value,
+    for the client to put in the form's data."""
+    fields = attachment_fields(schema)
+    if field not in fields:
+        raise FormValidationError({field: ["此字段不接受文件 / this field takes no file"]})
+    uploads = [u for u in request.files.getlist("file") if u.filename]
+    if len(uploads) != 1:
+        raise FormValidationError({field: ["请以 file 上传一个文件 / send one file as 'file'"]})
+    errors: dict[str, list[str]] = {}
+    values = _store_all(field, fields[field][0], uploads, errors)
+    if errors:
+        raise FormValidationError(errors)
+    return values[0]
 
 
 @bp.app_template_global()

@@ -159,3 +159,37 @@ def test_C10_files_are_kept_with_the_case_and_purged_with_it(deployed, people) -
     with deployed.session() as s:
         held = s.scalars(select(Attachment.case_id)).all()
         assert held == [engine.case_by_number(s, keeps).id]
+
+
+def test_C1_telephony_uploads_evidence_through_the_api_then_starts_the_complaint(
+        client, deployed) -> None:
+    from tests.web.test_api import _token
+
+    headers = _token(deployed, "agent01")
+    refused = client.post("/api/processes/complaint/files/evidence", headers=headers,
+                          data={"file": (io.BytesIO(b"MZ\x90\x00" * 10), "receipt.png")})
+    assert refused.status_code == 422
+    assert "file type not allowed" in refused.get_json()["fields"]["evidence"][0]
+    sent = client.post("/api/processes/complaint/files/evidence", headers=headers,
+                       data={"file": (io.BytesIO(PNG), "截图.png")})
+    assert sent.status_code == 201
+    value = sent.get_json()
+    assert value == {"sha256": SHA_PNG, "name": "截图.png", "media_type": "image/png",
+                     "size": len(PNG)}
+    created = client.post("/api/cases", json={"process": "complaint",
+                                              "data": {**INTAKE, "evidence": [value]}},
+                          headers=headers)
+    assert created.status_code == 201
+    [intake] = history_of(deployed, created.get_json()["number"])
+    assert intake.data["evidence"] == [value]
+    unknown = dict(value, sha256="0" * 64)  # a file never uploaded cannot be named
+    bad = client.post("/api/cases", json={"process": "complaint",
+                                          "data": {**INTAKE, "evidence": [unknown]}},
+                      headers=headers)
+    assert bad.status_code == 422 and "evidence/0" in bad.get_json()["fields"]
+    not_a_file = client.post("/api/processes/complaint/files/content", headers=headers,
+                             data={"file": (io.BytesIO(PNG), "x.png")})
+    assert not_a_file.status_code == 422
+    other = _token(deployed, "bill01")  # may not start a complaint: may not upload for one
+    assert client.post("/api/processes/complaint/files/evidence", headers=other,
+                       data={"file": (io.BytesIO(PNG), "x.png")}).status_code == 403
