@@ -17,12 +17,6 @@ bp = Blueprint("notices", __name__)
 ADMINS = ("process_owner",)
 
 
-def kind_names() -> dict[str, str]:
-    return {notifications.TASK: _("New task"), notifications.REMINDER: _("Reminder"),
-            notifications.OVERDUE: _("Overdue"), notifications.URGE: _("Urged"),
-            notifications.ESCALATION: _("Escalated")}
-
-
 def channel_names() -> dict[str, str]:
     return {"inapp": _("In the app"), "email": _("E-mail"), "webhook": _("Group robot")}
 
@@ -48,7 +42,7 @@ def header_counts() -> dict[str, Any]:
 @login_required
 def index() -> Any:
     rows = notifications.inbox(db.session(), g.actor.username)
-    return render_template("notices/list.html", rows=rows, kinds=kind_names())
+    return render_template("notices/list.html", rows=rows)
 
 
 @bp.post("/notifications/read")
@@ -63,5 +57,5 @@ def read() -> Any:
 def outbox() -> Any:
     session = db.session()
     return render_template("notices/outbox.html", health=notifications.channel_health(session),
-                           troubles=notifications.troubles(session), kinds=kind_names(),
+                           troubles=notifications.troubles(session),
                            channels=channel_names(), states=state_names())
