@@ -17,7 +17,6 @@ from werkzeug.datastructures import FileStorage
 
 import engine
 from engine import FormValidationError
-from engine.attachments import attachment_fields, find, of_case, path_of, store
 from web import db
 from web.auth import login_required
 from web.cases import _case
@@ -60,7 +59,7 @@ def _store_all(name: str, prop: Mapping[str, Any], uploads: list[FileStorage],
         finally:  # Werkzeug spools a large part to a temporary file
             upload.close()
         try:
-            values.append(store(kefu, name, prop, upload.filename, content))
+            values.append(engine.attachments.store(kefu, name, prop, upload.filename, content))
         except FormValidationError as exc:
             for field, messages in exc.field_errors.items():
                 errors.setdefault(field, []).extend(messages)
@@ -71,7 +70,7 @@ def receive(schema: Mapping[str, Any], request: Request, data: dict[str, Any]) -
     """Store the files of the schema's attachment fields and put their values in `data`;
     raises FormValidationError naming each field whose file was refused (size, type)."""
     errors: dict[str, list[str]] = {}
-    for name, (prop, many) in attachment_fields(schema).items():
+    for name, (prop, many) in engine.attachments.attachment_fields(schema).items():
         values = _kept(request, name) + _store_all(name, prop, request.files.getlist(name),
                                                    errors)
         if values:
@@ -83,7 +82,7 @@ def receive(schema: Mapping[str, Any], request: Request, data: dict[str, Any]) -
 def receive_one(schema: Mapping[str, Any], field: str, request: Request) -> dict[str, Any]:
     """One file for a form's field, sent alone as the part `file` (the API): its value,
     for the client to put in the form's data."""
-    fields = attachment_fields(schema)
+    fields = engine.attachments.attachment_fields(schema)
     if field not in fields:
         raise FormValidationError({field: ["此字段不接受文件 / this field takes no file"]})
     uploads = [u for u in request.files.getlist("file") if u.filename]
@@ -98,7 +97,7 @@ def receive_one(schema: Mapping[str, Any], field: str, request: Request) -> dict
 
 @bp.app_template_global()
 def case_attachments(case: Any) -> list[Any]:
-    return of_case(db.session(), case)
+    return engine.attachments.of_case(db.session(), case)
 
 
 @bp.get("/cases/<number>/files/<sha256>")
@@ -106,12 +105,12 @@ def case_attachments(case: Any) -> list[Any]:
 def download(number: str, sha256: str) -> Any:
     """Only through a case the reader may see (the same check as the case page)."""
     case = _case(number)
-    row = find(db.session(), case, sha256)
-    if row is None or not path_of(db.kefu(), sha256).is_file():
+    row = engine.attachments.find(db.session(), case, sha256)  # None for any other name
+    path = engine.attachments.path_of(db.kefu(), row.sha256) if row is not None else None
+    if path is None or not path.is_file():
         abort(404)
-    response = send_file(path_of(db.kefu(), sha256), mimetype=row.media_type,
-                         download_name=row.name, as_attachment=row.media_type not in INLINE,
-                         max_age=0)
+    response = send_file(path, mimetype=row.media_type, download_name=row.name,
+                         as_attachment=row.media_type not in INLINE, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
-from engine.attachments import is_attachment
+from engine import attachments
 from web.i18n import bi
 
 LONG_TEXT = 200
@@ -53,9 +53,9 @@ class Field:
 
 
 def _options(prop: Mapping[str, Any]) -> list[tuple[str, str]]:
-    if prop.get("type") == "array" and is_attachment(prop.get("items") or {}):
+    if prop.get("type") == "array" and attachments.is_attachment(prop.get("items") or {}):
         prop = prop["items"]
-    if is_attachment(prop):  # the media types a file field accepts
+    if attachments.is_attachment(prop):  # the media types a file field accepts
         return [(t, t) for t in prop.get("x-kefu-accept", [])]
     choices = prop.get("oneOf") or prop.get("anyOf") or []
     if choices and all(isinstance(c, dict) and "const" in c for c in choices):
@@ -74,9 +74,9 @@ def _json_text(value: Any) -> str:
 def _kind(prop: Mapping[str, Any], required: bool) -> str:
     if prop.get("readOnly"):
         return "readonly"
-    if is_attachment(prop):
+    if attachments.is_attachment(prop):
         return "file"
-    if prop.get("type") == "array" and is_attachment(prop.get("items") or {}):
+    if prop.get("type") == "array" and attachments.is_attachment(prop.get("items") or {}):
         return "files"
     options = _options(prop)
     if options:

@@ -109,6 +109,7 @@ def test_C1_only_those_who_may_see_the_case_get_its_files(client, auth, deployed
     assert client.get(f"/cases/{number}/files/{SHA_PNG}").status_code == 403
     auth.as_user("agent01")  # a case that does not hold the file does not serve it
     assert client.get(f"/cases/{other}/files/{SHA_PNG}").status_code == 404
+    assert client.get(f"/cases/{number}/files/..%2F..%2Fsecret_key").status_code == 404
     auth.as_user("audit01")
     seen = client.get(f"/cases/{number}/files/{SHA_PNG}")
     assert seen.status_code == 200
