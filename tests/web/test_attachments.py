@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from dataclasses import replace
 from datetime import timedelta
 
@@ -16,8 +17,18 @@ from engine.attachments import _too_big, path_of
 from engine.persistence.notice_models import Attachment
 from engine.retention import purge_expired
 from tests.attachments import PDF, PNG, certificate_file
-from tests.complaints import INTAKE, register, run_to_archive
-from tests.web.conftest import text_of
+from tests.complaints import (
+    CONTACT,
+    INTAKE,
+    JUSTIFIED,
+    PROPOSAL,
+    do,
+    open_tasks,
+    register,
+    run_to_archive,
+)
+from tests.web.conftest import form, text_of
+from tests.web.test_api import _token
 
 SHA_PNG = hashlib.sha256(PNG).hexdigest()
 
@@ -164,8 +175,6 @@ def test_C10_files_are_kept_with_the_case_and_purged_with_it(deployed, people) -
 
 def test_C1_telephony_uploads_evidence_through_the_api_then_starts_the_complaint(
         client, deployed) -> None:
-    from tests.web.test_api import _token
-
     headers = _token(deployed, "agent01")
     refused = client.post("/api/processes/complaint/files/evidence", headers=headers,
                           data={"file": (io.BytesIO(b"MZ\x90\x00" * 10), "receipt.png")})
@@ -194,3 +203,29 @@ def test_C1_telephony_uploads_evidence_through_the_api_then_starts_the_complaint
     other = _token(deployed, "bill01")  # may not start a complaint: may not upload for one
     assert client.post("/api/processes/complaint/files/evidence", headers=other,
                        data={"file": (io.BytesIO(PNG), "x.png")}).status_code == 403
+
+
+def _docx() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as docx:
+        docx.writestr("[Content_Types].xml", "<Types/>")
+        docx.writestr("word/document.xml", "<w:document/>")
+    return out.getvalue()
+
+
+def test_C6_the_department_attaches_its_supporting_documents_to_the_proposal(
+        client, auth, deployed, people) -> None:
+    number = register(deployed, people["agent01"])
+    do(deployed, number, "contact", people["duty01"], CONTACT)
+    do(deployed, number, "judge", people["duty01"], JUSTIFIED)
+    [task] = [t for t in open_tasks(deployed, number) if t.spec_name == "propose"]
+    auth.as_user("bill01")
+    response = upload(auth, f"/tasks/{task.id}", form(PROPOSAL),
+                      {"supporting_documents": [(_docx(), "扣费明细.docx"), (PDF, "账单.pdf")]})
+    assert response.status_code == 302, text_of(response)
+    [proposal] = [r for r in history_of(deployed, number) if r.task_spec == "propose"]
+    assert [d["media_type"] for d in proposal.data["supporting_documents"]] == [
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/pdf"]
+    auth.as_user("audit01")
+    assert "扣费明细.docx" in text_of(client.get(f"/cases/{number}"))
