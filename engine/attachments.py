@@ -18,7 +18,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,7 +126,9 @@ def store(kefu: Kefu, field: str, prop: Mapping[str, Any], name: str, content: b
     media_type = _check(kefu, field, prop, content[:_SNIFF_BYTES], len(content))
     sha256 = hashlib.sha256(content).hexdigest()
     target = path_of(kefu, sha256)
-    if not target.exists():
+    if target.exists():
+        os.utime(target)  # uploaded again: not an old orphan for `sweep_unreferenced`
+    else:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
             tmp.write(content)
@@ -179,6 +181,26 @@ def find(session: Session, case: Case, sha256: str) -> Attachment | None:
     return session.scalars(select(Attachment).where(Attachment.case_id == case.id,
                                                     Attachment.sha256 == sha256)
                            .limit(1)).first()
+
+
+def sweep_unreferenced(directory: Path, session: Session, now: datetime,
+                       older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete stored files no case holds that are older than `older_than`: uploads whose
+    form was never sent successfully. Younger ones may belong to a step still being
+    completed (a file is stored before its step's transaction begins)."""
+    if not directory.is_dir():
+        return 0
+    old = [p for p in directory.glob("??/*") if _SHA256.match(p.name)
+           and datetime.fromtimestamp(p.stat().st_mtime, UTC) < now - older_than]
+    held: set[str] = set()
+    for start in range(0, len(old), 500):
+        names = [p.name for p in old[start:start + 500]]
+        held |= set(session.scalars(select(Attachment.sha256)
+                                    .where(Attachment.sha256.in_(names))))
+    gone = [p for p in old if p.name not in held]
+    for path in gone:
+        path.unlink(missing_ok=True)
+    return len(gone)
 
 
 def remove_after_commit(directory: Path, session: Session, sha256s: set[str]) -> None:

@@ -109,7 +109,12 @@ def purge(ctx: click.Context, actor: str) -> None:
         records = purge_expired(session, kefu.clock.now(), actor,
                                 attachments_dir=kefu.settings.attachments_dir)
         numbers = [r.case_number for r in records]
+    with kefu.session() as session:
+        swept = engine.attachments.sweep_unreferenced(kefu.settings.attachments_dir, session,
+                                                      kefu.clock.now())
     click.echo(f"purged {len(numbers)} expired case(s): {', '.join(numbers) or '-'}")
+    if swept:
+        click.echo(f"removed {swept} uploaded file(s) that no case holds")
 
 
 @main.command()

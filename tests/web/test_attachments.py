@@ -8,12 +8,12 @@ import hashlib
 import io
 import zipfile
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 import engine
-from engine.attachments import _too_big, path_of
+from engine.attachments import _too_big, path_of, sweep_unreferenced
 from engine.persistence.notice_models import Attachment
 from engine.retention import purge_expired
 from tests.attachments import PDF, PNG, certificate_file
@@ -229,3 +229,16 @@ def test_C6_the_department_attaches_its_supporting_documents_to_the_proposal(
         "application/pdf"]
     auth.as_user("audit01")
     assert "扣费明细.docx" in text_of(client.get(f"/cases/{number}"))
+
+
+def test_C10_an_upload_no_case_holds_is_swept_after_a_day_not_before(deployed, people) -> None:
+    held = certificate_file(deployed, PNG, "截图.png")
+    register(deployed, people["agent01"], evidence=[held])
+    orphan = certificate_file(deployed, PDF, "没提交的.pdf")  # its form was never sent
+    directory = deployed.settings.attachments_dir
+    real_now = datetime.now(UTC)
+    with deployed.session() as s:
+        assert sweep_unreferenced(directory, s, real_now) == 0  # may be a step in progress
+        assert sweep_unreferenced(directory, s, real_now + timedelta(days=2)) == 1
+    assert not path_of(deployed, orphan["sha256"]).exists()
+    assert path_of(deployed, held["sha256"]).exists()
