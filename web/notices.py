@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine import notifications
 from web import db
@@ -33,9 +34,12 @@ def header_counts() -> dict[str, Any]:
     if actor is None:
         return {}
     session = db.session()
-    failing = notifications.failing_count(session) if set(ADMINS) & actor.roles else 0
-    return {"notice_counts": {"unread": notifications.unread_count(session, actor.username),
-                              "failing": failing}}
+    try:
+        failing = notifications.failing_count(session) if set(ADMINS) & actor.roles else 0
+        unread = notifications.unread_count(session, actor.username)
+    except SQLAlchemyError:  # an error page after the database failed: show it without counts
+        return {"notice_counts": {"unread": 0, "failing": 0}}
+    return {"notice_counts": {"unread": unread, "failing": failing}}
 
 
 @bp.get("/notifications")
