@@ -4,13 +4,16 @@ Nothing outside `engine` imports deeper than this module, so the inside can chan
 """
 
 # casefile, catalog, disclosure: reads for the web (issue 5); roster: leave, swaps, reports
-# (issue 4); engine.rules registers the rule operators.
+# (issue 4); attachments, notifications: files in forms, telling people (issue 15);
+# engine.rules registers the rule operators.
 from engine import (
     access,
+    attachments,
     casefile,
     catalog,
     checkpoints,
     disclosure,
+    notifications,
     reply_preview,
     roster,
     signin,
@@ -72,4 +75,5 @@ __all__ = [
     "signin",
     "Breach", "RuleViolation", "load_demo_roster", "roster", "shift_leader_on_duty",
     "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing",
+    "attachments", "notifications",
 ]

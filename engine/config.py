@@ -75,6 +75,33 @@ class Settings:
     login_failures_per_address: int = 20
     login_window_minutes: float = 15.0
     login_lockout_minutes: float = 15.0
+    #: Notifications (engine.notifications): the channels new tasks, reminders, overdue
+    #: notices and escalations go out on, comma-separated: inapp, email, webhook.
+    notify_channels: str = "inapp"
+    #: E-mail over SMTP; `smtp_user` empty: no login. STARTTLS when `smtp_starttls`.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "kefu@localhost"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    #: A group robot's URL: 企业微信 (`wecom`) or 钉钉 (`dingtalk`) text messages.
+    webhook_url: str = ""
+    webhook_kind: str = "wecom"
+    #: 钉钉 robots with 加签 security: the robot's secret (SEC…); empty: not signed.
+    webhook_secret: str = ""
+    #: Seconds a channel may take to answer, before the attempt counts as failed.
+    notify_timeout_seconds: float = 10.0
+    #: A failed send is retried after this, doubling up to an hour, this many times in all.
+    notify_retry_seconds: float = 60.0
+    notify_max_attempts: int = 6
+    #: Links in e-mails and robot messages start with this (e.g. https://kefu.example.cn).
+    public_url: str = ""
+    #: Attachments (engine.attachments) are stored here, named by their SHA-256; by default
+    #: in attachments/ of the installation's directory (engine.instance).
+    attachments_dir: Path | None = None
+    #: No single file may be larger than this, whatever a form allows.
+    attachment_max_bytes: int = 10 * 1024 * 1024
     numbers: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -91,6 +118,17 @@ class Settings:
                      "login_window_minutes", "login_lockout_minutes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be positive")
+        unknown = set(self.channels) - {"inapp", "email", "webhook"}
+        if unknown:
+            raise ValueError(f"notify_channels: unknown channel(s) {', '.join(sorted(unknown))}")
+        if self.webhook_kind not in ("wecom", "dingtalk"):
+            raise ValueError("webhook_kind: must be wecom or dingtalk")
+        if self.notify_max_attempts < 1:
+            raise ValueError("notify_max_attempts: must be 1 or more")
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.notify_channels.split(",") if c.strip())
 
     def number(self, name: str) -> float:
         """A configured number for process scripts (`setting("...")` in BPMN)."""

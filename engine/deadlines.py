@@ -17,7 +17,6 @@ in the process files, never here.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,7 +34,7 @@ from sqlalchemy.orm import Session
 from engine.calendar import WorkingCalendar, calendar_from_settings, parse_duration
 from engine.clock import Clock
 from engine.errors import ScriptError
-from engine.persistence.db import after_commit
+from engine.persistence.db import CommitSignal
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import Case, TaskItem
 from engine.roles import Actor
@@ -259,21 +258,19 @@ def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> 
 
 # --- waking the timer worker -----------------------------------------------------------------
 
-_listeners: weakref.WeakKeyDictionary[Database, list[Callable[[], None]]] = \
-    weakref.WeakKeyDictionary()
+#: Raised by every unit of work that changed deadlines (the timer worker listens).
+CHANGED = CommitSignal("deadlines")
 
 
 def on_change(database: Database, callback: Callable[[], None]) -> None:
     """Call `callback` after any unit of work of this process that changed deadlines has
     committed, outside its transaction (the in-process timer worker of `kefu serve` is woken
     this way); the callback must not block: it runs in the thread that committed."""
-    _listeners.setdefault(database, []).append(callback)
+    CHANGED.connect(database, callback)
 
 
 def remove_listener(database: Database, callback: Callable[[], None]) -> None:
-    callbacks = _listeners.get(database, [])
-    if callback in callbacks:
-        callbacks.remove(callback)
+    CHANGED.disconnect(database, callback)
 
 
 def _announce(kefu: Kefu, session: Session) -> None:
@@ -281,10 +278,7 @@ def _announce(kefu: Kefu, session: Session) -> None:
         # Delivered to every LISTENing worker when (and only if) this commits; PostgreSQL
         # folds repeats within one transaction into one notification.
         session.connection().execute(_NOTIFY)
-    callbacks = _listeners.get(kefu.db, [])
-    if callbacks and not session.info.get("kefu_deadlines_listener"):
-        session.info["kefu_deadlines_listener"] = True
-        after_commit(session, lambda: [callback() for callback in list(callbacks)])
+    CHANGED.raise_after_commit(session, kefu.db)
 
 
 # --- what people see -------------------------------------------------------------------------

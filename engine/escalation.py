@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import history
+from engine import history, notifications
 from engine.deadlines import timer_due
 from engine.errors import ScriptError
 from engine.operators import OperatorContext, operator
@@ -76,12 +76,15 @@ def _attached_items(session: Session, case: Case, task: Any) -> list[TaskItem]:
                                 .order_by(TaskItem.created_at)))
 
 
-def _urge(session: Session, case: Case, items: list[TaskItem], now: datetime,
+def _urge(context: OperatorContext, items: list[TaskItem], now: datetime,
           reason: str) -> list[dict[str, Any]]:
     """One 催单 per open task, kept as a fired `urge` row so its holder sees it."""
+    session, case = context.session, context.case
     sent = []
     for item in items:
         to = holder(item)
+        notifications.notify(context.kefu, session, case, notifications.URGE, to, item.title,
+                             task_id=item.id, due=item.due_at)
         session.add(Deadline(case_id=case.id, kind=URGE, task_id=item.id,
                              spec_name=item.spec_name, title=item.title, start_at=item.created_at,
                              due_at=now, task_due_at=item.due_at, fired_at=now,
@@ -118,7 +121,10 @@ def escalate(context: OperatorContext, task: Any, params: dict[str, Any]) -> dic
                    data={"level": level, "role": role, "reached_at": reached.isoformat(),
                          "to": to})
     department = case.department or task.data.get("department")
-    sent = _urge(session, case, _attached_items(session, case, task), now,
+    notifications.notify(context.kefu, session, case, notifications.ESCALATION,
+                         {"user": to} if to else {"role": role}, task.task_spec.bpmn_name or "",
+                         level=level, role=role)
+    sent = _urge(context, _attached_items(session, case, task), now,
                  f"escalation level {level}")
     history.append(session, case, at=now, actor="system", action="urged",
                    task_spec=task.task_spec.bpmn_id,
@@ -140,7 +146,7 @@ def urge(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[st
     session, case = context.session, context.case
     now = context.kefu.clock.now()
     items = _attached_items(session, case, task)
-    sent = _urge(session, case, items, now, "overdue")
+    sent = _urge(context, items, now, "overdue")
     history.append(session, case, at=now, actor="system", action="urged",
                    task_spec=task.task_spec.bpmn_id,
                    data={"overdue": [i.spec_name for i in items],

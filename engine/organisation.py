@@ -81,6 +81,7 @@ def _upsert_person(session: Session, file: str, index: int, entry: Any,
     person.department = entry.get("department")
     person.job_type = entry.get("job_type")
     person.skill_level = entry.get("skill_level")
+    person.email = entry.get("email") or None
     if with_passwords and entry.get("password") and not person.password_hash:
         person.password_hash = hash_password(str(entry["password"]))
     wanted = set(entry["roles"])

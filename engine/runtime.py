@@ -17,7 +17,13 @@ from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, defer, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import deadlines, escalation, history  # noqa: F401 - escalation registers operators
+from engine import (  # noqa: F401 - escalation registers operators
+    attachments,
+    deadlines,
+    escalation,
+    history,
+    notifications,
+)
 from engine.clock import FixedClock
 from engine.errors import KefuError, PermissionDenied, ScriptError, TaskConflict
 from engine.forms import readonly_fields, validate
@@ -102,6 +108,7 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
 
     now = kefu.clock.now()
     spec_name = task.task_spec.bpmn_id
+    attachments.record(kefu, session, case, schema, submitted, spec_name, actor.username, now)
     apply_submission(task.data, schema, submitted)  # a field left empty is cleared
     task.data[f"{spec_name}_by"] = actor.username
     task.data[f"{spec_name}_at"] = now.isoformat()
@@ -187,6 +194,8 @@ def reassign_task(kefu: Kefu, session: Session, task_id: str, leader: Actor,
     history.append(session, case, at=kefu.clock.now(), actor=leader.username,
                    action="reassigned", task_spec=item.spec_name, task_title=item.title,
                    data={"to": to.username})
+    notifications.notify(kefu, session, case, notifications.TASK, {"user": to.username},
+                         item.title, task_id=item.id)
     _flush(session)
     return item
 
@@ -380,3 +389,4 @@ def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
         })
     if added:
         connection.execute(_INSERT_TASKS, added)
+        notifications.new_tasks(kefu, session, case, added)

@@ -26,6 +26,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.attachments import declaration_problems as attachment_problems
 from engine.calendar import parse_duration
 from engine.errors import DeploymentError, Problem, ScriptError
 from engine.persistence.models import ProcessVersion
@@ -171,7 +172,8 @@ def _check_forms(form_files: Mapping[str, str], out: _Collector) -> dict[str, di
             path = "/".join(str(p) for p in exc.path) or "(root)"
             out.add(name, f"not a valid JSON Schema at {path}: {exc.message}")
             continue
-        problems = declaration_problems(schema)
+        problems = [*declaration_problems(schema),
+                    *(f"attachment {p}" for p in attachment_problems(schema))]
         for problem in problems:
             out.add(name, problem)
         if not problems:

@@ -54,9 +54,9 @@ def register(kefu: Kefu, agent: Actor, **changes: Any) -> str:
         return engine.start_case(kefu, s, "complaint", agent, {**INTAKE, **changes}).number
 
 
-def run_to_archive(kefu: Kefu, people: dict[str, Actor]) -> str:
+def run_to_archive(kefu: Kefu, people: dict[str, Actor], **intake: Any) -> str:
     """The shortest justified path: one proposal, approved, SMS reply, satisfied."""
-    number = register(kefu, people["agent01"])
+    number = register(kefu, people["agent01"], **intake)
     do(kefu, number, "contact", people["duty01"], CONTACT)
     do(kefu, number, "judge", people["duty01"], JUSTIFIED)
     do(kefu, number, "propose", people["bill01"], PROPOSAL)

@@ -73,7 +73,8 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(database_url="sqlite://", processes_dir=ROOT / "processes",
-                    forms_dir=ROOT / "forms", history_key="test-history-key")
+                    forms_dir=ROOT / "forms", history_key="test-history-key",
+                    attachments_dir=tmp_path / "attachments")
 
 
 def saved_as_spiffworkflow_would(kefu: Kefu, session: Session, case: Case,

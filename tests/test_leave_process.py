@@ -18,6 +18,7 @@ from engine import RuleViolation
 from engine.demo.roster import generate_roster
 from engine.persistence.models import Case
 from engine.persistence.roster_models import LeaveRecord, ShiftAssignment
+from tests.attachments import certificate_file
 from tests.complaints import do, open_tasks
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -220,7 +221,7 @@ def test_L4_personal_leave_asked_for_someone_else_is_refused(rostered, people) -
 
 def test_L4_sick_leave_may_be_asked_on_someones_behalf(rostered, people) -> None:
     number = ask(rostered, people["agent02"], employee="agent01", kind="sick",
-                 has_certificate=True, certificate_from="2026-11-25",
+                 certificate_file=certificate_file(rostered), certificate_from="2026-11-25",
                  certificate_to="2026-11-25")
     data = data_of(rostered, number)
     assert (data["employee"], data["request_by"]) == ("agent01", "agent02")
@@ -240,11 +241,11 @@ def test_L5_sick_day_without_certificate_owes_it_on_the_first_day_back(rostered,
     with pytest.raises(RuleViolation) as caught:
         do(rostered, number, "certificate", people["agent01"],
            {"certificate_from": "2026-11-26", "certificate_to": "2026-11-26",
-            "issuer": "市第一人民医院"})
+            "issuer": "市第一人民医院", "certificate_file": certificate_file(rostered)})
     assert caught.value.rules == ["L5"] and "without gaps" in str(caught.value)
     do(rostered, number, "certificate", people["agent01"],
        {"certificate_from": "2026-11-25", "certificate_to": "2026-11-26",
-        "issuer": "市第一人民医院"})
+        "issuer": "市第一人民医院", "certificate_file": certificate_file(rostered)})
     assert state(rostered, number) == "closed"
     with rostered.session() as s:
         record = s.scalars(select(LeaveRecord)).one()
@@ -262,10 +263,11 @@ def test_L5_off_the_roster_the_certificate_is_due_the_next_working_day(deployed,
 
 def test_L5_certificate_given_with_the_request_must_cover_it(rostered, people) -> None:
     refusal = refused(rostered, people["agent01"], kind="sick", **DAYS_25_26,
-                      has_certificate=True, certificate_from="2026-11-25",
-                      certificate_to="2026-11-25")
+                      certificate_file=certificate_file(rostered),
+                      certificate_from="2026-11-25", certificate_to="2026-11-25")
     assert refusal.rules == ["L5"]
-    number = ask(rostered, people["agent01"], kind="sick", **DAYS_25_26, has_certificate=True,
+    number = ask(rostered, people["agent01"], kind="sick", **DAYS_25_26,
+                 certificate_file=certificate_file(rostered),
                  certificate_from="2026-11-24", certificate_to="2026-11-27")
     assert data_of(rostered, number)["certificate_required"] is False
 

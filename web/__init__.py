@@ -30,7 +30,8 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
         # The cookie may outlive a session no longer than the server-side absolute lifetime;
         # the idle timeout and revocation are the session row's (engine.signin).
         PERMANENT_SESSION_LIFETIME=timedelta(hours=kefu.settings.session_absolute_hours),
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        # A form with files: the largest file a form may take, and the rest of the form.
+        MAX_CONTENT_LENGTH=kefu.settings.attachment_max_bytes + 2 * 1024 * 1024,
         BABEL_DEFAULT_LOCALE=i18n.DEFAULT_LOCALE,
         BABEL_DEFAULT_TIMEZONE=kefu.settings.timezone,
     )
@@ -43,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
         app.config["SECRET_KEY"] = instance.session_secret(kefu.settings)
     app.extensions["kefu"] = kefu
 
-    from web import api, audit, auth, cases, inbox, processes, tasks
+    from web import api, attachments, audit, auth, cases, inbox, notices, processes, tasks
 
     i18n.init_app(app)
     db.init_app(app)
@@ -52,7 +53,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
     logmask.init_app()
     errors.init_app(app)
 
-    for module in (auth, inbox, tasks, cases, audit, processes, api):
+    for module in (auth, inbox, tasks, cases, audit, processes, api, attachments, notices):
         app.register_blueprint(module.bp)
 
     @app.get("/")

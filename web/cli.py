@@ -186,10 +186,15 @@ def purge(ctx: click.Context, actor: str) -> None:
     from engine.retention import purge_expired
 
     kefu = _kefu(ctx)
+    files = engine.attachments.folder(kefu.settings)
     with kefu.session() as session:
-        records = purge_expired(session, kefu.clock.now(), actor)
+        records = purge_expired(session, kefu.clock.now(), actor, attachments_dir=files)
         numbers = [r.case_number for r in records]
+    with kefu.session() as session:
+        swept = engine.attachments.sweep_unreferenced(files, session, kefu.clock.now())
     click.echo(f"purged {len(numbers)} expired case(s): {', '.join(numbers) or '-'}")
+    if swept:
+        click.echo(f"removed {swept} uploaded file(s) that no case holds")
 
 
 @main.command()

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 import engine
 from engine import FormValidationError, KefuError, PermissionDenied, TaskConflict
 from engine.roles import may_act
-from web import db
+from web import attachments, db
 from web.auth import login_required
 from web.forms import fields_for, form_errors, parse
 from web.helpers import case_rows, due, now, step_entries, titles
@@ -83,6 +83,7 @@ def task(task_id: str) -> Any:
         # In the query too: a script that disables the pressed button drops its value.
         wants_preview = "preview" in (request.form.get("action"), request.args.get("do"))
         try:
+            attachments.receive(schema, request, data)
             preview = _preview(item, data)  # None: the step sends no reply
             confirmed = preview is None or (not wants_preview
                                             and seen == _digest(preview))
@@ -196,6 +197,7 @@ def start(process_id: str) -> Any:
     if request.method == "POST":
         data = parse(schema, request.form, zone())
         try:
+            attachments.receive(schema, request, data)
             target = db.attempt(once, lambda: _started(process_id, data))
         except FormValidationError as exc:
             errors = exc.field_errors

@@ -3,6 +3,7 @@
 from engine.persistence import (  # noqa: F401
     deadline_models,
     models,
+    notice_models,
     roster_models,
     signin_models,
     submission_models,

@@ -7,6 +7,7 @@ command) opens one unit of work here and it commits or rolls back in one place.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,6 +92,31 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     outside its transaction; never if it rolls back. A savepoint's release is not a commit
     (SQLAlchemy's own after_commit event fires at both)."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+class CommitSignal:
+    """Callbacks of this process, per database, called once after each unit of work that
+    raised the signal has committed (the in-process timer worker is woken this way when
+    deadlines or outgoing notifications change). Callbacks must not block."""
+
+    def __init__(self, name: str) -> None:
+        self._key = f"kefu_signal_{name}"
+        self._listeners: weakref.WeakKeyDictionary[Database, list[Callable[[], None]]] = \
+            weakref.WeakKeyDictionary()
+
+    def connect(self, database: Database, callback: Callable[[], None]) -> None:
+        self._listeners.setdefault(database, []).append(callback)
+
+    def disconnect(self, database: Database, callback: Callable[[], None]) -> None:
+        callbacks = self._listeners.get(database, [])
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    def raise_after_commit(self, session: Session, database: Database) -> None:
+        callbacks = self._listeners.get(database, [])
+        if callbacks and not session.info.get(self._key):
+            session.info[self._key] = True
+            after_commit(session, lambda: [callback() for callback in list(callbacks)])
 
 
 def write_after(session: Session, write: Callable[[Session], None]) -> None:

@@ -70,6 +70,8 @@ class Person(Base):
     skill_level: Mapped[int | None] = mapped_column(Integer)
     shift_leader_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: Where e-mail notifications go (engine.notifications); none: no e-mail.
+    email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(default=True)
 
     roles: Mapped[list[PersonRole]] = relationship(

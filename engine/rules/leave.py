@@ -92,7 +92,7 @@ def read_request(session: Session, tz: ZoneInfo, data: dict[str, Any]) -> LeaveR
                                                      "can be an emergency"]})
         asked_at = min(asked_at, parse_moment(data.get("phoned_at"), "phoned_at", tz))
     certificate = None
-    if data.get("has_certificate"):
+    if data.get("certificate_file") or data.get("has_certificate"):  # the file; older: a box
         certificate = (parse_day(data.get("certificate_from"), "certificate_from"),
                        parse_day(data.get("certificate_to"), "certificate_to"))
     return LeaveRequest(employee, requester, kind, start, end, asked_at, emergency, certificate)

@@ -23,7 +23,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 
-from engine import deadlines
+from engine import deadlines, notifications
 from engine.kefu import Kefu
 from engine.scheduler.firing import Fired, fire_due
 
@@ -41,6 +41,17 @@ def fire_job(name: str) -> None:
     worker = _WORKERS.get(name)
     if worker is not None:
         worker.run()
+
+
+def deliver_job(name: str) -> None:
+    """APScheduler job: send the notifications that are due (engine.notifications), with
+    no transaction open while a channel is talked to."""
+    worker = _WORKERS.get(name)
+    if worker is not None:
+        try:
+            notifications.deliver_due(worker.kefu)
+        except Exception:  # the database is away: the next run tries again
+            log.exception("%s could not send notifications", name)
 
 
 def recheck_job(name: str) -> None:
@@ -80,8 +91,14 @@ class TimerWorker:
         self._waker = threading.Thread(target=self._wake_loop, daemon=True,
                                        name=f"{self.name}-wake")
         self._waker.start()
+        notifications.on_enqueued(self.kefu.db, self.deliver_soon)
         result = self.run(arm=False)
         self.scheduler.add_job(recheck_job, "interval", id=f"kefu-recheck-{self.name}",
+                               seconds=self.kefu.settings.timer_recheck_seconds,
+                               args=[self.name], replace_existing=True)
+        # Retries fall due by the clock, and another process's messages are not announced
+        # here: a slow periodic run sends those.
+        self.scheduler.add_job(deliver_job, "interval", id=f"kefu-deliver-{self.name}",
                                seconds=self.kefu.settings.timer_recheck_seconds,
                                args=[self.name], replace_existing=True)
         self.scheduler.start()
@@ -97,6 +114,7 @@ class TimerWorker:
         deadlines.remove_listener(self.kefu.db, self.wake)
         with self._wakes:
             self._wakes.notify_all()
+        notifications.remove_listener(self.kefu.db, self.deliver_soon)
         # A firing that is re-arming right now finishes first: APScheduler's shutdown holds
         # its job-store lock while it waits for running jobs, and re-arming needs that lock.
         with self._lock:
@@ -150,6 +168,15 @@ class TimerWorker:
         if arm:
             self.arm(retry=result.busy)
         return result
+
+    def deliver_soon(self) -> None:
+        """After a commit that wrote notifications: send them now, in the scheduler's
+        thread, so the request or firing that wrote them does not wait for a channel."""
+        if self._stopping.is_set() or not self.scheduler.running:
+            return
+        self.scheduler.add_job(deliver_job, "date", id=f"kefu-deliver-now-{self.name}",
+                               args=[self.name], run_date=datetime.now(UTC),
+                               replace_existing=True)
 
     def arm(self, *, retry: bool = False) -> datetime | None:
         """Point the date job at the earliest pending due time; safe to call from any thread."""
