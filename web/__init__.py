@@ -46,6 +46,9 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
     app.before_request(auth.load_user)  # before the guards that look at who is asking
     security.init_app(app)
     errors.init_app(app)
+    from web import calendar_banner
+
+    calendar_banner.init_app(app)
 
     for module in (auth, inbox, tasks, cases, audit, processes, api):
         app.register_blueprint(module.bp)
