@@ -216,3 +216,26 @@ def test_S6_no_swap_on_a_spring_festival_2027_shift_but_the_make_up_saturday_is_
         engine.start_case(new_year, s, "shift_swap", people[requester], data)
     assert "S6" in caught.value.rules  # the festival shift only: the make-up Sunday is not
     assert [b.facts["holiday"] for b in caught.value.breaches if b.rule == "S6"] == ["春节"]
+
+
+def test_L7_a_working_time_deadline_past_the_schedule_is_flagged_not_silently_computed(
+        new_year, people) -> None:
+    from engine.deadlines import script_helpers
+
+    day = date(2026, 12, 30)
+    number = leave(new_year, people, worker_on(new_year, day), day)
+    with new_year.session() as s:
+        case = engine.case_by_number(s, number)
+        working_time = script_helpers(new_year.settings, s, case, new_year.clock)["working_time"]
+        # Thu 31 Dec 17:00 + 2 h: 元旦 1 Jan is a day off by `holidays`, so Mon 4 Jan 10:00,
+        # but 2027 is provisional there, so the case says so.
+        assert working_time("2026-12-31T17:00:00+08:00", "PT2H") == "2027-01-04T10:00:00+08:00"
+    [(_, data)] = [h for h in history_of(new_year, number) if h[0] == "calendar_not_covered"]
+    assert (data["from"], data["to"]) == ("2027-01-01", "2027-01-04")
+    assert "working-time deadline" in data["note"]
+    load(new_year)
+    with new_year.session() as s:
+        case = engine.case_by_number(s, number)
+        working_time = script_helpers(new_year.settings, s, case, new_year.clock)["working_time"]
+        assert working_time("2026-12-31T17:00:00+08:00", "PT2H") == "2027-01-04T10:00:00+08:00"
+    assert len([h for h in history_of(new_year, number) if h[0] == "calendar_not_covered"]) == 1

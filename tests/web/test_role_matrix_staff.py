@@ -230,7 +230,7 @@ def test_L5_the_shift_leader_on_duty_records_a_phoned_emergency_through_the_web(
     assert auth.post("/start/leave", form(emergency)).status_code == 302
     [number] = _cases(rostered, "leave")
     assert [(t.spec_name, t.candidate_user) for t in open_tasks(rostered, number)] == [
-        ("endorse", "leader03")]
+        ("endorse", OWN)]  # L2: agent01's own leader endorses what leader03 recorded
 
 
 def test_Q2_a_shift_leader_reports_to_the_cs_head_through_the_web(client, auth,
