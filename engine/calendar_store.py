@@ -35,8 +35,9 @@ from engine.persistence.roster_models import Shift
 
 _TYPES = {"holiday": True, "休": True, "off": True, "workday": False, "班": False,
           "work": False}
-#: (bind id) -> ((newest import id, imports), Schedule): one small query per use.
-_CACHE: dict[int, tuple[tuple[int | None, int], Schedule]] = {}
+#: (bind id) -> ((newest import id, imports, newest load time), Schedule): one small query
+#: per use; a new import changes the stamp, so every worker sees it at its next use.
+_CACHE: dict[int, tuple[tuple[Any, ...], Schedule]] = {}
 
 
 class CalendarFileError(KefuError):
@@ -171,7 +172,8 @@ def load_schedule(session: Session) -> Schedule:
     """The imported schedule in force: for each year, the days of its newest import."""
     key = id(session.get_bind())
     stamp = tuple(session.execute(select(func.max(CalendarImport.id),
-                                         func.count(CalendarImport.id))).one())
+                                         func.count(CalendarImport.id),
+                                         func.max(CalendarImport.loaded_at))).one())
     cached = _CACHE.get(key)
     if cached is not None and cached[0] == stamp:
         return cached[1]
@@ -181,7 +183,7 @@ def load_schedule(session: Session) -> Schedule:
                            .join(newest, newest.c.id == CalendarDay.import_id)).all()
     years = frozenset(session.scalars(select(newest.c.year)))
     schedule = Schedule(years=years, days={d: (off, name) for d, off, name in days})
-    _CACHE[key] = (stamp, schedule)  # type: ignore[assignment]
+    _CACHE[key] = (stamp, schedule)
     return schedule
 
 

@@ -1,7 +1,7 @@
 """rules: the imported holiday schedule (who loaded it, when) and pending roster requests
 
 Revision ID: 0007_rules
-Revises: 0006_inbox_order
+Revises: 0006_inbox_order (depends on 0003_roster: roster_request points at shift)
 """
 from alembic import op
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ import engine.persistence.models
 revision = '0007_rules'
 down_revision = '0006_inbox_order'
 branch_labels = None
-depends_on = None
+depends_on = ('0003_roster',)  # the shift table, on its own branch
 
 
 def upgrade() -> None:
