@@ -242,7 +242,7 @@ class Coverage:
         provisional = "holidays" in self.gap_sources
         extra_zh = "（仅有 holidays 包按规则推算的法定假日，没有调休上班日）" if provisional else ""
         extra_en = (" (only the statutory days the holidays package derives by rule, without "
-                    "调休 make-up working days)") if provisional else ""
+                    "the make-up working days)") if provisional else ""
         return (f"节假日安排只覆盖到 {self.first_gap - timedelta(days=1)}，{self.first_gap} 起未知"
                 f"{extra_zh}；请用 kefu calendar import 导入国务院公布的放假安排。 / The holiday "
                 f"schedule ends on {self.first_gap - timedelta(days=1)}; from {self.first_gap} "
@@ -262,18 +262,19 @@ def calendar_coverage(session: Session, settings: Settings, now: datetime) -> Co
 
 
 def flag_uncovered(session: Session, case: Case, calendar: WorkingCalendar, at: datetime,
-                   days: list[date], what: str, task_spec: str | None = None) -> str | None:
+                   days: list[date], what: tuple[str, str],
+                   task_spec: str | None = None) -> str | None:
     """Record on the case that a rule or a deadline was computed on days the official
     schedule does not cover; returns the note shown beside the request (None if none)."""
     if not days:
         return None
     first, last = min(days), max(days)
     sources = sorted({calendar.source_of(d) or "none" for d in days})
-    note = (f"日历未覆盖 {first}–{last}：{what} 未按官方放假安排计算，可能有误。 / Calendar not "
-            f"covered {first}–{last}: {what} was not computed on the official holiday "
+    note = (f"日历未覆盖 {first}–{last}：{what[0]}未按官方放假安排计算，可能有误。 / Calendar not "
+            f"covered {first}–{last}: {what[1]} was not computed on the official holiday "
             f"schedule and may be wrong.")
     history.append(session, case, at=at, actor="system", action="calendar_not_covered",
-                   task_spec=task_spec, data={"what": what, "from": first.isoformat(),
+                   task_spec=task_spec, data={"what": what[1], "from": first.isoformat(),
                                               "to": last.isoformat(), "sources": sources,
                                               "note": note})
     return note

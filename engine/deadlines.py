@@ -111,7 +111,8 @@ def script_helpers(settings: Settings, session: Session | None = None,
         calendar_store.flag_uncovered(
             session, case, calendar, clock.now() if clock else begin,
             calendar.uncovered_between(begin, due),
-            f"工作时间期限 working_time({start}, {duration}) / the working-time deadline")
+            (f"工作时间期限 working_time({start}, {duration})",
+             f"the working-time deadline working_time({start}, {duration})"))
         return due.isoformat()
 
     def hours(count: float) -> str:

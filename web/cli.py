@@ -155,10 +155,13 @@ def worker(ctx: click.Context, name: str | None) -> None:
     started = timers.start()
     click.echo(f"timer worker {timers.name} started "
                f"({started.fired} overdue deadline(s) caught up)", err=True)
-    coverage = _coverage(timers.kefu)
-    if not coverage.ok:
-        logging.getLogger("kefu.calendar").warning("%s", coverage.message)
-    stop.wait()
+    # The horizon moves every day: check at start and then daily while the worker runs.
+    while True:
+        coverage = _coverage(timers.kefu)
+        if not coverage.ok:
+            logging.getLogger("kefu.calendar").warning("%s", coverage.message)
+        if stop.wait(24 * 3600):
+            break
     timers.stop()
 
 

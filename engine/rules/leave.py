@@ -356,7 +356,7 @@ def _calendar_note(context: OperatorContext, req: LeaveRequest, result: Assessme
         days = [req.start.astimezone(calendar.tz).date()]
     gaps = [d for d in days if not calendar.covered(d)]
     return flag_uncovered(context.session, context.case, calendar, context.kefu.clock.now(),
-                          gaps, "L7 节假日检查 / the L7 public-holiday check",
+                          gaps, ("L7 节假日检查", "the L7 public-holiday check"),
                           task.task_spec.bpmn_id)
 
 

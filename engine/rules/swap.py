@@ -249,7 +249,7 @@ def check_swap_request(context: OperatorContext, task: Any,
     gaps = sorted({d for shift in (plan.mine.shift, plan.theirs.shift)
                    for d in calendar.uncovered_between(shift.starts_at, shift.ends_at)})
     calendar_note = flag_uncovered(session, context.case, calendar, now, gaps,
-                                   "S6 节假日检查 / the S6 public-holiday check",
+                                   ("S6 节假日检查", "the S6 public-holiday check"),
                                    task.task_spec.bpmn_id)
     mine_zh, mine_en = roster.shift_label(plan.mine.shift)
     theirs_zh, theirs_en = roster.shift_label(plan.theirs.shift)
