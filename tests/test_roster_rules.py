@@ -23,7 +23,7 @@ from engine.persistence.models import Case, Person, PersonRole
 from tests.complaints import do, open_tasks
 from tests.test_deadlines import ACCEPTED, fire, records
 from tests.test_escalation import judged_case
-from tests.test_leave_process import ENDORSE, data_of, waiting
+from tests.test_leave_process import APPROVE, ENDORSE, data_of, waiting
 from tests.test_leave_process import ask as ask_leave
 from tests.test_report_process import report
 
@@ -161,9 +161,10 @@ def test_L2_the_endorsement_is_due_before_the_shift_with_a_reminder_and_L1_flags
     assert "otherwise as absence (L1)" in flag.data["note"]
 
 
-def test_L2_an_endorsement_given_in_time_raises_no_flag(rostered, people, clock) -> None:
+def test_L2_a_leave_decided_in_time_raises_no_flag(rostered, people, clock) -> None:
     number = ask_leave(rostered, people["agent01"])
     do(rostered, number, "endorse", people["leader01"], ENDORSE)
+    do(rostered, number, "approve_cs_head", people["cshead"], APPROVE)
     fire(rostered, clock, hours=50)
     assert not records(rostered, number, "urged")
     assert not records(rostered, number, "unanswered_at_shift")
@@ -213,3 +214,26 @@ def test_S1_a_swap_of_a_shift_with_a_pending_leave_is_refused(rostered, people) 
     with pytest.raises(FormValidationError) as caught:
         swap(rostered, people["agent01"], date(2026, 11, 26), "agent07", date(2026, 11, 30))
     assert pending in caught.value.field_errors["my_shift_date"][0]
+
+
+def test_L2_endorsed_in_time_but_undecided_by_the_cs_head_at_the_shift_is_flagged_once(
+        rostered, people, clock) -> None:
+    number = ask_leave(rostered, people["agent01"])
+    do(rostered, number, "endorse", people["leader01"], ENDORSE)
+    [task] = open_tasks(rostered, number)
+    assert (task.spec_name, task.due_at) == ("approve_cs_head",
+                                            datetime(2026, 11, 25, 8, 0, tzinfo=SH))
+    fire(rostered, clock, hours=50)
+    [flag] = records(rostered, number, "unanswered_at_shift")
+    assert flag.data["pending"] == ["approve_cs_head"]
+    assert [t.spec_name for t in open_tasks(rostered, number)] == ["approve_cs_head"]
+
+
+def test_L2_late_endorsement_and_an_undecided_cs_head_flag_the_case_only_once(
+        rostered, people, clock) -> None:
+    number = ask_leave(rostered, people["agent01"])
+    fire(rostered, clock, hours=(datetime(2026, 11, 25, 7, tzinfo=SH) - ACCEPTED)
+         .total_seconds() / 3600)  # past the endorsement's due time, before the shift
+    do(rostered, number, "endorse", people["leader01"], ENDORSE)
+    fire(rostered, clock, hours=50)
+    assert len(records(rostered, number, "unanswered_at_shift")) == 1

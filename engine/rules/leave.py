@@ -13,7 +13,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from engine import history, roster
@@ -38,6 +37,7 @@ from engine.rules.common import (
     tz_of,
     who,
 )
+from engine.rules.leave_deadlines import endorse_times
 
 KINDS = {
     "general_personal": ("一般事假", "general personal leave"),
@@ -327,22 +327,10 @@ def check_leave(context: OperatorContext, task: Any, params: dict[str, Any]) -> 
     begins = result.assignments[0].shift.starts_at if result.assignments else req.start
     out = {**_summary(req, result, tz),
            "endorser": routing.person.username if routing.person else None,
-           "endorser_via": routing.via, **_endorse_times(settings, req, begins, now)}
+           "endorser_via": routing.via,
+           **endorse_times(settings, begins, now, emergency=req.emergency)}
     task.data.update(out)
     return out
-
-
-def _endorse_times(settings: Settings, req: LeaveRequest, begins: datetime,
-                   now: datetime) -> dict[str, str]:
-    """L2: the endorsement is due `leave_endorse_before_hours` before the shift (or half way
-    there when asked later); L1: at the shift's start an undecided request is flagged. An
-    emergency or a shift already begun has no "before": it is due within that lead time."""
-    lead = timedelta(hours=settings.leave_endorse_before_hours)
-    if req.emergency or begins <= now:
-        due = now + lead
-        return {"endorse_due": due.isoformat(), "shift_starts_at": due.isoformat()}
-    due = max(begins - lead, now + (begins - now) / 2)
-    return {"endorse_due": due.isoformat(), "shift_starts_at": begins.isoformat()}
 
 
 def _calendar_note(context: OperatorContext, req: LeaveRequest, result: Assessment,
@@ -358,30 +346,6 @@ def _calendar_note(context: OperatorContext, req: LeaveRequest, result: Assessme
     return flag_uncovered(context.session, context.case, calendar, context.kefu.clock.now(),
                           gaps, ("L7 节假日检查", "the L7 public-holiday check"),
                           task.task_spec.bpmn_id)
-
-
-@operator("kefu.flag_unanswered_leave")
-def flag_unanswered_leave(context: OperatorContext, task: Any,
-                          params: dict[str, Any]) -> dict[str, Any]:
-    """L1: a request its shift reached undecided counts only once a manager approves it,
-    otherwise as absence; the case says so. Decided meanwhile (or an emergency): nothing."""
-    pending = [t.task_spec.bpmn_id for t in task.workflow.get_tasks(state=TaskState.READY,
-                                                                     manual=True)
-               if t.task_spec.bpmn_id in ("endorse", "approve_cs_head", "approve_director")]
-    if not pending or task.data.get("emergency"):
-        return {"flagged": False}
-    tz, now = tz_of(context), context.kefu.clock.now()
-    starts = datetime.fromisoformat(task.data["shift_starts_at"])
-    note = (f"班次于 {moment_zh(starts, tz)} 开始时请假仍未审批（待：{', '.join(pending)}）；"
-            f"须经管理人员批准方可生效，否则按旷工处理（L1）。 / The shift began at "
-            f"{moment_en(starts, tz)} with the leave still undecided (waiting: "
-            f"{', '.join(pending)}); it counts only once a manager approves it, otherwise as "
-            f"absence (L1).")
-    history.append(context.session, context.case, at=now, actor="system",
-                   action="unanswered_at_shift", task_spec=task.task_spec.bpmn_id,
-                   data={"rule": "L1", "pending": pending, "shift_starts_at": starts.isoformat(),
-                         "note": note})
-    return {"flagged": True, "note": note, "pending": pending}
 
 
 @operator("kefu.record_leave")
