@@ -195,7 +195,7 @@ def test_L7_no_flag_once_the_year_is_imported(new_year, people) -> None:
     assert "calendar_not_covered" not in [a for a, _ in history_of(new_year, number)]
 
 
-def test_S6_no_swap_on_a_spring_festival_2027_shift_but_the_make_up_saturday_is_ordinary(
+def test_S6_no_swap_on_a_spring_festival_2027_shift_but_the_make_up_sunday_is_ordinary(
         new_year, people) -> None:
     load(new_year)
     with new_year.session() as s:
