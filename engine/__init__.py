@@ -9,6 +9,7 @@ Nothing outside `engine` imports deeper than this module, so the inside can chan
 from engine import (
     access,
     attachments,
+    calendar_store,
     casefile,
     catalog,
     checkpoints,
@@ -19,6 +20,7 @@ from engine import (
     signin,
     steps,
 )
+from engine.calendar_store import calendar_coverage
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.config import Settings, settings_from_env
 from engine.deadlines import escalation_level, reminders_for, timing
@@ -76,4 +78,5 @@ __all__ = [
     "Breach", "RuleViolation", "load_demo_roster", "roster", "shift_leader_on_duty",
     "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing",
     "attachments", "notifications",
+    "calendar_coverage", "calendar_store",
 ]

@@ -34,6 +34,12 @@ class Settings:
     #: Working-time deadlines: `workday_start`/`workday_end` ("HH:MM"), `extra_days_off` and
     #: `extra_working_days` (lists of "YYYY-MM-DD"), see engine.calendar.calendar_from_settings.
     working_calendar: dict[str, Any] = field(default_factory=dict)
+    #: The official holiday schedule must reach this many days ahead; the worker's log and
+    #: the process owners' and leaders' pages warn when it does not (engine.calendar_store).
+    calendar_horizon_days: int = 60
+    #: L2: the shift leader's endorsement of a leave is due this long before the shift
+    #: starts (a reminder comes before); unanswered at the shift's start, it is flagged (L1).
+    leave_endorse_before_hours: float = 2.0
     #: The timer worker re-reads the next due time this often in case a wake-up was missed
     #: (another process on SQLite); on PostgreSQL it is woken at once by NOTIFY.
     timer_recheck_seconds: float = 30.0

@@ -90,15 +90,30 @@ def working_calendar(settings: Settings) -> WorkingCalendar:
     return calendar_from_settings(settings.working_calendar)
 
 
-def script_helpers(settings: Settings) -> dict[str, Callable[..., Any]]:
+def script_helpers(settings: Settings, session: Session | None = None,
+                   case: Case | None = None,
+                   clock: Clock | None = None) -> dict[str, Callable[..., Any]]:
     """`working_time(start_iso, "PT8H")`: the ISO time after that much working time (China's
     holidays and 调休 days, plus the centre's own days); `hours(n)`: "PTnH", to turn a
-    configured number of hours into a timer duration."""
-    calendar = working_calendar(settings)
+    configured number of hours into a timer duration. Given the case's session, the
+    centre's imported schedule counts too, and a deadline that runs over days the official
+    schedule does not cover is flagged on the case (engine.calendar_store)."""
 
     def working_time(start: str, duration: str) -> str:
-        return calendar.add_working_time(datetime.fromisoformat(start),
-                                         parse_duration(duration)).isoformat()
+        from engine import calendar_store
+
+        begin = datetime.fromisoformat(start)
+        if session is None or case is None:
+            return working_calendar(settings).add_working_time(
+                begin, parse_duration(duration)).isoformat()
+        calendar = calendar_store.calendar_for(session, settings)
+        due = calendar.add_working_time(begin, parse_duration(duration))
+        calendar_store.flag_uncovered(
+            session, case, calendar, clock.now() if clock else begin,
+            calendar.uncovered_between(begin, due),
+            (f"工作时间期限 working_time({start}, {duration})",
+             f"the working-time deadline working_time({start}, {duration})"))
+        return due.isoformat()
 
     def hours(count: float) -> str:
         if not isinstance(count, int | float) or count <= 0:

@@ -24,7 +24,7 @@ from engine.operators import OperatorContext, operator
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import Case, TaskItem
 from engine.roles import ROLES
-from engine.roster import shift_leader_on_duty
+from engine.roster import route
 
 URGE = "urge"
 
@@ -97,7 +97,9 @@ def _urge(context: OperatorContext, items: list[TaskItem], now: datetime,
 @operator("kefu.escalate")
 def escalate(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """C9: the case reaches `level` (handled by `role`); the responsible department, and
-    whoever holds an open task of the case, get a 催单."""
+    whoever holds an open task of the case, get a 催单. A shift-leader level goes to the
+    leader of the shift on duty when it is reached (holding the role), else the owner's own
+    team leader, else the CS head; the history records the chain followed (engine.roster)."""
     try:
         level = int(params["level"])
         role = str(params["role"])
@@ -115,11 +117,12 @@ def escalate(context: OperatorContext, task: Any, params: dict[str, Any]) -> dic
         session.add(CaseEscalation(case_id=case.id, level=level, reached_at=reached))
     elif level > row.level:
         row.level, row.reached_at = level, reached
-    to = _shift_leader_on_duty(session, case, reached) if role == "shift_leader" else None
+    routing = route(session, case.owner, at=reached) if role == "shift_leader" else None
+    to = routing.person.username if routing and routing.person else None
     history.append(session, case, at=now, actor="system", action="escalated",
                    task_spec=task.task_spec.bpmn_id, task_title=task.task_spec.bpmn_name,
                    data={"level": level, "role": role, "reached_at": reached.isoformat(),
-                         "to": to})
+                         "to": to, **({"routing": routing.as_dict()} if routing else {})})
     department = case.department or task.data.get("department")
     notifications.notify(context.kefu, session, case, notifications.ESCALATION,
                          {"user": to} if to else {"role": role}, task.task_spec.bpmn_name or "",
@@ -130,13 +133,6 @@ def escalate(context: OperatorContext, task: Any, params: dict[str, Any]) -> dic
                    task_spec=task.task_spec.bpmn_id,
                    data={"level": level, "department": department, "tasks": sent})
     return {"level": level, "role": role, "reached_at": reached.isoformat(), "to": to}
-
-
-def _shift_leader_on_duty(session: Session, case: Case, at: datetime) -> str | None:
-    """C9: "the duty shift leader" is whoever the roster has on duty when the level is
-    reached, else the case owner's own shift leader; None leaves it to every shift leader."""
-    leader = shift_leader_on_duty(session, at, case.owner)
-    return leader.username if leader is not None else None
 
 
 @operator("kefu.urge")

@@ -279,7 +279,7 @@ def _script_engine(kefu: Kefu, session: Session, case: Case) -> KefuScriptEngine
         "add_hours": lambda iso, hours: _shift(iso, timedelta(hours=hours)),
         "add_days": lambda iso, days: _shift(iso, timedelta(days=days)),
         "setting": kefu.settings.number,
-        **deadlines.script_helpers(kefu.settings),
+        **deadlines.script_helpers(kefu.settings, session, case, kefu.clock),
     }
     return KefuScriptEngine(helpers, operators)
 

@@ -52,6 +52,9 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
     security.init_app(app)
     logmask.init_app()
     errors.init_app(app)
+    from web import calendar_banner
+
+    calendar_banner.init_app(app)
 
     for module in (auth, inbox, tasks, cases, audit, processes, api, attachments, notices):
         app.register_blueprint(module.bp)

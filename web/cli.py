@@ -55,6 +55,7 @@ def init(ctx: click.Context, demo: bool, organisation: Path | None) -> None:
             shifts = engine.load_demo_roster(session, kefu.settings, kefu.clock.now())
         click.echo(f"roster loaded: {shifts} new shifts (this month and next)")
         _deploy(kefu, "kefu-init")
+    _echo_coverage(kefu)
 
 
 def _keys(kefu: Kefu) -> None:
@@ -262,7 +263,13 @@ def worker(ctx: click.Context, name: str | None) -> None:
     started = timers.start()
     click.echo(f"timer worker {timers.name} started "
                f"({started.fired} overdue deadline(s) caught up)", err=True)
-    stop.wait()
+    # The horizon moves every day: check at start and then daily while the worker runs.
+    while True:
+        coverage = _coverage(timers.kefu)
+        if not coverage.ok:
+            logging.getLogger("kefu.calendar").warning("%s", coverage.message)
+        if stop.wait(24 * 3600):
+            break
     timers.stop()
 
 
@@ -339,3 +346,123 @@ def report_monthly(ctx: click.Context, month: str) -> None:
         verdict = {True: "met", False: "MISSED", None: "no data"}[rate.met]
         click.echo(f"{label}: {shown} ({rate.part}/{rate.whole}), target "
                    f"{rate.target:.0%}: {verdict}")
+
+
+def _coverage(kefu: Kefu) -> engine.calendar_store.Coverage:
+    with kefu.session() as session:
+        return engine.calendar_coverage(session, kefu.settings, kefu.clock.now())
+
+
+def _echo_coverage(kefu: Kefu) -> None:
+    coverage = _coverage(kefu)
+    click.echo(("" if coverage.ok else "WARNING ") + coverage.message, err=not coverage.ok)
+
+
+@main.group()
+def calendar() -> None:
+    """The official holiday schedule (放假安排) the centre keeps current."""
+
+
+@calendar.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor", default="process_owner", help="Who loads it (recorded).")
+@click.pass_context
+def calendar_import(ctx: click.Context, file: Path, actor: str) -> None:
+    """Load the State Council's schedule for one or more years (YAML or CSV); it replaces
+    those years and wins over the packages. Nothing is saved if a line is bad."""
+    from engine.calendar_store import CalendarFileError, import_schedule
+
+    kefu = _kefu(ctx.find_root())
+    try:
+        with kefu.session() as session:
+            rows = import_schedule(session, file, actor, kefu.clock.now(), kefu.settings)
+            loaded = [(r.year, r.source) for r in rows]
+    except CalendarFileError as exc:
+        click.echo(f"日历未导入 / calendar not imported: {file.name}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    for year, source in loaded:
+        click.echo(f"imported {year}: {source} (by {actor})")
+    _echo_coverage(kefu)
+
+
+@calendar.command("show")
+@click.option("--year", type=int, default=None, help="List this year's days off and 调休 days.")
+@click.pass_context
+def calendar_show(ctx: click.Context, year: int | None) -> None:
+    """Which source answers for each year, who loaded an imported one, and the coverage."""
+    from datetime import date, timedelta
+
+    from engine.calendar_store import calendar_for, imports
+
+    kefu = _kefu(ctx.find_root())
+    with kefu.session() as session:
+        cal = calendar_for(session, kefu.settings)
+        loaded = {r.year: r for r in imports(session)}
+        today = kefu.clock.now().astimezone(cal.tz).date()
+        for y in range(today.year - 1, today.year + 3):
+            row = loaded.get(y)
+            source = cal.source_of(date(y, 6, 1)) or "none"
+            by = f" ({row.source}; loaded by {row.loaded_by} at {row.loaded_at:%Y-%m-%d %H:%M})" \
+                if row else ""
+            click.echo(f"{y}: {source}{' (official)' if cal.covered(date(y, 6, 1)) else ''}{by}")
+        if year is not None:
+            day = date(year, 1, 1)
+            while day.year == year:
+                name = cal.holiday_name(day)
+                if name or (day.weekday() >= 5 and cal.is_working_day(day)):
+                    kind = "holiday" if name else "workday"
+                    click.echo(f"  {day} {day:%a} {kind} {name or '调休上班'}")
+                day += timedelta(days=1)
+    _echo_coverage(kefu)
+
+
+@main.group()
+def roster() -> None:
+    """A month's roster in and out (CSV, Excel)."""
+
+
+@roster.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def roster_import(ctx: click.Context, file: Path) -> None:
+    """Load one month's roster (CSV or .xlsx: date,kind,username,duty[,min_staff,start,end]);
+    one error per bad row, and nothing is saved if any row is bad."""
+    from engine.roster_io import RosterFileError, import_roster
+
+    kefu = _kefu(ctx.find_root())
+    try:
+        with kefu.session() as session:
+            month, shifts, people = import_roster(session, file, kefu.settings)
+    except RosterFileError as exc:
+        click.echo(f"排班表未导入 / roster not imported: {file.name}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"roster {month} imported: {shifts} shifts, {people} assignments")
+
+
+@roster.command("export")
+@click.argument("month", metavar="YYYY-MM")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def roster_export(ctx: click.Context, month: str, output: Path | None) -> None:
+    """Write a month's roster as CSV in the import's columns (stdout by default)."""
+    from engine.roster_io import export_roster
+
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        if not 1 <= number <= 12:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"{month!r} is not a month like 2027-01",
+                                 param_hint="MONTH") from None
+    kefu = _kefu(ctx.find_root())
+    with kefu.session() as session:
+        text = export_roster(session, f"{year:04d}-{number:02d}", kefu.settings)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"written {output}")

@@ -1,6 +1,7 @@
 """Imports every module that defines tables, so metadata and migrations see them all."""
 
 from engine.persistence import (  # noqa: F401
+    calendar_models,
     deadline_models,
     models,
     notice_models,
