@@ -21,6 +21,7 @@ from tests.test_report_process import report
 from tests.web.test_role_matrix import EVERYONE
 
 ON_DUTY = "leader04"  # the demo roster's leader of the day shift at the test clock
+OWN_LEADER = "leader01"  # agent01's own shift leader, who endorses her leave (L2)
 SICK = {"kind": "sick", "reason": "急性肠胃炎，医院就诊 / acute gastroenteritis"}
 LEAK = {"category": "customer_data_leak", "title": "疑似客户资料外泄",
         "description": "发现同事将客户号码拍照发到私人群。",
@@ -30,8 +31,8 @@ READERS = {
     # agent01's complaint, judged by duty01 against billing, waiting for billing's proposal.
     "complaint": {"agent01", "duty01", "bill01", "bill02", "audit01",  # chain, auditor
                   "qa01", "cshead", "director", "billhead", "leader01"},  # oversight
-    # agent01's own sick leave, waiting for the shift leader on duty (L2).
-    "sick_leave": {"agent01", ON_DUTY, "audit01"},
+    # agent01's own sick leave, waiting for her own shift leader (L2, docs/routing.md).
+    "sick_leave": {"agent01", OWN_LEADER, "audit01"},
     # agent01's confidential report (Q1), waiting for the shift leader on duty (Q2).
     "leak_report": {"agent01", ON_DUTY, "audit01"},
 }
