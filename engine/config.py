@@ -57,6 +57,14 @@ class Settings:
     #: Workflows each worker keeps live after saving them, so that a case's next step
     #: does not restore its JSON (engine.live); 0 turns this off.
     live_workflows: int = 500
+    #: A script, condition, timer expression, DMN cell or service parameter running longer
+    #: than this is stopped and its step refused (engine.script_limits).
+    script_timeout_seconds: float = 1.0
+    #: The largest value one operation in a script may make: characters of a string, items
+    #: of a list, tuple or range, bits of an integer.
+    script_max_size: int = 1_000_000
+    #: How deep call activities may nest; a process that calls itself stops here.
+    call_activity_max_depth: int = 10
     numbers: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -68,6 +76,10 @@ class Settings:
             raise ValueError("timer_recheck_seconds: must be positive")
         if self.live_workflows < 0:
             raise ValueError("live_workflows: must be 0 or more")
+        if self.script_timeout_seconds <= 0:
+            raise ValueError("script_timeout_seconds: must be positive")
+        if self.script_max_size < 1 or self.call_activity_max_depth < 1:
+            raise ValueError("script_max_size, call_activity_max_depth: must be 1 or more")
 
     def number(self, name: str) -> float:
         """A configured number for process scripts (`setting("...")` in BPMN)."""
