@@ -262,7 +262,7 @@ class SandboxEnvironment(TaskDataEnvironment):
         return True
 
     def _out_of_time(self) -> ScriptError:
-        return ScriptError(f"ran longer than {self.limits.timeout_seconds:g} s and was stopped")
+        return ScriptError(f"it ran longer than the limit of {self.limits.timeout_seconds:g} s")
 
 
 Operator = Callable[[Any, dict[str, Any]], dict[str, Any]]

@@ -242,7 +242,7 @@ def test_script_running_too_long_is_stopped_at_the_time_limit(source: str) -> No
     import time
 
     began = time.monotonic()
-    with pytest.raises(ScriptError, match="ran longer than 0.2 s and was stopped"):
+    with pytest.raises(ScriptError, match="ran longer than the limit of 0.2 s"):
         _limited().execute(source, {})
     assert time.monotonic() - began < 5  # a generous bound: what matters is that it ends
 
@@ -254,7 +254,7 @@ def test_script_making_too_large_a_value_is_stopped_before_it_is_made(source: st
 
 
 def test_expression_running_too_long_is_stopped_too() -> None:
-    with pytest.raises(ScriptError, match="ran longer than 0.2 s"):
+    with pytest.raises(ScriptError, match="ran longer than the limit of 0.2 s"):
         _limited().evaluate("len([0 for i in range(10**6) for j in range(10**6)]) > 0", {})
 
 
@@ -373,10 +373,10 @@ RUN_TIME = {
     "frame escape in a DMN cell": ({"OUTPUT_ENTRY": FRAME_EXPRESSION}, "decide", "'gi_frame'"),
     "frame escape in a parameter": ({"PARAMETER": FRAME_EXPRESSION}, "send", "'gi_frame'"),
     "endless loop in a script": ({"SCRIPT": "while True:\n    pass"}, "compute",
-                                 "ran longer than 0.2 s"),
+                                 "ran longer than the limit of 0.2 s"),
     "endless loop in a condition": ({"CONDITION": "len([0 for i in range(10**6) "
                                                   "for j in range(10**6)]) > 0"},
-                                    "gateway", "ran longer than 0.2 s"),
+                                    "gateway", "ran longer than the limit of 0.2 s"),
     "huge string in a script": ({"SCRIPT": "x = 'a' * 10**10"}, "compute",
                                 "would make a value of 10,000,000,000 items"),
     "power tower in a timer": ({"TIMER": "str(10**10**10)", "CONDITION": "True"}, "wait",
