@@ -47,7 +47,7 @@ from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
 from engine.errors import ScriptError
-from engine.script_limits import Deadline, Limits, OutOfTime, guards, width_problem
+from engine.script_limits import Deadline, Limits, OutOfTime, current_run, guards, width_problem
 
 #: RestrictedPython's safe builtins, less the ones that reach types, ids or the process's
 #: exit, plus the collection builtins process scripts use.
@@ -77,6 +77,11 @@ _REFUSED_ATTRIBUTES = INSPECT_ATTRIBUTES | frozenset({
 _NOT_IN_SCRIPTS = ("Import", "ImportFrom", "Global", "Nonlocal", "ClassDef",
                    "AsyncFunctionDef", "Await", "AsyncFor", "AsyncWith")
 _FILENAME = "<process script>"
+#: Methods that can multiply a value's size, guarded on values (engine.script_limits) and
+#: so refused on the types themselves.
+_SIZED_TYPES = (str, bytes, list, int)
+_SIZED_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace",
+                            "join", "extend", "to_bytes"})
 
 
 def _placed(new: Any, old: ast.AST) -> Any:
@@ -202,7 +207,9 @@ def _sandbox_globals(max_size: int) -> dict[str, Any]:
     def getattr_(obj: Any, name: str, default: Any = None) -> Any:
         if name.startswith("_") or name in _REFUSED_ATTRIBUTES:
             raise AttributeError(f"attribute {name!r} is not allowed")
-        if isinstance(obj, str | list):
+        if isinstance(obj, type) and obj in _SIZED_TYPES and name in _SIZED_METHODS:
+            raise AttributeError(f"{obj.__name__}.{name} is not allowed; call it on a value")
+        if isinstance(obj, str | bytes | list | int):
             stand_in = sized(obj, name)
             if stand_in is not None:
                 return stand_in
@@ -238,10 +245,13 @@ class SandboxEnvironment(TaskDataEnvironment):
                  external_context: dict | None = None) -> Any:
         code = check_source(expression, "eval")
         deadline = Deadline(self.limits.timeout_seconds)
+        token = current_run.set(deadline)
         try:
             return eval(code, self._scope(context, external_context, deadline))  # noqa: S307
         except OutOfTime:
             raise self._out_of_time() from None
+        finally:
+            current_run.reset(token)
 
     def execute(self, script: str, context: dict,
                 external_context: dict | None = None) -> bool:
@@ -249,10 +259,13 @@ class SandboxEnvironment(TaskDataEnvironment):
         self.check_for_overwrite(context, external_context or {})
         deadline = Deadline(self.limits.timeout_seconds)
         scope = self._scope(context, external_context, deadline)
+        token = current_run.set(deadline)
         try:
             exec(code, scope)  # noqa: S102
         except OutOfTime:
             raise self._out_of_time() from None
+        finally:
+            current_run.reset(token)
         hidden = self.globals.keys() | (external_context or {}).keys() | self._guards.keys()
         for name in [n for n in context if n not in scope]:
             del context[name]  # the script deleted it

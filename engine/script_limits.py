@@ -26,6 +26,7 @@ import operator
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -34,8 +35,12 @@ from engine.errors import ScriptError
 
 #: Largest width or precision in a `%` format or an f-string format spec.
 MAX_FORMAT_WIDTH = 1000
-_PERCENT_FIELD = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _SEQUENCES = (str, bytes, list, tuple)
+#: A run may make this many times `max_size` items in all, counting each value of at least
+#: `_COUNTED` items it makes: one list of a million is fine, a loop appending a hundred is not.
+TOTAL_FACTOR = 10
+_COUNTED = 1000
 
 
 class OutOfTime(BaseException):
@@ -57,13 +62,15 @@ class Limits:
 
 
 class Deadline:
-    """One run of one script or expression: its clock stops at `timeout` seconds."""
+    """One run of one script or expression: its clock stops at `timeout` seconds, and its
+    large values are counted against a total (`spend`)."""
 
-    __slots__ = ("at", "timeout")
+    __slots__ = ("at", "made", "timeout")
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.at = time.monotonic() + timeout
+        self.made = 0
 
     def tick(self) -> None:
         if time.monotonic() > self.at:
@@ -74,6 +81,10 @@ class Deadline:
         for item in iterable:
             tick()
             yield item
+
+
+#: The run the current thread is in, so that the shared guards can count its values.
+current_run: ContextVar[Deadline | None] = ContextVar("kefu_script_run", default=None)
 
 
 def width_problem(spec: str) -> str | None:
@@ -88,10 +99,19 @@ def width_problem(spec: str) -> str | None:
 def guards(max_size: int) -> dict[str, Callable[..., Any]]:
     """The size guards the compiled code calls, for one size limit (shared by engines)."""
 
+    total = max_size * TOTAL_FACTOR
+
     def refuse(what: str, size: int) -> None:
         if size > max_size:
             raise TooLarge(f"{what!r} would make a value of {size:,} items "
                            f"(the limit is {max_size:,})")
+        if size >= _COUNTED:
+            run = current_run.get()
+            if run is not None:
+                run.made += size
+                if run.made > total:
+                    raise TooLarge(f"the values it made came to more than {total:,} items "
+                                   f"in all (the limit is {TOTAL_FACTOR} × {max_size:,})")
 
     def mul(a: Any, b: Any) -> Any:
         if isinstance(a, int) and isinstance(b, int):
@@ -143,20 +163,23 @@ def guards(max_size: int) -> dict[str, Callable[..., Any]]:
     def sized(obj: Any, name: str) -> Callable[..., Any] | None:
         """A size-checking stand-in for the few methods that can multiply a value."""
         method = getattr(obj, name)
-        if isinstance(obj, str):
+        if isinstance(obj, int) and name == "to_bytes":
+            return lambda length=1, *rest, **kw: (refuse(name, length * 8),
+                                                  method(length, *rest, **kw))[1]
+        if isinstance(obj, str | bytes):
             if name in ("ljust", "rjust", "center", "zfill"):
                 return lambda width, *rest: (refuse(name, width), method(width, *rest))[1]
             if name == "expandtabs":
                 return lambda tabsize=8: (refuse(name, len(obj) * tabsize),
                                           method(tabsize))[1]
             if name == "replace":
-                def replace(old: str, new: str, count: int = -1) -> str:
+                def replace(old: Any, new: Any, count: int = -1) -> Any:
                     hits = obj.count(old) if count < 0 else min(count, obj.count(old))
                     refuse(name, len(obj) + hits * max(len(new) - len(old), 0))
                     return method(old, new, count)
                 return replace
             if name == "join":
-                def join(items: Iterable[str]) -> str:
+                def join(items: Iterable[Any]) -> Any:
                     items = list(items)
                     refuse(name, sum(map(len, items)) + len(obj) * len(items))
                     return method(items)
