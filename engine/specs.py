@@ -288,12 +288,13 @@ def _check_decision(dmn: Any, out: _Collector) -> None:
         out.add(name, f"cannot parse decision: {exc}")
         return
     for table in dmn.decision.decisionTables:
-        for column in table.inputs:
-            _check_code(column.expression, "eval", name, column.id, "input expression", out)
+        sound = {column.id for column in table.inputs
+                 if _check_code(column.expression, "eval", name, column.id, "input expression",
+                                out)}
         for rule in table.rules:
             for entry in rule.inputEntries:
                 for lhs in entry.lhs:
-                    if lhs:
+                    if lhs and entry.input.id in sound:  # else its column is reported
                         _check_code(_dmn_match(entry.input.expression, lhs), "eval", name,
                                     entry.id, "input entry", out)
             for entry in rule.outputEntries:
@@ -318,11 +319,13 @@ _DMN_QUESTION_MARK = re.compile(r'(\?)(?=(?:[^\'"]|[\'"][^\'"]*[\'"])*$)')
 
 
 def _check_code(source: str, mode: str, filename: str, bpmn_id: str, what: str,
-                out: _Collector) -> None:
+                out: _Collector) -> bool:
     try:
         check_source(source, mode)
     except ScriptError as exc:
         out.add(filename, f"{what} does not compile or leaves the sandbox: {exc}", bpmn_id)
+        return False
+    return True
 
 
 def deploy(session: Session, built: list[BuiltProcess], actor: str,

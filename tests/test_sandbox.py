@@ -265,6 +265,28 @@ def test_expression_running_too_long_is_stopped_too() -> None:
         _limited().evaluate("len([0 for i in range(10**6) for j in range(10**6)]) > 0", {})
 
 
+def test_a_script_stopped_at_its_limit_does_not_hold_up_other_work() -> None:
+    """While one request's script loops, another thread's expressions still run, and the
+    looping one gives its thread back at the limit."""
+    import threading
+
+    outcome: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            _limited(timeout=2).execute("while True:\n    pass", {})
+        except ScriptError as exc:
+            outcome.append(exc)
+
+    looping = threading.Thread(target=loop)
+    looping.start()
+    answers = [_limited().evaluate("n * 2", {"n": n}) for n in range(20)]
+    still_looping = looping.is_alive()
+    looping.join(timeout=30)
+    assert answers == [n * 2 for n in range(20)] and still_looping
+    assert not looping.is_alive() and "ran longer than the limit of 2 s" in str(outcome[0])
+
+
 def test_limits_are_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.config import settings_from_env
 
