@@ -74,8 +74,6 @@ _REFUSED_ATTRIBUTES = INSPECT_ATTRIBUTES | frozenset({
     "cr_origin", "ag_await", "func_globals", "func_code", "func_closure", "func_defaults",
     "im_func", "im_self", "im_class", "cell_contents", "mro", "format", "format_map",
 })
-_NOT_IN_SCRIPTS = ("Import", "ImportFrom", "Global", "Nonlocal", "ClassDef",
-                   "AsyncFunctionDef", "Await", "AsyncFor", "AsyncWith")
 _FILENAME = "<process script>"
 #: Methods that can multiply a value's size, guarded on values (engine.script_limits) and
 #: so refused on the types themselves.
