@@ -108,6 +108,14 @@ class Settings:
     attachments_dir: Path | None = None
     #: No single file may be larger than this, whatever a form allows.
     attachment_max_bytes: int = 10 * 1024 * 1024
+    #: A script, condition, timer expression, DMN cell or service parameter running longer
+    #: than this is stopped and its step refused (engine.script_limits).
+    script_timeout_seconds: float = 1.0
+    #: The largest value one operation in a script may make: characters of a string, items
+    #: of a list, tuple or range, bits of an integer.
+    script_max_size: int = 1_000_000
+    #: How deep call activities may nest; a process that calls itself stops here.
+    call_activity_max_depth: int = 10
     numbers: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -131,6 +139,11 @@ class Settings:
             raise ValueError("webhook_kind: must be wecom or dingtalk")
         if self.notify_max_attempts < 1:
             raise ValueError("notify_max_attempts: must be 1 or more")
+
+        if self.script_timeout_seconds <= 0:
+            raise ValueError("script_timeout_seconds: must be positive")
+        if self.script_max_size < 1 or self.call_activity_max_depth < 1:
+            raise ValueError("script_max_size, call_activity_max_depth: must be 1 or more")
 
     @property
     def channels(self) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from engine.persistence.models import Case, TaskItem
 from engine.persistence.queries import newest_version_id
 from engine.roles import Actor, may_act, offer_for
 from engine.sandbox import KefuScriptEngine
+from engine.script_limits import Limits
 from engine.serializer import dump_workflow, load_workflow
 from engine.specs import FORM_PROPERTY, task_title
 from engine.steps import apply_submission
@@ -281,7 +282,13 @@ def _script_engine(kefu: Kefu, session: Session, case: Case) -> KefuScriptEngine
         "setting": kefu.settings.number,
         **deadlines.script_helpers(kefu.settings, session, case, kefu.clock),
     }
-    return KefuScriptEngine(helpers, operators)
+    return KefuScriptEngine(helpers, operators, script_limits(kefu))
+
+
+def script_limits(kefu: Kefu) -> Limits:
+    settings = kefu.settings
+    return Limits(settings.script_timeout_seconds, settings.script_max_size,
+                  settings.call_activity_max_depth)
 
 
 @operator("kefu.send_reply")

@@ -6,9 +6,11 @@ its file, line and element, and nothing is stored unless the whole set is sound.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session
 from engine.attachments import declaration_problems as attachment_problems
 from engine.calendar import parse_duration
 from engine.errors import DeploymentError, Problem, ScriptError
+from engine.operators import REGISTRY
 from engine.persistence.models import ProcessVersion
 from engine.roles import KNOWN_ROLES
 from engine.sandbox import check_source
@@ -78,8 +81,10 @@ def read_files(processes_dir: Path, forms_dir: Path) -> tuple[dict[str, str], di
     return read(processes_dir, ("*.bpmn", "*.dmn")), read(forms_dir, ("*.json",))
 
 
-def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> list[BuiltProcess]:
-    """Validate a whole deployment and build every executable process in it."""
+def build(process_files: Mapping[str, str], form_files: Mapping[str, str],
+          operators: Collection[str] | None = None) -> list[BuiltProcess]:
+    """Validate a whole deployment and build every executable process in it; `operators`:
+    the service operator ids a service task may name (default: every registered one)."""
     out = _Collector()
     forms = _check_forms(form_files, out)
     parser = SpiffBpmnParser(validator=VALIDATOR)
@@ -87,6 +92,10 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> li
         _add_file(parser, name, text, out)
     if out.problems:
         raise DeploymentError(out.problems)
+    _check_call_cycles(out)
+    for dmn in parser.dmn_parsers.values():
+        _check_decision(dmn, out)
+    known_operators = set(REGISTRY if operators is None else operators)
 
     built = []
     for process_id in parser.get_process_ids():
@@ -105,7 +114,7 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> li
             continue
         used = {filename}
         for each in [spec, *subprocess_specs.values()]:
-            used |= _check_tasks(each, filename, parser, forms, out)
+            used |= _check_tasks(each, filename, parser, forms, known_operators, out)
         sources = {n: (process_files.get(n) or form_files[n]) for n in sorted(used)}
         digest = hashlib.sha256()
         for n, text in sources.items():
@@ -181,8 +190,8 @@ def _check_forms(form_files: Mapping[str, str], out: _Collector) -> dict[str, di
     return forms
 
 
-def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser,
-                 forms: Mapping[str, dict], out: _Collector) -> set[str]:
+def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser, forms: Mapping[str, dict],
+                 operators: Collection[str], out: _Collector) -> set[str]:
     """Kefu's own rules on top of the XSD; returns the DMN and form files the spec uses."""
     used: set[str] = set()
     for task_spec in spec.task_specs.values():
@@ -208,6 +217,10 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser,
                 _check_code(expression, "eval", filename, bpmn_id, "timer expression", out)
         for param in (getattr(task_spec, "operation_params", None) or {}).values():
             _check_code(param["value"], "eval", filename, bpmn_id, "service parameter", out)
+        operation = getattr(task_spec, "operation_name", None)
+        if operation is not None and operation not in operators:
+            out.add(filename, f"service task names operator {operation!r}, which does not "
+                              f"exist (known: {', '.join(sorted(operators))})", bpmn_id)
         engine = getattr(task_spec, "dmnEngine", None)
         if engine is not None:
             used |= {p.filename for p in parser.dmn_parsers.values() if p.decision is not None
@@ -239,12 +252,87 @@ def _check_user_task(task_spec: Any, filename: str, forms: Mapping[str, dict],
     return {form}
 
 
+def _check_call_cycles(out: _Collector) -> None:
+    """A call activity that leads back to its own process would nest cases without end."""
+    calls: dict[str, list[tuple[str, str, str]]] = {}
+    for name, tree in out.trees.items():
+        for process in tree.iterfind(".//bpmn:process", BPMN_NS):
+            calls.setdefault(process.get("id"), []).extend(
+                (call.get("calledElement"), name, call.get("id"))
+                for call in process.iterfind(".//bpmn:callActivity", BPMN_NS))
+    for start, outgoing in calls.items():
+        for callee, name, element in outgoing:
+            path = _path_back(callee, start, calls)
+            if path is not None:
+                loop = " → ".join([start, *path])
+                out.add(name, f"call activity calls {callee!r}, which leads back to "
+                              f"{start!r} ({loop}): a process may not call itself", element)
+
+
+def _path_back(node: str, target: str, calls: Mapping[str, list[tuple[str, str, str]]],
+               seen: set[str] | None = None) -> list[str] | None:
+    """The processes from `node` to `target` along call activities, or None."""
+    if node == target:
+        return [node]
+    seen = seen if seen is not None else set()
+    if node in seen:
+        return None
+    seen.add(node)
+    for callee, _name, _element in calls.get(node, []):
+        rest = _path_back(callee, target, calls, seen)
+        if rest is not None:
+            return [node, *rest]
+    return None
+
+
+def _check_decision(dmn: Any, out: _Collector) -> None:
+    """Every DMN cell is an expression run in the sandbox: checked as SpiffWorkflow's DMN
+    engine will evaluate it (an input entry against its input expression)."""
+    name = dmn.filename
+    try:
+        dmn.parse()  # SpiffWorkflow parses a decision only when a task asks for it
+    except (SpiffWorkflowException, KeyError, ValueError) as exc:
+        out.add(name, f"cannot parse decision: {exc}")
+        return
+    for table in dmn.decision.decisionTables:
+        sound = {column.id for column in table.inputs
+                 if _check_code(column.expression, "eval", name, column.id, "input expression",
+                                out)}
+        for rule in table.rules:
+            for entry in rule.inputEntries:
+                for lhs in entry.lhs:
+                    if lhs and entry.input.id in sound:  # else its column is reported
+                        _check_code(_dmn_match(entry.input.expression, lhs), "eval", name,
+                                    entry.id, "input entry", out)
+            for entry in rule.outputEntries:
+                if entry.text:
+                    _check_code(entry.text, "eval", name, entry.id, "output entry", out)
+
+
+def _dmn_match(input_expression: str, entry: str) -> str:
+    """The expression SpiffWorkflow's DMNEngine.evaluate makes of an input entry."""
+    entry = _DMN_QUESTION_MARK.sub("dmninputexpr", entry)
+    if "dmninputexpr" in entry:
+        return entry
+    try:
+        ast.parse(entry, mode="eval")
+    except SyntaxError:
+        return input_expression + entry
+    return f"({input_expression}) == ({entry})"
+
+
+#: DMNEngine's own pattern: a `?` outside quotes stands for the input's value.
+_DMN_QUESTION_MARK = re.compile(r'(\?)(?=(?:[^\'"]|[\'"][^\'"]*[\'"])*$)')
+
+
 def _check_code(source: str, mode: str, filename: str, bpmn_id: str, what: str,
-                out: _Collector) -> None:
+                out: _Collector) -> bool:
     try:
         check_source(source, mode)
     except ScriptError as exc:
         out.add(filename, f"{what} does not compile or leaves the sandbox: {exc}", bpmn_id)
+        return False
+    return True
 
 
 def deploy(session: Session, built: list[BuiltProcess], actor: str,

@@ -25,6 +25,9 @@ from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.errors import ScriptError
+from engine.script_limits import Limits
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -64,6 +67,15 @@ class _TableScans:
 
 class KefuWorkflow(_TableScans, BpmnWorkflow):
     def create_subprocess(self, my_task: Task, spec_name: str) -> KefuSubWorkflow:
+        """A call activity or subprocess starts, unless it would nest deeper than the
+        installation allows: a process that calls itself (through others too) would
+        otherwise grow the case until the worker runs out of memory."""
+        limit = getattr(self.script_engine, "limits", Limits()).max_call_depth
+        if my_task.workflow.depth + 1 > limit:
+            raise ScriptError(
+                f"{my_task.task_spec.bpmn_id}: starting {spec_name!r} would nest call "
+                f"activities {my_task.workflow.depth + 1} deep (the limit is {limit}); "
+                f"does the process call itself?")
         subprocess = KefuSubWorkflow(self.subprocess_specs[spec_name],
                                      parent_task_id=my_task.id, top_workflow=self)
         self.subprocesses[my_task.id] = subprocess

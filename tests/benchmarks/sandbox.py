@@ -1,0 +1,67 @@
+"""What the sandbox costs a complaint's step (issue 13): run from a checkout before and after.
+
+    .venv/bin/python -m tests.benchmarks.sandbox [--cases 40]
+
+Prints the median time of one step of the complaint (intake → archive, on a temporary
+SQLite file, after a warm-up), and per call: a condition evaluated, a small script run and
+a source compiled for the first time (what deploy and a worker's first run pay, then cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from engine.sandbox import SandboxEnvironment, check_source
+from tests.benchmarks.common import SHORT_PATH, fresh_database, open_kefu, people, start, step
+
+SCRIPT = "receipt_issued = True\ntotal = 0\nfor hours in [24, 48]:\n    total += hours\n"
+
+
+def per_call_us(fn: object, repeat: int = 20_000) -> float:
+    began = time.perf_counter()
+    for _ in range(repeat):
+        fn()  # type: ignore[operator]
+    return (time.perf_counter() - began) / repeat * 1e6
+
+
+def complaint_step_ms(cases: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        kefu = open_kefu(fresh_database(f"sqlite:///{Path(folder) / 'bench.sqlite3'}"))
+        who = people(kefu)
+        times: list[float] = []
+        for number in range(cases + 5):
+            began = time.perf_counter()
+            case_id = start(kefu, who["agent01"])
+            laps = [time.perf_counter() - began]
+            for spec_name, username, data in SHORT_PATH:
+                began = time.perf_counter()
+                step(kefu, case_id, spec_name, who[username], data)
+                laps.append(time.perf_counter() - began)
+            if number >= 5:  # the first cases warm caches up
+                times.extend(laps)
+        kefu.db.engine.dispose()
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=40)
+    args = parser.parse_args()
+    env = SandboxEnvironment({})
+    data = {"justified": True, "department": "billing"}
+    condition = "justified == True and len(department) > 0"
+    fresh = iter(range(10**9))
+    print(f"complaint step, median:        {complaint_step_ms(args.cases):.2f} ms")
+    evaluate_us = per_call_us(lambda: env.evaluate(condition, data))
+    print(f"condition evaluated:           {evaluate_us:.1f} µs")
+    print(f"small script run:              {per_call_us(lambda: env.execute(SCRIPT, {})):.1f} µs")
+    compile_us = per_call_us(lambda: check_source(f"x = {next(fresh)} + 1"), 2_000)
+    print(f"source compiled (cache miss):  {compile_us:.1f} µs")
+
+
+if __name__ == "__main__":
+    main()
