@@ -139,7 +139,6 @@ class Settings:
             raise ValueError("webhook_kind: must be wecom or dingtalk")
         if self.notify_max_attempts < 1:
             raise ValueError("notify_max_attempts: must be 1 or more")
-
         if self.script_timeout_seconds <= 0:
             raise ValueError("script_timeout_seconds: must be positive")
         if self.script_max_size < 1 or self.call_activity_max_depth < 1:
