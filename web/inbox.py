@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, g, render_template, request
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 import engine
@@ -67,13 +66,7 @@ def index() -> Any:
         "inbox/inbox.html", mine=_filtered(mine), offered=_filtered(offered),
         team=_filtered(team_rows), members=members, processes=process_names(),
         categories=categories, sorts=SORTS, args=request.args, now=moment, reminders=reminders,
-        deadline_kinds=deadline_kinds(),
         overdue=sum(1 for r in mine + offered if r["due"].state == "overdue"))
-
-
-def deadline_kinds() -> dict[str, str]:
-    return {"reminder": _("Reminder"), "due": _("Due time reached"), "timer": _("Timer"),
-            "overdue": _("Overdue"), "escalation": _("Escalation")}
 
 
 def _members(session: Any, team: set[str]) -> list[Any]:

@@ -14,8 +14,10 @@ from engine import FormValidationError, KefuError, PermissionDenied, TaskConflic
 from engine.roles import may_act
 from web import db
 from web.auth import login_required
+from web.display import person
 from web.forms import fields_for, form_errors, parse
 from web.helpers import due, now, titles
+from web.i18n import bi
 
 bp = Blueprint("tasks", __name__)
 
@@ -74,8 +76,8 @@ def task(task_id: str) -> Any:
         except KefuError as exc:
             problem = str(exc)
         else:
-            flash(_("Done: %(task)s, case %(number)s.", task=item.title, number=item.case.number),
-                  "success")
+            flash(_("Done: %(task)s, case %(number)s.", task=bi(item.title),
+                    number=item.case.number), "success")
             return redirect(url_for("inbox.index"))
         item = _task(task_id)
         values: dict[str, Any] = dict(request.form)
@@ -104,7 +106,7 @@ def claim(task_id: str) -> Any:
     except TaskConflict as exc:
         flash(_("Could not claim: %(reason)s", reason=str(exc)), "warning")
         return redirect(url_for("inbox.index"))
-    flash(_("Claimed: %(task)s.", task=item.title), "success")
+    flash(_("Claimed: %(task)s.", task=bi(item.title)), "success")
     return redirect(request.form.get("next") == "task" and url_for("tasks.task", task_id=item.id)
                     or url_for("inbox.index"))
 
@@ -117,7 +119,7 @@ def release(task_id: str) -> Any:
         db.attempt(engine.release_task, db.kefu(), db.session(), item.id, g.actor)
     except PermissionDenied:
         abort(403)
-    flash(_("Released: %(task)s.", task=item.title), "info")
+    flash(_("Released: %(task)s.", task=bi(item.title)), "info")
     return redirect(url_for("inbox.index"))
 
 
@@ -132,7 +134,8 @@ def reassign(task_id: str) -> Any:
         db.attempt(engine.reassign_task, db.kefu(), session, item.id, g.actor, to, team)
     except (PermissionDenied, engine.NotFound):
         abort(403)
-    flash(_("Handed on to %(user)s: %(task)s.", user=to.username, task=item.title), "success")
+    flash(_("Handed on to %(user)s: %(task)s.", user=person(to.username),
+            task=bi(item.title)), "success")
     return redirect(url_for("inbox.index"))
 
 
