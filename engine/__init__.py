@@ -22,6 +22,7 @@ from engine.errors import (
 )
 from engine.history import verify_all, verify_case
 from engine.kefu import Kefu
+from engine.lookup import record_lookup
 from engine.organisation import actor_for, find_actor, load_organisation, team_of
 from engine.passwords import check_password, hash_password
 from engine.persistence import models
@@ -60,5 +61,5 @@ __all__ = [
     "actor_for_token", "create_token", "revoke_tokens", "casefile", "catalog", "disclosure",
     "check_password", "hash_password",
     "Breach", "RuleViolation", "load_demo_roster", "roster", "shift_leader_on_duty",
-    "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing",
+    "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing", "record_lookup",
 ]

@@ -39,7 +39,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
         app.config["SECRET_KEY"] = os.environ.get("KEFU_SECRET_KEY") or _instance_secret(app)
     app.extensions["kefu"] = kefu
 
-    from web import api, audit, auth, cases, inbox, processes, tasks
+    from web import api, audit, auth, cases, dashboard, inbox, processes, tasks, worklists
 
     i18n.init_app(app)
     db.init_app(app)
@@ -47,19 +47,21 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
     security.init_app(app)
     errors.init_app(app)
 
-    for module in (auth, inbox, tasks, cases, audit, processes, api):
+    for module in (auth, inbox, tasks, cases, audit, processes, api, dashboard, worklists):
         app.register_blueprint(module.bp)
 
     @app.get("/")
     def index() -> Response:
-        return redirect(url_for("inbox.index"))
+        """Leaders and the centre director land on the dashboard, everyone else on the inbox."""
+        return redirect(url_for("dashboard.index" if dashboard.is_leader() else "inbox.index"))
 
     @app.context_processor
     def navigation() -> dict[str, Any]:
         roles = g.actor.roles if g.get("actor") else frozenset()
         return {"nav": {"may_start": bool(roles) and "auditor" not in roles,
                         "audits": "auditor" in roles,
-                        "processes": bool(roles & {"auditor", "process_owner"})}}
+                        "processes": bool(roles & {"auditor", "process_owner"}),
+                        "dashboard": dashboard.is_leader()}}
 
     return app
 

@@ -42,7 +42,7 @@ ACTIONS = {
     "handover_recorded": "交接已登记 / Handover recorded",
     "objection_recorded": "异议已登记 / Objection recorded",
     "certificate_received": "已收到医疗证明 / Medical certificate received",
-    "returned": "已退回 / Returned",
+    "returned": "已退回 / Returned", "looked_up": "来电查询 / Looked up for a caller",
 }
 DEADLINE_KINDS = {
     "reminder": "到期提醒 / Reminder", "due": "截止 / Due", "timer": "定时 / Timer",
@@ -69,11 +69,13 @@ RECORD_TITLES = {
     "days": "天数 / Days", "late": "逾期申请 / Late request",
     "certificate": "证明日期 / Certificate dates", "party": "交接方 / Party",
     "objection": "异议 / Objection", "instruction": "指示 / Instruction",
+    "by": "依据 / By",
 }
 #: Internal references a person has no use for (the record ids behind a register entry, the
 #: steps' ids beside their titles).
 HIDDEN_KEYS = frozenset({"leave_record_id", "swap_record_id", "sms_id", "letter_id",
                          "overdue"})
+LOOKUP_BY = {"number": "案件编号 / Case number", "phone": "来电号码 / Caller's phone"}
 PARTIES = {"requester": "申请人 / Requester", "counterpart": "换班对方 / Counterpart"}
 _PEOPLE_KEYS = {"to", "approved_by", "acknowledge_by", "employee", "counterpart", "requester",
                 "assignee", "owner", "created_by", "asked_by"}
@@ -202,8 +204,8 @@ def person(username: Any) -> str:
     if username == "system":
         return bi("系统 / System")
     found = _people().get(str(username))
-    if found is None:
-        return str(username)
+    if found is None:  # deployments and the CLI act as a role, not a person
+        return role_name(str(username))
     name, staff_no = found
     return f"{name}（工号 {staff_no}）" if is_chinese() else f"{name} (no. {staff_no})"
 
@@ -285,6 +287,8 @@ def value(v: Any, options: Mapping[str, str] | Iterable[tuple[str, str]] | None 
         return role_name(v)
     if isinstance(v, str) and v in _people() and key not in {"title", "content", "reason"}:
         return person(v)
+    if key == "by" and v in LOOKUP_BY:
+        return _label(LOOKUP_BY, v)
     if key in _PEOPLE_KEYS or key == "by":
         return person(v) if isinstance(v, str) else _flat(value(v))
     if key == "party":

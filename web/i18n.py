@@ -26,6 +26,11 @@ def is_chinese() -> bool:
     return locale is None or locale.language == "zh"
 
 
+def _cjk_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum(bool(_CJK.match(c)) for c in letters) / len(letters) if letters else 0.0
+
+
 def bi(text: object) -> str:
     """The reader's half of a `中文 / English` text; other texts unchanged."""
     if text is None:
@@ -37,9 +42,10 @@ def bi(text: object) -> str:
         left, right = value.split("\n")
     else:
         return value
-    if bool(_CJK.search(left)) == bool(_CJK.search(right)):
+    share_left, share_right = _cjk_share(left), _cjk_share(right)
+    if (share_left > 0.2) == (share_right > 0.2):  # an English half may quote a 中文 word
         return value
-    chinese, english = (left, right) if _CJK.search(left) else (right, left)
+    chinese, english = (left, right) if share_left > share_right else (right, left)
     return chinese if is_chinese() else english
 
 
