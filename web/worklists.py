@@ -21,6 +21,7 @@ from web import db
 from web.auth import login_required
 from web.helpers import now, process_names, titles
 from web.i18n import bi
+from web.summaries import summaries
 
 bp = Blueprint("work", __name__, url_prefix="/work")
 PAGE = 20
@@ -125,7 +126,9 @@ def rows(cases: list[Any], moment: datetime) -> list[dict[str, Any]]:
             History.case_id.in_(ids), History.actor == g.actor.username,
             History.action == "completed").order_by(History.seq)):
         mine[record.case_id] = record
+    about = summaries(cases)
     return [{"case": c, "steps": steps.get(c.id, []), "my_last": mine.get(c.id),
+             "about": about.get(c.id),
              "category": titles(c.process_version_id).get("category", {}).get(
                  c.category or "", c.category or ""),
              "overdue": any(i.due_at and i.due_at < moment for i in steps.get(c.id, []))}
