@@ -8,7 +8,7 @@ one query for a whole page of rows, so a list never loads a workflow.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +25,8 @@ class Summary:
     vip: bool = False
     who: str = ""
     subject: str = ""
+    #: The reasons, when the step before the open one sent the work back (e.g. C6 return).
+    returned: str = ""
 
 
 def _short(value: Any) -> str:
@@ -57,8 +59,17 @@ def summaries(cases: Iterable[Any]) -> dict[int, Summary]:
     by_id = {c.id: c for c in session.execute(select(
         case.id, case.process_id, case.created_by, case.title).where(case.id.in_(ids)))}
     first: dict[int, dict[str, Any]] = {}
+    last: dict[int, dict[str, Any]] = {}
     for record in session.scalars(select(history).where(
             history.case_id.in_(ids), history.action == "completed")
             .order_by(history.case_id, history.seq)):
         first.setdefault(record.case_id, record.data or {})
-    return {case_id: summarise(row, first.get(case_id, {})) for case_id, row in by_id.items()}
+        last[record.case_id] = record.data or {}
+    out = {}
+    for case_id, row in by_id.items():
+        summary = summarise(row, first.get(case_id, {}))
+        latest = last.get(case_id, {})
+        if latest.get("approved") is False and latest.get("return_reasons"):
+            summary = replace(summary, returned=_short(latest["return_reasons"]))
+        out[case_id] = summary
+    return out
