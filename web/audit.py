@@ -20,6 +20,7 @@ from web.auth import roles_required
 from web.display import action, department, person, record_rows, state, text, when
 from web.helpers import now, process_names, titles
 from web.i18n import bi
+from web.worklists import category_codes
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 FIELDS = ("number", "phone", "category", "department", "state", "process")
@@ -52,7 +53,7 @@ def _search() -> tuple[list[Any], dict[str, str], dict[str, str]]:
         return [], criteria, errors
     cases = engine.search_cases(
         db.session(), number=criteria["number"] or None, phone=criteria["phone"] or None,
-        category=criteria["category"] or None, department=criteria["department"] or None,
+        category=_category_code(criteria["category"]), department=criteria["department"] or None,
         state=criteria["state"] or None, process_id=criteria["process"] or None,
         created_from=start, created_to=end)
     return list(cases), criteria, errors
@@ -68,6 +69,12 @@ def search() -> Any:
         "audit/search.html", cases=cases, criteria=criteria, errors=errors, args=request.args,
         processes=process_names(), departments=departments, mask=engine.disclosure.mask,
         category_titles=_category_titles(cases), searched=bool(request.args))
+
+
+def _category_code(typed: str) -> str | None:
+    """The category as typed: its code, or its label (资费 finds `fee`)."""
+    codes = category_codes(typed) if typed else set()
+    return next(iter(codes)) if len(codes) == 1 else (typed or None)
 
 
 def _category_titles(cases: list[Any]) -> dict[str, str]:

@@ -189,9 +189,9 @@ def test_C1_to_C10_a_complaint_from_intake_to_archive_and_audit(desk: Staff, bro
     with page.expect_download() as download:
         page.get_by_role("link", name="导出历史记录（CSV）").click()
     rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
-    assert [r[4] for r in rows if r[3] == "completed"] == [
-        "intake", "contact", "judge", "propose", "approve", "propose", "approve", "reply",
-        "callback"]
+    assert [r[4] for r in rows if r[3] == "已完成"] == [  # words, not codes (issue 15)
+        "受理投诉", "联系投诉人", "投诉判断", "部门处理方案", "部门负责人审批", "部门处理方案",
+        "部门负责人审批", "答复客户", "回访"]
     desk.go("/audit/?phone=13800138000")
     with page.expect_download() as download:
         page.get_by_role("link", name="导出查询结果（CSV）").click()

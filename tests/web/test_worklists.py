@@ -85,3 +85,9 @@ def test_an_agent_has_no_dashboard_and_lands_on_the_inbox(client, auth, cases) -
     auth.as_user("agent01")
     assert client.get("/dashboard").status_code == 403
     assert client.get("/").headers["Location"].endswith("/inbox")
+
+
+def test_the_auditors_search_takes_a_category_by_its_label(client, auth, cases) -> None:
+    auth.as_user("audit01")
+    page = text_of(client.get("/audit/?category=资费"))
+    assert cases["fee"] in page and cases["network"] not in page
