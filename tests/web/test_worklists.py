@@ -91,3 +91,15 @@ def test_the_auditors_search_takes_a_category_by_its_label(client, auth, cases) 
     auth.as_user("audit01")
     page = text_of(client.get("/audit/?category=资费"))
     assert cases["fee"] in page and cases["network"] not in page
+
+
+def test_C6_a_returned_proposal_goes_back_to_the_handler_who_wrote_it(rostered, people,
+                                                                     cases) -> None:
+    from tests.complaints import open_tasks
+
+    number = cases["fee"]
+    for step, who, data in [("contact", "duty01", CONTACT), ("judge", "duty01", JUSTIFIED),
+                            ("propose", "bill02", PROPOSAL), ("approve", "billhead", RETURN)]:
+        do(rostered, number, step, people[who], data)
+    (task,) = [t for t in open_tasks(rostered, number) if t.spec_name == "propose"]
+    assert task.candidate_user == "bill02"
