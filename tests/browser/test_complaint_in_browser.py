@@ -133,8 +133,9 @@ def test_C1_to_C10_a_complaint_from_intake_to_archive_and_audit(desk: Staff, bro
     page.fill("#in-return_reasons", "请核实是否还有其他月份重复扣费。")
     desk.submit()
     desk.logout()
-    desk.login("bill01")
-    desk.open_task("offered", "部门处理方案")
+    desk.login("bill01")  # the returned proposal is back in its author's own tasks, marked
+    assert "已退回" in desk.go("/inbox").inner_text("#mine")
+    desk.open_task("mine", "部门处理方案")
     assert "请核实是否还有其他月份重复扣费。" in page.inner_text("#field-return_reasons")
     page.fill("#in-compensation", "退还 30 元")
     desk.submit()
