@@ -8,6 +8,7 @@ switched off). Each bar links to the cases behind it (`work.cases` with the same
 from __future__ import annotations
 
 import secrets
+import sys
 from collections import Counter
 from typing import Any
 
@@ -26,6 +27,10 @@ from web.helpers import now, process_names, titles
 from web.i18n import bi
 from web.security import CSP
 from web.worklists import LEADERS, day_bounds
+
+# pygal adds an old-style import hook (for its optional map plugins, unused here) that newer
+# Pythons warn about on every failed import anywhere in the process; take it out again.
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
 
 bp = Blueprint("dashboard", __name__)
 TaskItem = engine.models.TaskItem
