@@ -67,7 +67,7 @@ def test_C6_returned_proposal_shows_the_heads_reasons_read_only(
     for step, who, data in [("contact", "duty01", CONTACT), ("judge", "duty01", JUSTIFIED),
                             ("propose", "bill01", PROPOSAL), ("approve", "billhead", RETURN)]:
         do(deployed, number, step, people[who], data)
-    auth.as_user("bill02")
+    auth.as_user("bill01")  # the proposal goes back to its author (issue 15)
     task_id = _task_id(deployed, number, "propose")
     html = client.get(f"/tasks/{task_id}").get_data(as_text=True)
     reasons = html.split('id="field-return_reasons"')[1].split('id="field-')[0]
