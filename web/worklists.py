@@ -96,10 +96,10 @@ def filters(query: Select[Any], args: Any, moment: datetime) -> Select[Any]:
 def _matches(words: str) -> Any:
     """A case number, the last digits of a phone, a category label, or words of the
     content (the stored case data escapes non-ASCII as JSON does, so the words are too)."""
-    terms = [Case.number == words.upper(), Case.title.contains(words),
-             Case.workflow_state.contains(json.dumps(words)[1:-1])]
+    terms = [Case.number == words.upper(), Case.title.contains(words, autoescape=True),
+             Case.workflow_state.contains(json.dumps(words)[1:-1], autoescape=True)]
     if words.isdigit() and len(words) >= 4:
-        terms.append(Case.complainant_phone.endswith(words))
+        terms.append(Case.complainant_phone.endswith(words, autoescape=True))
     codes = category_codes(words)
     if codes:
         terms.append(Case.category.in_(sorted(codes)))
