@@ -129,6 +129,7 @@ def rows(cases: list[Any], moment: datetime) -> list[dict[str, Any]]:
     about = summaries(cases)
     return [{"case": c, "steps": steps.get(c.id, []), "my_last": mine.get(c.id),
              "about": about.get(c.id),
+             "viewable": engine.disclosure.may_view_case(session, g.actor, c),
              "category": titles(c.process_version_id).get("category", {}).get(
                  c.category or "", c.category or ""),
              "overdue": any(i.due_at and i.due_at < moment for i in steps.get(c.id, []))}

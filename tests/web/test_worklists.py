@@ -52,6 +52,9 @@ def test_C12_a_caller_lookup_shows_the_case_masked_and_is_recorded(client, auth,
     auth.as_user("agent05")  # not involved in the case: takes the customer's follow-up call
     page = text_of(client.get("/work/lookup?q=13912345678"))
     assert cases["fee"] in page and "13912345678" not in page.replace("q=13912345678", "")
+    assert "陈先生" in page and "联系投诉人" in page  # who called about what, and where it is now
+    case_page = text_of(client.get(f"/cases/{cases['fee']}"))  # the caller's case, masked
+    assert "139****5678" in case_page and "13912345678" not in case_page
     with rostered.session() as s:
         last = s.scalars(select(HistoryRecord).order_by(HistoryRecord.id.desc())).first()
     assert (last.action, last.actor, last.data["by"]) == ("looked_up", "agent05", "phone")
