@@ -37,6 +37,7 @@ from engine.errors import (
 )
 from engine.history import verify_all, verify_case
 from engine.kefu import Kefu
+from engine.lookup import record_lookup
 from engine.organisation import actor_for, find_actor, load_organisation, team_of
 from engine.passwords import check_password, hash_password
 from engine.persistence import models
@@ -76,7 +77,7 @@ __all__ = [
     "check_password", "hash_password", "reply_preview", "steps", "access", "checkpoints",
     "signin",
     "Breach", "RuleViolation", "load_demo_roster", "roster", "shift_leader_on_duty",
-    "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing",
+    "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing", "record_lookup",
     "attachments", "notifications",
     "calendar_coverage", "calendar_store",
 ]

@@ -78,7 +78,7 @@ def test_C11_monthly_report_command(cli) -> None:
     cli("init", "--demo")
     out = cli("report", "monthly", "2026-11")
     assert "Complaint analysis 2026-11: 0 complaint(s)" in out
-    assert "target 99%: no data" in out
+    assert "target 99%: 无数据 / no data" in out
     assert "is not a month like 2026-11" in cli("report", "monthly", "2026-13", code=2)
 
 
@@ -161,3 +161,22 @@ def test_user_password_ends_that_persons_web_sessions(cli) -> None:
                                               input="short\nshort\n").output
     assert "0 web session(s) ended" in cli("user", "revoke", "agent01")
     kefu.db.dispose()
+
+
+def test_C11_monthly_report_names_categories_by_their_labels(cli) -> None:
+    """Issue 15: the report prints 资费, not the code `fee`."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import engine
+    from engine import FixedClock, Kefu, settings_from_env
+    from tests.complaints import INTAKE
+
+    cli("init", "--demo")
+    kefu = Kefu(settings_from_env(), clock=FixedClock(datetime(2026, 11, 23, 9, 0,
+                                                               tzinfo=ZoneInfo("Asia/Shanghai"))))
+    with kefu.session() as s:
+        agent = engine.find_actor(s, "agent01")
+        engine.start_case(kefu, s, "complaint", agent, INTAKE)
+    out = cli("report", "monthly", "2026-11")
+    assert "热点 / Hot spots: 资费" in out and " fee " not in out

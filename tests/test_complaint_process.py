@@ -95,7 +95,7 @@ def test_C6_head_returns_proposal_with_reasons_then_approves(deployed, people) -
     do(deployed, number, "approve", people["billhead"], RETURN)
     assert [t.spec_name for t in open_tasks(deployed, number)] == ["propose"]
     assert _data(deployed, number)["return_reasons"] == RETURN["return_reasons"]
-    do(deployed, number, "propose", people["bill02"], PROPOSAL)
+    do(deployed, number, "propose", people["bill01"], PROPOSAL)  # back to its author (issue 15)
     do(deployed, number, "approve", people["billhead"], APPROVE)
     assert [t.spec_name for t in open_tasks(deployed, number)] == ["reply"]
 

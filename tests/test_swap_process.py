@@ -201,7 +201,7 @@ def test_S2_a_third_swap_in_a_month_is_refused(rostered, people) -> None:
     assert refusal.rules == ["S2"]
     [breach] = refusal.as_dict()["violations"]
     assert breach["facts_en"] == "this would be your 3rd swap in November; at most 2 are allowed"
-    assert breach["facts_zh"] == "这将是你11月的第 3 次换班，每月最多 2 次"
+    assert breach["facts_zh"] == "这将是您11月的第 3 次换班，每月最多 2 次"
     assert breach["rule_zh"] and breach["rule_en"]
     assert str(refusal).endswith("(S2)")
 

@@ -44,7 +44,19 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
         app.config["SECRET_KEY"] = instance.session_secret(kefu.settings)
     app.extensions["kefu"] = kefu
 
-    from web import api, attachments, audit, auth, cases, inbox, notices, processes, tasks
+    from web import (
+        api,
+        attachments,
+        audit,
+        auth,
+        cases,
+        dashboard,
+        inbox,
+        notices,
+        processes,
+        tasks,
+        worklists,
+    )
 
     i18n.init_app(app)
     db.init_app(app)
@@ -56,19 +68,22 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
 
     calendar_banner.init_app(app)
 
-    for module in (auth, inbox, tasks, cases, audit, processes, api, attachments, notices):
+    for module in (auth, inbox, tasks, cases, audit, processes, api, attachments, notices,
+                   dashboard, worklists):
         app.register_blueprint(module.bp)
 
     @app.get("/")
     def index() -> Response:
-        return redirect(url_for("inbox.index"))
+        """Leaders and the centre director land on the dashboard, everyone else on the inbox."""
+        return redirect(url_for("dashboard.index" if dashboard.is_leader() else "inbox.index"))
 
     @app.context_processor
     def navigation() -> dict[str, Any]:
         roles = g.actor.roles if g.get("actor") else frozenset()
         return {"nav": {"may_start": bool(roles) and "auditor" not in roles,
                         "audits": "auditor" in roles,
-                        "processes": bool(roles & {"auditor", "process_owner"})}}
+                        "processes": bool(roles & {"auditor", "process_owner"}),
+                        "dashboard": dashboard.is_leader()}}
 
     return app
 

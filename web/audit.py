@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,9 +17,11 @@ from sqlalchemy import select
 import engine
 from web import db
 from web.auth import roles_required
+from web.display import action, department, person, record_rows, state, text, when
 from web.errors import BadInput
 from web.helpers import now, process_names, titles
-from web.i18n import bi, when
+from web.i18n import bi
+from web.worklists import category_codes
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 FIELDS = ("number", "phone", "category", "department", "state", "process")
@@ -73,7 +74,7 @@ def _search() -> tuple[list[Any], dict[str, str], dict[str, str]]:
         return [], criteria, errors
     cases = engine.search_cases(
         db.session(), number=criteria["number"] or None, phone=criteria["phone"] or None,
-        category=criteria["category"] or None, department=criteria["department"] or None,
+        category=_category_code(criteria["category"]), department=criteria["department"] or None,
         state=criteria["state"] or None, process_id=criteria["process"] or None,
         created_from=start, created_to=end)
     return list(cases), criteria, errors
@@ -92,6 +93,12 @@ def search() -> Any:
         processes=process_names(), departments=departments, mask=engine.disclosure.mask,
         category_titles=_category_titles(cases), searched=bool(request.values)
     ), 400 if "phone" in errors else 200
+
+
+def _category_code(typed: str) -> str | None:
+    """The category as typed: its code, or its label (资费 finds `fee`)."""
+    codes = category_codes(typed) if typed else set()
+    return next(iter(codes)) if len(codes) == 1 else (typed or None)
 
 
 def _category_titles(cases: list[Any]) -> dict[str, str]:
@@ -129,9 +136,12 @@ def export() -> Any:
              _("Customer phone"), _("Title"), _("Owner"), _("Opened"), _("Closed")]]
     for case in cases:
         rows.append([case.number, bi(names.get(case.process_id, case.process_id)),
-                     _state(case.state), case.category, case.department,
+                     state(case.state), text(_category_titles([case]).get(case.category or "",
+                                                                     case.category)),
+                     department(case.department),
                      engine.disclosure.mask(case.complainant_phone or ""), case.title,
-                     case.owner, when(case.created_at), when(case.closed_at)])
+                     person(case.owner), when(case.created_at, year=True),
+                     when(case.closed_at, year=True)])
     return _csv(rows, f"kefu-cases-{now():%Y%m%d%H%M}.csv")
 
 
@@ -150,18 +160,14 @@ def history(number: str) -> Any:
     everything = {f"{r.seq}": r.data for r in records}
     engine.disclosure.disclose(session, case, g.actor, now(), everything, "export")
     rows = [[_("No."), _("Time"), _("Who"), _("Action"), _("Step"), _("Data"), _("Hash")]]
+    options = titles(case.process_version_id)
+    fields = engine.casefile.field_titles(db.kefu(), session, case.process_version_id)
     for r in records:
-        rows.append([r.seq, when(r.at, "%Y-%m-%d %H:%M:%S"), r.actor, r.action, r.task_spec,
-                     _json(r.data), r.hash])
+        data = "；".join(f"{title}：{v if isinstance(v, str) else '、'.join(map(str, v))}"
+                        for title, v in record_rows(r, r.data, options, fields))
+        rows.append([r.seq, when(r.at, seconds=True, year=True), person(r.actor),
+                     action(r.action), text(r.task_title), data, r.hash])
     return _csv(rows, f"kefu-{case.number}-history.csv")
-
-
-def _json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)
-
-
-def _state(state: str) -> str:
-    return {"running": _("Running"), "closed": _("Closed")}.get(state, state)
 
 
 @bp.get("/verify")

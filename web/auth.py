@@ -102,10 +102,10 @@ def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: a login link must not send anyone elsewhere."""
     if not target:
-        return url_for("inbox.index")
+        return url_for("index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("inbox.index")
+        return url_for("index")
     return target
 
 

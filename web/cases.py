@@ -6,15 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, render_template
-from flask_babel import gettext as _
 from markupsafe import Markup
 
 import engine
 from web import db
 from web.auth import login_required
+from web.display import folded, role_name
 from web.helpers import case_rows, due, now, step_entries, titles
-from web.i18n import bi, role_name
-from web.inbox import deadline_kinds
+from web.i18n import bi
 from web.security import LETTER_CSP
 
 bp = Blueprint("cases", __name__)
@@ -27,27 +26,6 @@ def _case(number: str) -> Any:
     if not engine.access.may_read_case(db.session(), g.actor, case):
         abort(403)
     return case
-
-
-def action_names() -> dict[str, str]:
-    """History actions as people read them; an action another feature adds shows as is."""
-    return {"started": _("Started"), "completed": _("Completed"), "claimed": _("Claimed"),
-            "released": _("Released"), "reassigned": _("Handed on"),
-            "reply_sent": _("Reply sent"), "closed": _("Closed"),
-            "viewed_customer_data": _("Viewed customer data in full")}
-
-
-def record_titles() -> dict[str, str]:
-    """Names of the data the engine itself writes into history records."""
-    return {"process": _("Process"), "version": _("Version"), "to": _("Handed on to"),
-            "retain_until": _("Kept until"), "fields": _("Fields"), "purpose": _("Where"),
-            "channel": _("Channel"), "sms_id": _("SMS"), "segments": _("Segments"),
-            "status": _("Status"), "letter_id": _("Letter")}
-
-
-def escalation_names() -> dict[int, str]:
-    return {0: _("Not escalated"), 1: _("Level 1: duty shift leader"),
-            2: _("Level 2: department manager")}
 
 
 def diagram_label(kind: str, name: str) -> str:
@@ -66,12 +44,10 @@ def show(number: str) -> Any:
     return render_template(
         "cases/case.html", case=case, file=file, shown=shown, data_rows=case_rows(file, shown),
         steps=step_entries(file, shown),
-        history=[(r, shown.show(r.data)) for r in engine.case_history(session, case)],
+        history=folded((r, shown.show(r.data)) for r in engine.case_history(session, case)),
         tasks=[(t, due(t.due_at)) for t in file.open_tasks],
         sms=[(m, shown.value("phone", m.phone)) for m in file.sms],
-        titles=titles(case.process_version_id), diagram=Markup(svg), actions=action_names(),
-        deadline_kinds=deadline_kinds(), record_titles={**record_titles(), **file.field_titles},
-        escalation_names=escalation_names(),
+        titles=titles(case.process_version_id), diagram=Markup(svg),
         feedback_due=file.data.get("feedback_due"))
 
 

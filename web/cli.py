@@ -10,6 +10,7 @@ import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -336,14 +337,16 @@ def report_monthly(ctx: click.Context, month: str) -> None:
     kefu = _kefu(ctx.find_root())
     with kefu.session() as session:
         result = monthly_report(session, kefu.settings, year, number)
+        labels = _category_labels(kefu, session)
     click.echo(f"投诉分析 / Complaint analysis {result.month}: {result.complaints} complaint(s)")
-    click.echo("热点 / Hot spots: " + (", ".join(f"{c} {n}" for c, n in result.hot_spots)
-                                     or "-"))
+    click.echo("热点 / Hot spots: " + ("; ".join(f"{labels.get(c, c)} {n}"
+                                                for c, n in result.hot_spots) or "-"))
     for label, rate in (("解决率 / Resolution", result.resolution),
                         ("及时率 / On time", result.on_time),
                         ("满意率 / Satisfaction", result.satisfaction)):
         shown = "-" if rate.value is None else f"{rate.value:.1%}"
-        verdict = {True: "met", False: "MISSED", None: "no data"}[rate.met]
+        verdict = {True: "达标 / met", False: "未达标 / MISSED", None: "无数据 / no data"}[
+            rate.met]
         click.echo(f"{label}: {shown} ({rate.part}/{rate.whole}), target "
                    f"{rate.target:.0%}: {verdict}")
 
@@ -466,3 +469,17 @@ def roster_export(ctx: click.Context, month: str, output: Path | None) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"written {output}")
+
+
+def _category_labels(kefu: Kefu, session: Any) -> dict[str, str]:
+    """Category code -> its title in the complaint forms (`fee` -> `资费 / Fees`)."""
+    from engine import catalog
+
+    labels: dict[str, str] = {}
+    for version in catalog.newest_versions(session):
+        for schema in kefu.version(session, version.id).forms.values():
+            prop = schema.get("properties", {}).get("category", {})
+            for choice in prop.get("oneOf", []) if isinstance(prop, dict) else []:
+                if isinstance(choice, dict) and "const" in choice:
+                    labels.setdefault(str(choice["const"]), str(choice.get("title", "")))
+    return labels

@@ -13,6 +13,7 @@ from web import db
 from web.forms import option_titles
 
 SOON = timedelta(hours=2)
+URGENT = timedelta(minutes=30)
 
 
 def now() -> datetime:
@@ -37,7 +38,7 @@ def titles(version_id: int) -> dict[str, dict[str, str]]:
 
 @dataclass(frozen=True)
 class Due:
-    state: str  # none | ok | soon | overdue
+    state: str  # none | ok | soon | urgent | overdue
     at: datetime | None = None
     left: timedelta | None = None
 
@@ -48,6 +49,8 @@ def due(due_at: datetime | None, moment: datetime | None = None) -> Due:
     left = due_at - (moment or now())
     if left < timedelta(0):
         return Due("overdue", due_at, left)
+    if left <= URGENT:
+        return Due("urgent", due_at, left)
     return Due("soon" if left <= SOON else "ok", due_at, left)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, g, render_template, request
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 import engine
 from web import db
 from web.auth import login_required
 from web.helpers import now, process_names, task_row
+from web.summaries import summaries
 
 bp = Blueprint("inbox", __name__)
 SORTS = ("due", "created", "process")
@@ -27,7 +27,8 @@ def _filtered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if category:
         rows = [r for r in rows if r["case"].category == category]
     if due_filter in DUE_FILTERS:
-        rows = [r for r in rows if r["due"].state == due_filter]
+        wanted = {"soon", "urgent"} if due_filter == "soon" else {due_filter}
+        rows = [r for r in rows if r["due"].state in wanted]
     sort = request.args.get("sort", "due")
     if sort == "created":
         rows.sort(key=lambda r: r["item"].created_at, reverse=True)
@@ -61,19 +62,16 @@ def index() -> Any:
     reminders = [(r, session.get(engine.models.Case, r.case_id))
                  for r in engine.reminders_for(session, actor)]
     everything = mine + offered + team_rows
+    about = summaries(r["case"] for r in everything)
+    for row in everything:
+        row["about"] = about.get(row["case"].id)
     categories = sorted({(r["case"].category, r["category"]) for r in everything
                          if r["case"].category})
     return render_template(
         "inbox/inbox.html", mine=_filtered(mine), offered=_filtered(offered),
         team=_filtered(team_rows), members=members, processes=process_names(),
         categories=categories, sorts=SORTS, args=request.args, now=moment, reminders=reminders,
-        deadline_kinds=deadline_kinds(),
         overdue=sum(1 for r in mine + offered if r["due"].state == "overdue"))
-
-
-def deadline_kinds() -> dict[str, str]:
-    return {"reminder": _("Reminder"), "due": _("Due time reached"), "timer": _("Timer"),
-            "overdue": _("Overdue"), "escalation": _("Escalation")}
 
 
 def _members(session: Any, team: set[str]) -> list[Any]:

@@ -15,8 +15,10 @@ from engine import FormValidationError, KefuError, PermissionDenied, TaskConflic
 from engine.roles import may_act
 from web import attachments, db
 from web.auth import login_required
+from web.display import person
 from web.forms import fields_for, form_errors, parse
 from web.helpers import case_rows, due, now, step_entries, titles
+from web.i18n import bi
 from web.once import earlier_result, once
 
 bp = Blueprint("tasks", __name__)
@@ -122,7 +124,7 @@ def task(task_id: str) -> Any:
 def _completed(item: Any, data: dict[str, Any]) -> str:
     """Complete the task; where the person goes next."""
     engine.complete_task(db.kefu(), db.session(), item.id, g.actor, data)
-    flash(_("Done: %(task)s, case %(number)s.", task=item.title, number=item.case.number),
+    flash(_("Done: %(task)s, case %(number)s.", task=bi(item.title), number=item.case.number),
           "success")
     return url_for("inbox.index")
 
@@ -138,7 +140,7 @@ def claim(task_id: str) -> Any:
     except TaskConflict as exc:
         flash(_("Could not claim: %(reason)s", reason=str(exc)), "warning")
         return redirect(url_for("inbox.index"))
-    flash(_("Claimed: %(task)s.", task=item.title), "success")
+    flash(_("Claimed: %(task)s.", task=bi(item.title)), "success")
     return redirect(request.form.get("next") == "task" and url_for("tasks.task", task_id=item.id)
                     or url_for("inbox.index"))
 
@@ -151,7 +153,7 @@ def release(task_id: str) -> Any:
         db.attempt(engine.release_task, db.kefu(), db.session(), item.id, g.actor)
     except PermissionDenied:
         abort(403)
-    flash(_("Released: %(task)s.", task=item.title), "info")
+    flash(_("Released: %(task)s.", task=bi(item.title)), "info")
     return redirect(url_for("inbox.index"))
 
 
@@ -166,7 +168,8 @@ def reassign(task_id: str) -> Any:
         db.attempt(engine.reassign_task, db.kefu(), session, item.id, g.actor, to, team)
     except (PermissionDenied, engine.NotFound):
         abort(403)
-    flash(_("Handed on to %(user)s: %(task)s.", user=to.username, task=item.title), "success")
+    flash(_("Handed on to %(user)s: %(task)s.", user=person(to.username),
+            task=bi(item.title)), "success")
     return redirect(url_for("inbox.index"))
 
 

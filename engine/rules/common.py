@@ -68,7 +68,7 @@ def who(person: Person, viewer_is_person: bool) -> tuple[str, str, str]:
     """(Chinese, English subject, English possessive) naming a person in a refusal:
     "you" to the requester, name and staff number to anybody else."""
     if viewer_is_person:
-        return "你", "you", "your"
+        return "您", "you", "your"
     label = f"{person.name}（{person.staff_no}）"
     english = f"{person.name} ({person.staff_no})"
     return label, english, f"{english}'s"

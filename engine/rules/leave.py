@@ -108,7 +108,7 @@ def assess(session: Session, settings: Settings, tz: ZoneInfo, req: LeaveRequest
     broken rule, or returns what the approvers need to see (L1 lateness, L5 certificate)."""
     assignments = roster.assignments_of(session, req.employee, req.start, req.end)
     if not assignments and roster.is_rostered(session, req.employee):
-        raise FormValidationError({"start": ["此期间你没有排班 / no shift of the employee "
+        raise FormValidationError({"start": ["此期间您没有排班 / no shift of the employee "
                                              "falls in this period"]})
     taken = [roster.shift_label(a.shift) for a in assignments if a.on_leave]
     if taken:

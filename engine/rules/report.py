@@ -45,7 +45,7 @@ def route_report(context: OperatorContext, task: Any, params: dict[str, Any]) ->
     if data.get("escalate_to"):
         if data["escalate_to"] not in LEVELS[direct:]:
             raise FormValidationError({"escalate_to": [
-                f"须为你的上级 / must be a level above yours: {', '.join(LEVELS[direct:])}"]})
+                f"须为您的上级 / must be a level above yours: {', '.join(LEVELS[direct:])}"]})
         target = LEVELS.index(data["escalate_to"])
     breaches = []
     if target > direct and not data.get("emergency"):

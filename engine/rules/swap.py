@@ -58,10 +58,10 @@ def read_plan(session: Session, data: dict[str, Any], now: datetime,
         raise FormValidationError({"their_shift_date": ["两人是同一班次 / both name the same "
                                                         "shift"]})
     if roster.assignment_on(session, mine.shift, counterpart) is not None:
-        raise FormValidationError({"counterpart": ["对方已在你的班次上 / the counterpart "
+        raise FormValidationError({"counterpart": ["对方已在您的班次上 / the counterpart "
                                                    "already works your shift"]})
     if roster.assignment_on(session, theirs.shift, requester) is not None:
-        raise FormValidationError({"their_shift_date": ["你已在对方的班次上 / you already "
+        raise FormValidationError({"their_shift_date": ["您已在对方的班次上 / you already "
                                                         "work that shift"]})
     refuse_overlaps(session, requester, [mine.shift], "swap", case_id, who(requester, True))
     refuse_overlaps(session, counterpart, [theirs.shift], "swap", case_id,

@@ -68,8 +68,8 @@ def test_A1_one_cases_full_history_exported_and_the_export_recorded(
     auth.as_user("audit01")
     rows = _rows(client.get(f"/audit/cases/{number}/history.csv"))
     assert rows[0] == ["序号", "时间", "操作人", "操作", "环节", "数据", "哈希"]
-    intake = next(r for r in rows if r[4] == "intake")
-    assert intake[2] == "agent01" and "13800138000" in intake[5]  # full, for the auditor
+    intake = next(r for r in rows if r[4] == "受理投诉")  # words, not codes (issue 15)
+    assert intake[2] == "刘洋（工号 1001）" and "13800138000" in intake[5]  # full, for the auditor
     with deployed.session() as s:
         last = s.scalars(select(HistoryRecord).order_by(HistoryRecord.id.desc())).first()
     assert (last.action, last.actor, last.data["purpose"]) == ("viewed_customer_data",

@@ -11,9 +11,9 @@ from tests.web.conftest import PASSWORD, set_password, text_of
 
 def test_login_shows_the_inbox_in_chinese_by_default(client, auth) -> None:
     response = auth.login("agent01")
-    assert response.status_code == 302 and response.headers["Location"].endswith("/inbox")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/")
     page = text_of(client.get("/inbox"))
-    assert "待办" in page and "我的任务" in page and "刘洋 · 工号 1001" in page
+    assert "待办" in page and "我的任务" in page and "刘洋（工号 1001）" in page
     assert "My tasks" not in page
 
 
@@ -49,7 +49,7 @@ def test_login_never_redirects_to_another_site(client, auth) -> None:
     response = client.post("/login?next=//evil.example/x",
                            data={"username": "agent01", "password": PASSWORD,
                                  "csrf_token": auth.csrf()})
-    assert response.headers["Location"] == "/inbox"
+    assert response.headers["Location"] == "/"
 
 
 def test_logout_ends_the_session(client, auth) -> None:
@@ -110,7 +110,7 @@ def test_english_on_request_and_kept_in_the_session(client, auth) -> None:
     response = auth.post("/language", {"lang": "en", "next": "/inbox"})
     assert response.headers["Location"] == "/inbox"
     page = text_of(client.get("/inbox"))
-    assert "My tasks" in page and "Staff no. 1001" in page and "我的任务" not in page
+    assert "My tasks" in page and "刘洋 (no. 1001)" in page and "我的任务" not in page
     auth.post("/language", {"lang": "zh_Hans_CN"})
     assert "我的任务" in text_of(client.get("/inbox"))
 

@@ -34,10 +34,11 @@ def test_A1_timeline_shows_who_when_what_and_the_data_entered(
     auth.as_user("audit01")
     html = client.get(f"/cases/{number}").get_data(as_text=True)
     timeline = text_of_html(html.split('<ol class="timeline">')[1].split("</ol>")[0])
-    for who, step in [("agent01", "受理投诉"), ("duty01", "投诉判断"), ("bill01", "部门处理方案"),
-                      ("billhead", "部门负责人审批"), ("agent01", "回访")]:
+    for who, step in [("刘洋（工号 1001）", "受理投诉"), ("王志强（工号 8101）", "投诉判断"),
+                      ("马超（工号 3001）", "部门处理方案"),
+                      ("胡伟（工号 3100）", "部门负责人审批"), ("刘洋（工号 1001）", "回访")]:
         assert f"已完成 · {step} · {who}" in timeline
-    assert "判断意见 计费错误，投诉成立。" in timeline and "2026-11-23 09:00:00" in timeline
+    assert "判断意见 计费错误，投诉成立。" in timeline and "11月23日 09:00:00" in timeline
     assert "已结案" in timeline and "已发送答复" in timeline
 
 

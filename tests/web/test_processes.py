@@ -30,7 +30,7 @@ def test_processes_list_versions_with_running_cases(client, auth, deployed, peop
     register(deployed, people["agent02"])
     auth.as_user("owner01")
     html = client.get("/processes/").get_data(as_text=True)
-    complaint = html.split("<small>complaint</small>")[1].split("</section>")[0]
+    complaint = html.split("<small><code>complaint</code></small>")[1].split("</section>")[0]
     assert '<td data-label="处理中案件" class="num">2</td>' in complaint
     assert "发起角色：业务代表（受理投诉）" in text_of_html(complaint)
 
