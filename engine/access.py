@@ -24,6 +24,7 @@ from engine.roles import Actor, may_act
 
 AUDITOR = "auditor"
 #: History actions that are reading, not taking part: viewing a case makes no one part of it.
+#: A caller's lookup (engine.lookup) does: that agent now answers the customer's call.
 _READING = frozenset({"viewed_customer_data"})
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from engine import history
+from engine.persistence.db import write_after
 from engine.persistence.models import Case
 from engine.roles import Actor
 
@@ -15,7 +16,11 @@ LOOKUP_ACTION = "looked_up"
 
 
 def record_lookup(session: Session, case: Case, actor: Actor, now: datetime, by: str) -> None:
-    """`by` is what the caller gave: `number` or `phone`."""
-    history.append(session, case, at=now, actor=actor.username, action=LOOKUP_ACTION,
-                   data={"by": by, "purpose": "lookup"})
-    session.flush()
+    """`by` is what the caller gave: `number` or `phone`. Written after a read-only unit of
+    work (a lookup only shows), like a full view (engine.disclosure)."""
+    def write(writer: Session) -> None:
+        found = case if writer is session else writer.get(Case, case.id, with_for_update=True)
+        history.append(writer, found, at=now, actor=actor.username, action=LOOKUP_ACTION,
+                       data={"by": by, "purpose": "lookup"})
+        writer.flush()
+    write_after(session, write)

@@ -33,8 +33,9 @@ from engine import actor_for, check_password, hash_password
 from engine import models as m
 from engine.persistence.db import write_after
 from web import db
+from web.display import when
 from web.helpers import now
-from web.i18n import LANGUAGES, when
+from web.i18n import LANGUAGES
 from web.security import csrf_token
 
 bp = Blueprint("auth", __name__)

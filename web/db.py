@@ -24,7 +24,7 @@ from engine import Kefu
 
 T = TypeVar("T")
 #: Forms that only ask (a search posted so that a phone number stays out of the URL, C12).
-READ_ONLY_POSTS = frozenset({"audit.search", "audit.export"})
+READ_ONLY_POSTS = frozenset({"audit.search", "audit.export", "worklists.lookup"})
 
 
 class _RequestFailed(Exception):

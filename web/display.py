@@ -43,7 +43,16 @@ ACTIONS = {
     "objection_recorded": "异议已登记 / Objection recorded",
     "certificate_received": "已收到医疗证明 / Medical certificate received",
     "returned": "已退回 / Returned", "looked_up": "来电查询 / Looked up for a caller",
+    "routed": "已按层级转交 / Passed along the chain",
+    "calendar_not_covered": "日历未覆盖 / Calendar not covered",
+    "unanswered_at_shift": "班次开始时仍未批复 / Still undecided when the shift began",
 }
+#: The links of the chain a "to the shift leader" step goes along (engine.roster.route).
+ROUTE_LINKS = {"shift_on_duty": "当班值班长 / Leader of the shift on duty",
+               "shift": "该班次值班长 / Leader of that shift",
+               "own_leader": "本人班组长 / Own team leader", "cs_head": "客服主管 / CS head"}
+#: Records whose data is summed up by their own note (written in both languages).
+NOTE_ONLY = frozenset({"calendar_not_covered", "unanswered_at_shift"})
 DEADLINE_KINDS = {
     "reminder": "到期提醒 / Reminder", "due": "截止 / Due", "timer": "定时 / Timer",
     "overdue": "超时 / Overdue", "escalation": "升级 / Escalation", "urge": "催办 / Urge",
@@ -69,12 +78,13 @@ RECORD_TITLES = {
     "days": "天数 / Days", "late": "逾期申请 / Late request",
     "certificate": "证明日期 / Certificate dates", "party": "交接方 / Party",
     "objection": "异议 / Objection", "instruction": "指示 / Instruction",
-    "by": "依据 / By",
+    "by": "依据 / By", "routing": "转交 / Passed to", "via": "经由 / Via",
+    "skipped": "已跳过 / Skipped", "note": "说明 / Note",
 }
 #: Internal references a person has no use for (the record ids behind a register entry, the
 #: steps' ids beside their titles).
 HIDDEN_KEYS = frozenset({"leave_record_id", "swap_record_id", "sms_id", "letter_id",
-                         "overdue"})
+                         "overdue", "rule"})
 LOOKUP_BY = {"number": "案件编号 / Case number", "phone": "来电号码 / Caller's phone"}
 PARTIES = {"requester": "申请人 / Requester", "counterpart": "换班对方 / Counterpart"}
 _PEOPLE_KEYS = {"to", "approved_by", "acknowledge_by", "employee", "counterpart", "requester",
@@ -319,6 +329,8 @@ def record_title(key: str, field_titles: Mapping[str, str] | None = None) -> str
 def record_rows(record: Any, data: Mapping[str, Any], options: Mapping[str, Mapping[str, str]],
                 field_titles: Mapping[str, str]) -> list[tuple[str, Any]]:
     """What a history record says, as (title, value) rows in words."""
+    if record.action in NOTE_ONLY and data.get("note"):
+        return [(record_title("note", field_titles), text(data["note"]))]
     rows: list[tuple[str, Any]] = []
     for key, raw in data.items():
         if raw in (None, "", [], {}) or key in HIDDEN_KEYS:
@@ -328,6 +340,12 @@ def record_rows(record: Any, data: Mapping[str, Any], options: Mapping[str, Mapp
                           for t in raw]
         elif key == "to" and isinstance(raw, dict):
             shown = offer(raw.get("role"), raw.get("department"), raw.get("user"))
+        elif key == "routing" and isinstance(raw, dict):
+            shown = _routing(raw)
+        elif key == "via":
+            shown = _label(ROUTE_LINKS, raw)
+        elif key == "skipped" and isinstance(raw, list):
+            shown = [_label(ROUTE_LINKS, s.get("link")) for s in raw if isinstance(s, dict)]
         elif key in _TIME_KEYS:
             shown = when(raw)
         elif key == "process":
@@ -348,6 +366,17 @@ def record_rows(record: Any, data: Mapping[str, Any], options: Mapping[str, Mapp
             shown = value(raw, options.get(key), key, options)
         rows.append((record_title(key, field_titles), shown))
     return rows
+
+
+def _routing(raw: Mapping[str, Any]) -> str:
+    """`leader01 via own_leader` -> `张伟（工号 2001）· 本人班组长`, and what was skipped."""
+    shown = " · ".join(part for part in (person(raw["to"]) if raw.get("to") else "",
+                                         _label(ROUTE_LINKS, raw.get("via"))) if part)
+    skipped = [_label(ROUTE_LINKS, s.get("link")) for s in raw.get("skipped") or []
+               if isinstance(s, dict)]
+    if skipped:
+        shown += bi(f"（跳过：{'、'.join(skipped)}） / (skipped: {', '.join(skipped)})")
+    return shown
 
 
 def folded(history: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:

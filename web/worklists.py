@@ -2,7 +2,7 @@
 the cases behind a dashboard figure, and a caller lookup by case number or phone.
 
 Every list is the same query with different filters (`filters`), paged, and only shows
-cases the reader may open (engine.disclosure.may_view_case); phone numbers are masked in
+cases the reader may open (engine.access.may_read_case); phone numbers are masked in
 lists (C12). Search terms: a category's label finds its code (资费 finds `fee`), digits find
 a phone by its last digits, other words search the case title and content.
 """
@@ -109,7 +109,7 @@ def _matches(words: str) -> Any:
 def _page(query: Select[Any]) -> tuple[list[Any], int, int]:
     session = db.session()
     visible = [c for c in session.scalars(query.order_by(Case.created_at.desc(), Case.id.desc()))
-               if engine.disclosure.may_view_case(session, g.actor, c)]
+               if engine.access.may_read_case(session, g.actor, c)]
     page = max(1, request.args.get("page", 1, type=int))
     pages = max(1, -(-len(visible) // PAGE))
     return visible[(page - 1) * PAGE: page * PAGE], page, pages
@@ -129,7 +129,7 @@ def rows(cases: list[Any], moment: datetime) -> list[dict[str, Any]]:
     about = summaries(cases)
     return [{"case": c, "steps": steps.get(c.id, []), "my_last": mine.get(c.id),
              "about": about.get(c.id),
-             "viewable": engine.disclosure.may_view_case(session, g.actor, c),
+             "viewable": engine.access.may_read_case(session, g.actor, c),
              "category": titles(c.process_version_id).get("category", {}).get(
                  c.category or "", c.category or ""),
              "overdue": any(i.due_at and i.due_at < moment for i in steps.get(c.id, []))}
@@ -152,16 +152,18 @@ def cases() -> Any:
                            mask=engine.disclosure.mask, leader=bool(g.actor.roles & LEADERS))
 
 
-@bp.get("/lookup")
+@bp.route("/lookup", methods=["GET", "POST"])
 @login_required
 def lookup() -> Any:
     """For the agent taking a customer's follow-up call: the case by its number or the
-    caller's full phone number, shown masked; the lookup itself is recorded (C12)."""
-    words = (request.args.get("q") or "").strip()
+    caller's full phone number, shown masked; the lookup itself is recorded (C12). The
+    number is posted, so that a phone never stands in a URL or an access log."""
+    words = (request.form.get("q") or "").strip() if request.method == "POST" else ""
     found: list[Any] = []
     if words:
         session = db.session()
-        found = list(session.scalars(select(Case).where(or_(
+        # Customers' cases only: a colleague's leave or report is not a caller's business.
+        found = list(session.scalars(select(Case).where(Case.complainant_phone.is_not(None), or_(
             Case.number == words.upper(), Case.complainant_phone == words))
             .order_by(Case.created_at.desc()).limit(PAGE)))
         for case in found:

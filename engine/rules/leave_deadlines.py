@@ -14,6 +14,7 @@ from engine.config import Settings
 from engine.operators import OperatorContext, operator
 from engine.persistence.models import HistoryRecord
 from engine.rules.common import moment_en, moment_zh, tz_of
+from engine.specs import task_title
 
 _DECISIONS = ("endorse", "approve_cs_head", "approve_director")
 
@@ -37,18 +38,19 @@ def flag_unanswered_leave(context: OperatorContext, task: Any,
     """L1: a request its shift reached undecided counts only once a manager approves it,
     otherwise as absence; the case says so (once). Decided meanwhile, or an emergency
     (phoned in, L5): nothing. Reached from the endorsement's and each approval's timer."""
-    pending = [t.task_spec.bpmn_id for t in task.workflow.get_tasks(state=TaskState.READY,
-                                                                     manual=True)
+    waiting = [t.task_spec for t in task.workflow.get_tasks(state=TaskState.READY, manual=True)
                if t.task_spec.bpmn_id in _DECISIONS]
+    pending = [spec.bpmn_id for spec in waiting]
+    titles = [task_title(spec).split(" / ") for spec in waiting]  # "中文 / English"
     if not pending or task.data.get("emergency") or _flagged(context):
         return {"flagged": False}
     tz, now = tz_of(context), context.kefu.clock.now()
     starts = datetime.fromisoformat(task.data["shift_starts_at"])
-    note = (f"班次于 {moment_zh(starts, tz)} 开始时请假仍未审批（待：{', '.join(pending)}）；"
+    zh, en = "、".join(t[0] for t in titles), ", ".join(t[-1] for t in titles)
+    note = (f"班次于 {moment_zh(starts, tz)} 开始时请假仍未审批（待：{zh}）；"
             f"须经管理人员批准方可生效，否则按旷工处理（L1）。 / The shift began at "
-            f"{moment_en(starts, tz)} with the leave still undecided (waiting: "
-            f"{', '.join(pending)}); it counts only once a manager approves it, otherwise as "
-            f"absence (L1).")
+            f"{moment_en(starts, tz)} with the leave still undecided (waiting: {en}); it counts "
+            f"only once a manager approves it, otherwise as absence (L1).")
     history.append(context.session, context.case, at=now, actor="system",
                    action="unanswered_at_shift", task_spec=task.task_spec.bpmn_id,
                    data={"rule": "L1", "pending": pending, "shift_starts_at": starts.isoformat(),

@@ -20,7 +20,8 @@ ACTIONS = ("completed", "claimed", "reassigned", "reminded", "urged", "timer",
            "roster_swapped", "leave_recorded", "viewed_customer_data", "queued", "urge")
 CODES = ("fee", "hotline", "sms", "general_personal", "major_error", "pass_up", "dept_handler")
 #: Latin words a Chinese page may hold: the language switch, abbreviations people use.
-ALLOWED_LATIN = {"English", "VIP", "SMS", "CSV", "ID", "GB"}
+ALLOWED_LATIN = {"English", "VIP", "SMS", "CSV", "ID", "GB",
+                 "PDF", "Word", "Excel", "JPG", "PNG", "MB"}  # names of file kinds
 USERS = ("agent01", "agent07", "duty01", "leader01", "leader04", "bill01", "billhead",
          "manager01", "cshead", "director", "qa01", "audit01", "owner01")
 

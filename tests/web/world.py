@@ -68,7 +68,9 @@ def build(kefu: Kefu, people: dict[str, engine.Actor]) -> World:
     world.complaints.append(number)
 
     world.staff.append(ask_leave(kefu, people["agent02"]))
-    world.staff.append(_walk(kefu, people, ask_leave(kefu, people["agent01"], **DAYS_25_26),
+    # agent01's own sick leave and swap below take her 25 and 26 Nov: one shift is not
+    # asked for twice, so the two-day leave is agent03's.
+    world.staff.append(_walk(kefu, people, ask_leave(kefu, people["agent03"], **DAYS_25_26),
                              "approve_director", LEAVE_PATH))
     sick = ask_leave(kefu, people["agent02"], employee="agent01", kind="sick")
     world.staff.append(_walk(kefu, people, sick, "certificate", LEAVE_PATH))
