@@ -201,7 +201,7 @@ def test_L2_a_second_leave_for_the_same_shift_is_refused_while_the_first_is_pend
     with pytest.raises(FormValidationError) as caught:
         ask_leave(rostered, people["agent01"], kind="special_personal")
     [message] = caught.value.field_errors["start"]
-    assert message.startswith("你11月25日白班已有待审批的请假（" + first + "）")
+    assert message.startswith("您11月25日白班已有待审批的请假（" + first + "）")
     assert f"Your leave request {first} for the day shift of 25 Nov is still pending" in message
     do(rostered, first, "endorse", people["leader01"],
        {"endorsed": False, "endorsement": "人手不足"})

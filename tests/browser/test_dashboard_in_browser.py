@@ -5,15 +5,12 @@ dashboard and the inbox go to docs/screenshots/ for the README."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 import engine
-from engine.demo.roster import generate_roster
 from engine.persistence.models import Person
 from tests.browser.test_complaint_in_browser import DESKTOP, Staff
 from tests.web import world
@@ -22,12 +19,18 @@ from tests.web.test_display import problems
 
 @pytest.fixture(scope="module")
 def staff(browser: Any, server: dict[str, Any]) -> Staff:
-    kefu = server["kefu"]
-    with kefu.session() as s:  # the world's dates are in November 2026, the test clock's
-        generate_roster(s, date(2026, 11, 1), date(2026, 11, 30), tz=ZoneInfo("Asia/Shanghai"))
+    """The demo world written into the served installation's database through the engine
+    (as a second process of the centre would), then the served clock set to the world's."""
+    served = server["served"]
+    settings = engine.settings_from_env().with_overrides(
+        {k.removeprefix("KEFU_").lower(): v for k, v in served.env.items()
+         if k.startswith("KEFU_") and k != "KEFU_CLOCK_FILE"})
+    kefu = engine.Kefu(settings, clock=engine.FixedClock(served.clock.now()))
     with kefu.session() as s:
         people = {p.username: engine.actor_for(p) for p in s.scalars(select(Person))}
     world.build(kefu, people)
+    served.clock.set(kefu.clock.now())
+    kefu.db.dispose()
     return Staff(browser, server, DESKTOP)
 
 

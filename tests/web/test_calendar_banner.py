@@ -19,7 +19,7 @@ def test_L7_owners_and_leaders_are_told_the_calendar_ends(client, auth, deployed
     for username in ("owner01", "leader01", "cshead"):
         auth.as_user(username)
         page = text_of(client.get("/inbox"))
-        assert "节假日安排只覆盖到 2026-12-31，2027-01-01 起未知" in page, username
+        assert "节假日安排只覆盖到2026年12月31日：2027年1月1日起的法定假日" in page, username
     auth.as_user("agent01")
     assert "节假日安排只覆盖到" not in text_of(client.get("/inbox"))
     with deployed.session() as s:

@@ -87,15 +87,16 @@ def test_C6_C7_a_rejected_compensation_the_handler_cleared_is_not_promised_by_sm
 def test_C6_a_cleared_field_is_cleared_and_each_proposal_is_kept_as_entered(
         deployed, people) -> None:
     number = _returned_once(deployed, people)
-    do(deployed, number, "propose", people["bill02"],
-       {"cause": "计费系统重复扣费", "solutions": ["退还 30 元"]})  # no compensation at all
+    # A returned proposal goes back to its author (C6), who now leaves compensation out.
+    do(deployed, number, "propose", people["bill01"],
+       {"cause": "计费系统重复扣费", "solutions": ["退还 30 元"]})
     assert _data(deployed, number)["compensation"] is None
     with deployed.session() as s:
         case = engine.case_by_number(s, number)
         proposals = [p for p in engine.steps.submissions(engine.case_history(s, case))
                      if p.step == "propose"]
     assert [(p.actor, p.data.get("compensation")) for p in proposals] == [
-        ("bill01", TEN_YUAN), ("bill02", None)]
+        ("bill01", TEN_YUAN), ("bill01", None)]
 
 
 def test_C6_the_heads_approval_does_not_carry_the_previous_return_reasons(
