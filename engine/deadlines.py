@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, event, func, insert, or_, select, text, update
@@ -124,9 +125,17 @@ class _Want:
 def timer_due(task: Task) -> datetime | None:
     """The moment a timer event task fires (None for a finished cycle or an unparsed value)."""
     definition = getattr(task.task_spec, "event_definition", None)
-    if not isinstance(definition, spiff_timer.TimerEventDefinition):
+    if isinstance(definition, MultipleEventDefinition):
+        # An event-based gateway waits for its events' timers itself, keeping the moment
+        # where a timer event would (SpiffWorkflow moves the definitions to the gateway).
+        if not any(isinstance(d, spiff_timer.TimerEventDefinition)
+                   for d in definition.event_definitions):
+            return None
+        value = task._get_internal_data("event_value")
+    elif isinstance(definition, spiff_timer.TimerEventDefinition):
+        value = definition.details(task).value
+    else:
         return None
-    value = definition.details(task).value
     if not isinstance(value, str):
         return None
     try:

@@ -19,13 +19,13 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
-from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import modeler, timers
 from engine.calendar import parse_duration
 from engine.errors import DeploymentError, Problem, ScriptError
 from engine.persistence.models import ProcessVersion
@@ -34,6 +34,13 @@ from engine.sandbox import check_source
 from engine.serializer import dump_spec
 
 FORM_PROPERTY = "formJsonSchemaFilename"
+#: The form of a task whose process names none (a plain or manual task, or a user task
+#: drawn without one): a person confirms it is done. Stored with the version like any form.
+DONE_FORM = "kefu_done.json"
+DONE_FORM_TEXT = json.dumps({
+    "title": "完成 / Done", "type": "object", "properties": {},
+    "description": "确认这一步已完成 / Confirm this step is done",
+}, ensure_ascii=False, indent=2)
 BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 
 
@@ -59,11 +66,14 @@ class _Collector:
     trees: dict[str, Any] = field(default_factory=dict)
 
     def add(self, file: str, reason: str, element: str | None = None,
-            line: int | None = None) -> None:
+            line: int | None = None, fix: str | None = None, guide: str | None = None) -> None:
         if line is None and element and file in self.trees:
             found = self.trees[file].xpath("//*[@id=$id]", id=element)
             line = found[0].sourceline if found else None
-        self.problems.append(Problem(file=file, reason=reason, line=line, element=element))
+        problem = Problem(file=file, reason=reason, line=line, element=element, fix=fix,
+                          guide=f"{modeler.GUIDE}#{guide}" if guide else None)
+        if problem not in self.problems:  # a called process is checked with each caller
+            self.problems.append(problem)
 
 
 def read_files(processes_dir: Path, forms_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -80,6 +90,7 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> li
     """Validate a whole deployment and build every executable process in it."""
     out = _Collector()
     forms = _check_forms(form_files, out)
+    forms.setdefault(DONE_FORM, json.loads(DONE_FORM_TEXT))
     parser = SpiffBpmnParser(validator=VALIDATOR)
     for name, text in process_files.items():
         _add_file(parser, name, text, out)
@@ -87,10 +98,8 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> li
         raise DeploymentError(out.problems)
 
     built = []
-    for process_id in parser.get_process_ids():
+    for process_id in _processes_to_deploy(parser, out):
         process_parser = parser.get_process_parser(process_id)
-        if not process_parser.process_executable:
-            continue
         filename = process_parser.filename
         try:
             spec = parser.get_spec(process_id)
@@ -103,8 +112,10 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> li
             continue
         used = {filename}
         for each in [spec, *subprocess_specs.values()]:
-            used |= _check_tasks(each, filename, parser, forms, out)
-        sources = {n: (process_files.get(n) or form_files[n]) for n in sorted(used)}
+            # A called process's problems belong to its own file (and its lines).
+            used |= _check_tasks(each, each.file or filename, parser, forms, out)
+        sources = {n: (process_files.get(n) or form_files.get(n) or DONE_FORM_TEXT)
+                   for n in sorted(used)}
         digest = hashlib.sha256()
         for n, text in sources.items():
             digest.update(n.encode() + b"\0" + text.encode() + b"\0")
@@ -128,7 +139,15 @@ def _add_file(parser: SpiffBpmnParser, name: str, text: str, out: _Collector) ->
         return
     out.trees[name] = tree
     if name.endswith(".bpmn"):
+        modeler.normalise(tree, lambda reason, element, line, fix, guide:
+                          out.add(name, reason, element, line, fix, guide))
         _check_lanes_and_flows(name, tree, out)
+    elif not tree.xpath("//*[local-name()='decision']"):
+        out.add(name, "决策表文件里没有决策（decision）/ the DMN file holds no decision",
+                line=tree.sourceline,
+                fix="在 DMN 编辑器里加一个决策表，或删掉这个文件 / add a decision table in "
+                    "the DMN editor, or remove the file", guide="decisions")
+        return
     try:
         if name.endswith(".dmn"):
             parser.add_dmn_xml(tree, filename=name)
@@ -182,7 +201,7 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser,
         bpmn_id = getattr(task_spec, "bpmn_id", None)
         if bpmn_id is None:
             continue
-        if isinstance(task_spec, UserTask):
+        if getattr(task_spec, "manual", False):  # user, manual and plain tasks
             used |= _check_user_task(task_spec, filename, forms, out)
         for attribute in ("script", "prescript", "postscript"):
             script = getattr(task_spec, attribute, None)
@@ -196,9 +215,14 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser,
         if isinstance(task_spec, ExclusiveGateway) and task_spec.default_task_spec is None:
             out.add(filename, "exclusive gateway has no default flow", bpmn_id)
         if isinstance(task_spec, CatchingEvent):
-            expression = getattr(task_spec.event_definition, "expression", None)
-            if isinstance(expression, str):
-                _check_code(expression, "eval", filename, bpmn_id, "timer expression", out)
+            for timer in timers.timer_definitions(task_spec):
+                problem = timers.timer_problem(timer)
+                if problem:
+                    out.add(filename, problem, _timer_owner(task_spec, timer), fix=timers.FIX,
+                            guide="deadlines")
+                else:
+                    _check_code(timer.expression, "eval", filename, bpmn_id,
+                                "timer expression", out)
         for param in (getattr(task_spec, "operation_params", None) or {}).values():
             _check_code(param["value"], "eval", filename, bpmn_id, "service parameter", out)
         engine = getattr(task_spec, "dmnEngine", None)
@@ -208,12 +232,39 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser,
     return used
 
 
+def _timer_owner(task_spec: Any, timer: Any) -> str:
+    """The element a timer is drawn on: an event-based gateway holds its events'
+    definitions in the order of its outgoing flows (SpiffWorkflow moves them there)."""
+    held = getattr(task_spec.event_definition, "event_definitions", None)
+    if held is not None:
+        index = next(i for i, d in enumerate(held) if d is timer)
+        if index < len(task_spec.outputs):
+            return task_spec.outputs[index].bpmn_id
+    return task_spec.bpmn_id
+
+
 def _check_user_task(task_spec: Any, filename: str, forms: Mapping[str, dict],
                      out: _Collector) -> set[str]:
+    """A task a person does: a lane (or candidateGroups) gives its role, a form what they
+    fill in; a task drawn without a form gets the "done" form."""
     bpmn_id = task_spec.bpmn_id
+    properties = task_spec.extensions.setdefault("properties", {})
+    groups = properties.get("candidateGroups")
+    if groups:
+        roles = [g.strip() for g in groups.split(",") if g.strip() in KNOWN_ROLES]
+        if roles:
+            task_spec.lane = roles[0]
+        else:
+            out.add(filename, f"candidateGroups {groups!r} 里没有已知角色 / candidateGroups "
+                              f"{groups!r} names no known role", bpmn_id,
+                    fix=f"写一个角色 id：{', '.join(sorted(KNOWN_ROLES))} / write a role id",
+                    guide="roles")
     if task_spec.lane is None:
-        out.add(filename, "user task is in no lane, so no role may do it", bpmn_id)
-    properties = task_spec.extensions.get("properties", {})
+        out.add(filename, "任务不在任何泳道里，没有角色能做 / the task is in no lane, so no "
+                          "role may do it", bpmn_id,
+                fix="把它放进以角色 id 命名的泳道（如 agent），或写 camunda:candidateGroups / "
+                    "put it in a lane named with a role id (e.g. agent), or set "
+                    "camunda:candidateGroups", guide="roles")
     if properties.get("dueIn"):
         try:
             parse_duration(properties["dueIn"])
@@ -224,12 +275,42 @@ def _check_user_task(task_spec: Any, filename: str, forms: Mapping[str, dict],
         out.add(filename, f"property dueAt: {due_at!r} is not a data variable name", bpmn_id)
     form = properties.get(FORM_PROPERTY)
     if not form:
-        out.add(filename, f"user task has no {FORM_PROPERTY} property", bpmn_id)
-        return set()
+        properties[FORM_PROPERTY] = form = DONE_FORM
     if form not in forms:
-        out.add(filename, f"form file {form!r} is missing or invalid", bpmn_id)
+        out.add(filename, f"表单文件 {form!r} 不存在或无效 / form file {form!r} is missing "
+                          "or invalid", bpmn_id,
+                fix="把表单 .json 文件和流程一起部署，或改正文件名 / deploy the form's .json "
+                    "file with the process, or correct its name", guide="forms")
         return set()
     return {form}
+
+
+def _processes_to_deploy(parser: SpiffBpmnParser, out: _Collector) -> list[str]:
+    """The executable processes, and a file's non-executable one when it is all the file
+    holds (bpmn.io marks every new diagram isExecutable="false"); any other
+    non-executable process that no call activity calls is refused, never skipped."""
+    called = {c for tree in out.trees.values()
+              for c in tree.xpath("//*[local-name()='callActivity']/@calledElement")}
+    ids = list(parser.process_parsers)  # get_process_ids() drops non-executable ones
+    executable_files = {parser.get_process_parser(i).filename for i in ids
+                        if parser.get_process_parser(i).process_executable}
+    chosen = []
+    for process_id in ids:
+        process_parser = parser.get_process_parser(process_id)
+        if process_parser.process_executable or process_parser.filename not in executable_files:
+            process_parser.process_executable = True  # SpiffWorkflow builds only these
+            chosen.append(process_id)
+            continue
+        if process_id in called:  # deployed inside the process that calls it
+            process_parser.process_executable = True
+            continue
+        out.add(process_parser.filename,
+                f"流程 {process_id!r} 标记为不可执行（isExecutable=\"false\"），同一文件里还有"
+                f"可执行的流程 / process {process_id!r} is marked non-executable next to an "
+                "executable one", process_id,
+                fix="在建模器里勾选“可执行 / Executable”，或删掉这个池 / tick Executable in "
+                    "the modeler, or remove the pool", guide="deploy")
+    return chosen
 
 
 def _check_code(source: str, mode: str, filename: str, bpmn_id: str, what: str,

@@ -1,0 +1,148 @@
+"""Files from any modeler (bpmn.io, Camunda Modeler, SpiffArena) deploy and run, or are
+refused naming file, line, element and the fix, Chinese first (issue 14).
+
+Each refusal has a small file under tests/data/modeler that shows it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import engine
+from engine import Kefu
+from tests.complaints import open_tasks
+
+DATA = Path(__file__).resolve().parent / "data" / "modeler"
+
+
+def text(name: str) -> str:
+    return (DATA / name).read_text(encoding="utf-8")
+
+
+def deploy(kefu: Kefu, *names: str, forms: dict[str, str] | None = None) -> list:
+    built = engine.build({n: text(n) for n in names}, forms or {})
+    with kefu.session() as s:
+        engine.deploy(s, built, "owner01", kefu.clock.now())
+    return built
+
+
+def refusal(*names: str, files: dict[str, str] | None = None) -> list[engine.Problem]:
+    with pytest.raises(engine.DeploymentError) as caught:
+        engine.build({**{n: text(n) for n in names}, **(files or {})}, {})
+    return caught.value.problems
+
+
+def line_of(name: str, needle: str) -> int:
+    source = text(name)
+    return source[: source.index(needle)].count("\n") + 1
+
+
+def start(kefu: Kefu, process: str, actor: engine.Actor) -> str:
+    with kefu.session() as s:
+        return engine.start_case(kefu, s, process, actor, {}).number
+
+
+def step(kefu: Kefu, number: str, spec_name: str, actor: engine.Actor) -> None:
+    [item] = [t for t in open_tasks(kefu, number) if t.spec_name == spec_name]
+    with kefu.session() as s:
+        engine.complete_task(kefu, s, item.id, actor, {})
+
+
+def state(kefu: Kefu, number: str) -> str:
+    with kefu.session() as s:
+        return engine.case_by_number(s, number).state
+
+
+def test_plain_manual_and_formless_user_tasks_run_as_done_steps(kefu, people) -> None:
+    """bpmn.io's default task, a manual task and a user task drawn without a form each
+    become an inbox step with the "done" form; the lone non-executable process deploys."""
+    [built] = deploy(kefu, "plain_tasks.bpmn")
+    assert "kefu_done.json" in built.sources
+    agent = people["agent01"]
+    number = start(kefu, "plain_tasks", agent)  # the first step takes the (empty) data
+    [item] = open_tasks(kefu, number)
+    assert (item.spec_name, item.form, item.role) == ("file_paper", "kefu_done.json", "agent")
+    step(kefu, number, "file_paper", agent)
+    step(kefu, number, "note", agent)
+    assert state(kefu, number) == "closed"
+
+
+def test_unquoted_iso_duration_is_accepted_and_fires_with_the_timer_worker(
+        kefu, people, clock) -> None:
+    deploy(kefu, "timer_unquoted.bpmn")
+    number = start(kefu, "timer_unquoted", people["agent01"])
+    assert open_tasks(kefu, number) == []
+    clock.advance(hours=1, minutes=59)
+    assert engine.fire_due(kefu).fired == 0
+    clock.advance(minutes=1)
+    assert engine.fire_due(kefu).fired == 1
+    assert [t.spec_name for t in open_tasks(kefu, number)] == ["follow_up"]
+
+
+@pytest.mark.parametrize("value", ["两小时", "'tomorrow'", "7200"])
+def test_timer_that_is_no_duration_is_refused_with_file_line_element_and_fix(
+        value: str) -> None:
+    broken = text("timer_unquoted.bpmn").replace(">PT2H<", f">{value}<")
+    [problem] = refusal(files={"timer_unquoted.bpmn": broken})
+    assert (problem.file, problem.element) == ("timer_unquoted.bpmn", "wait")
+    assert problem.line == line_of("timer_unquoted.bpmn", 'id="wait"')
+    assert problem.reason.startswith("定时器的值") and "不是时长" in problem.reason
+    assert "PT2H" in problem.fix and problem.guide.endswith("#deadlines")
+
+
+def test_timer_in_chinese_file_is_refused() -> None:
+    [problem] = refusal("timer_chinese.bpmn")
+    assert "两小时" in problem.reason and problem.element == "wait"
+
+
+def test_unquoted_iso_date_is_accepted() -> None:
+    moved = text("timer_unquoted.bpmn").replace(
+        "<bpmn:timeDuration xsi:type=\"bpmn:tFormalExpression\">PT2H</bpmn:timeDuration>",
+        "<bpmn:timeDate xsi:type=\"bpmn:tFormalExpression\">2026-12-01T09:00:00+08:00"
+        "</bpmn:timeDate>")
+    assert "timeDate" in moved
+    [built] = engine.build({"timer_unquoted.bpmn": moved}, {})
+    assert built.process_id == "timer_unquoted"
+
+
+def test_timer_on_an_event_based_gateway_is_scheduled_and_fires(kefu, people, clock) -> None:
+    deploy(kefu, "event_gateway.bpmn")
+    agent = people["agent01"]
+    number = start(kefu, "event_gateway", agent)
+    with kefu.session() as s:
+        case = engine.case_by_number(s, number)
+        [pending] = [d for d in engine.deadlines.case_deadlines(s, case) if d.kind == "timer"]
+        assert pending.due_at == clock.now() + timedelta(hours=1)
+    clock.advance(hours=1)
+    assert engine.fire_due(kefu).fired == 1
+    assert [t.spec_name for t in open_tasks(kefu, number)] == ["call_again"]
+
+
+def test_dmn_file_without_a_decision_is_a_deploy_error_not_a_traceback() -> None:
+    [problem] = refusal("dmn_no_decision.dmn")
+    assert problem.file == "dmn_no_decision.dmn"
+    assert problem.reason.startswith("决策表文件里没有决策")
+    assert problem.fix
+
+
+def test_non_executable_process_beside_an_executable_one_is_refused_with_a_word() -> None:
+    [problem] = refusal("two_pools.bpmn")
+    assert (problem.element, problem.line) == ("sketch", line_of("two_pools.bpmn", 'id="sketch"'))
+    assert "isExecutable" in problem.reason and "可执行" in problem.fix
+
+
+def test_problem_in_a_called_process_is_reported_against_its_own_file_and_line() -> None:
+    [problem] = refusal("caller.bpmn", "called_bad.bpmn")
+    assert problem.file == "called_bad.bpmn"
+    assert problem.element == "orphan"
+    assert problem.line == line_of("called_bad.bpmn", 'id="orphan"')
+
+
+def test_task_in_no_lane_is_refused_with_the_fix() -> None:
+    broken = text("plain_tasks.bpmn").replace("<bpmn:flowNodeRef>file_paper</bpmn:flowNodeRef>", "")
+    problems = refusal(files={"plain_tasks.bpmn": broken})
+    [problem] = [p for p in problems if p.element == "file_paper"]
+    assert problem.reason.startswith("任务不在任何泳道里") and "candidateGroups" in problem.fix
