@@ -86,6 +86,38 @@ def read_files(processes_dir: Path, forms_dir: Path) -> tuple[dict[str, str], di
     return read(processes_dir, ("*.bpmn", "*.dmn")), read(forms_dir, ("*.json",))
 
 
+def read_paths(paths: Iterable[Path]) -> tuple[dict[str, str], dict[str, str]]:
+    """The process and form files named on `kefu deploy PATH...`: files, or every .bpmn,
+    .dmn and .json under a folder. Files are known by their plain name (a task names its
+    form so), so two files of one name are refused rather than one silently winning."""
+    found: dict[str, Path] = {}
+    problems = []
+    for path in paths:
+        if path.is_dir():
+            members = sorted(m for pattern in ("*.bpmn", "*.dmn", "*.json")
+                             for m in path.rglob(pattern) if m.is_file())
+        elif path.is_file() and path.suffix in (".bpmn", ".dmn", ".json"):
+            members = [path]
+        else:
+            problems.append(Problem(file=str(path), reason="不是 .bpmn、.dmn、.json 文件或文件夹"
+                                    " / not a .bpmn, .dmn or .json file nor a folder"))
+            continue
+        for member in members:
+            if member.name in found and found[member.name].resolve() != member.resolve():
+                problems.append(Problem(
+                    file=str(member), reason=f"与 {found[member.name]} 同名 / has the same "
+                    f"name as {found[member.name]}",
+                    fix="改名，或只部署其中一个 / rename one, or deploy only one of them"))
+            found.setdefault(member.name, member)
+    if problems:
+        raise DeploymentError(problems)
+    process_files = {n: p.read_text(encoding="utf-8") for n, p in found.items()
+                     if not n.endswith(".json")}
+    form_files = {n: p.read_text(encoding="utf-8") for n, p in found.items()
+                  if n.endswith(".json")}
+    return process_files, form_files
+
+
 def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> list[BuiltProcess]:
     """Validate a whole deployment and build every executable process in it."""
     out = _Collector()
@@ -347,6 +379,20 @@ def deploy(session: Session, built: list[BuiltProcess], actor: str,
         results.append((version, True))
     session.flush()
     return results
+
+
+def check(session: Session, built: list[BuiltProcess]) -> list[tuple[BuiltProcess, int | None]]:
+    """What deploying would do, storing nothing: each process with the version it would
+    become (None: unchanged, an equal version is deployed)."""
+    out = []
+    for process in built:
+        existing = session.scalar(select(ProcessVersion.id).where(
+            ProcessVersion.process_id == process.process_id,
+            ProcessVersion.content_hash == process.content_hash))
+        latest = session.scalar(select(func.max(ProcessVersion.version)).where(
+            ProcessVersion.process_id == process.process_id)) or 0
+        out.append((process, None if existing is not None else latest + 1))
+    return out
 
 
 def deploy_directories(session: Session, processes_dir: Path, forms_dir: Path, actor: str,

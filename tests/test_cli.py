@@ -80,3 +80,30 @@ def test_C11_monthly_report_command(cli) -> None:
     assert "Complaint analysis 2026-11: 0 complaint(s)" in out
     assert "target 99%: no data" in out
     assert "is not a month like 2026-11" in cli("report", "monthly", "2026-13", code=2)
+
+
+def test_deploy_takes_files_and_folders_and_check_deploys_nothing(cli) -> None:
+    cli("init")
+    data = ROOT / "tests" / "data" / "modeler"
+    out = cli("deploy", "--check", str(data / "plain_tasks.bpmn"), str(data / "event_gateway.bpmn"))
+    assert "check passed (仅检查，未部署): plain_tasks would become v1" in out
+    assert "event_gateway would become v1" in out
+    with create_engine(cli.url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM process_version")).scalar() == 0
+    assert "deployed: complaint v1" in cli("deploy", "processes", "forms")
+    assert "complaint unchanged" in cli("deploy", "--check", "processes", "forms")
+
+
+def test_deploy_of_a_folder_with_a_bad_file_names_it_with_the_fix(cli, tmp_path: Path) -> None:
+    cli("init")
+    shutil.copy(ROOT / "tests" / "data" / "modeler" / "timer_chinese.bpmn", tmp_path)
+    result = CliRunner().invoke(main, ["deploy", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "timer_chinese.bpmn:15 [wait]: 定时器的值 '两小时' 不是时长" in result.output
+    assert "改法 / fix:" in result.output
+
+
+def test_deploy_of_a_folder_without_processes_is_refused_not_silent(cli, tmp_path: Path) -> None:
+    cli("init")
+    result = CliRunner().invoke(main, ["deploy", str(tmp_path)])
+    assert result.exit_code == 1 and "没有可部署的流程" in result.output
