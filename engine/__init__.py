@@ -5,7 +5,7 @@ Nothing outside `engine` imports deeper than this module, so the inside can chan
 
 # casefile, catalog, disclosure: reads for the web (issue 5); roster: leave, swaps, reports
 # (issue 4); engine.rules registers the rule operators.
-from engine import casefile, catalog, disclosure, roster
+from engine import casefile, catalog, disclosure, events, roster
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.config import Settings, settings_from_env
 from engine.deadlines import escalation_level, reminders_for, timing
@@ -61,5 +61,5 @@ __all__ = [
     "check_password", "hash_password",
     "Breach", "RuleViolation", "load_demo_roster", "roster", "shift_leader_on_duty",
     "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing",
-    "check", "read_paths",
+    "check", "read_paths", "events",
 ]

@@ -3,7 +3,7 @@ history record. The caller owns the transaction (`with kefu.session() as s:`).""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -54,7 +54,9 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
     workflow = KefuWorkflow(loaded.spec, loaded.subprocess_specs,
                             script_engine=_script_engine(kefu, session, case))
     for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update(case_number=case.number, process=process_id)
+        # started_by: a process drawn without lanes offers its tasks to this person.
+        task.data.update(case_number=case.number, process=process_id,
+                         started_by=actor.username)
     history.append(session, case, at=now, actor=actor.username, action="started",
                    data={"process": process_id, "version": loaded.version})
     _run(kefu, workflow)
@@ -137,6 +139,26 @@ def refresh_timers(kefu: Kefu, session: Session, case: Case, due: datetime) -> N
     except SpiffWorkflowException as exc:
         raise _engine_error(exc) from exc
     _save(kefu, session, case, workflow, loaded, kefu.clock.now())
+
+
+def catch_event(kefu: Kefu, session: Session, case: Case, event: Any,
+                caught: Callable[[BpmnWorkflow], None]) -> bool:
+    """Deliver a message or signal (a SpiffWorkflow BpmnEvent) from outside to a case whose
+    row lock the caller holds; if it takes it, call `caught` with the workflow (to record
+    it and hand over its payload), run the engine on and save. False if the case was not
+    waiting for it: nothing is saved then. Used by engine.events."""
+    loaded = kefu.version(session, case.process_version_id)
+    workflow = _workflow_to_run(kefu, session, case, loaded)
+    try:
+        with deadlines.engine_clock(kefu.clock):
+            if workflow.event_manager.catch(event, internal=False) == 0:
+                return False
+            caught(workflow)
+            workflow.do_engine_steps()
+    except SpiffWorkflowException as exc:
+        raise _engine_error(exc) from exc
+    _save(kefu, session, case, workflow, loaded, kefu.clock.now())
+    return True
 
 
 def claim_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> TaskItem:

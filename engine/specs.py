@@ -29,7 +29,7 @@ from engine import modeler, timers
 from engine.calendar import parse_duration
 from engine.errors import DeploymentError, Problem, ScriptError
 from engine.persistence.models import ProcessVersion
-from engine.roles import KNOWN_ROLES
+from engine.roles import CANDIDATE_USER, KNOWN_ROLES
 from engine.sandbox import check_source
 from engine.serializer import dump_spec
 
@@ -37,6 +37,9 @@ FORM_PROPERTY = "formJsonSchemaFilename"
 #: The form of a task whose process names none (a plain or manual task, or a user task
 #: drawn without one): a person confirms it is done. Stored with the version like any form.
 DONE_FORM = "kefu_done.json"
+#: Who does the tasks of a process drawn without lanes: the case's starter (data variable),
+#: shown under the role every member of staff holds first.
+STARTER, STARTER_ROLE = "started_by", "agent"
 DONE_FORM_TEXT = json.dumps({
     "title": "完成 / Done", "type": "object", "properties": {},
     "description": "确认这一步已完成 / Confirm this step is done",
@@ -229,12 +232,13 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser,
                  forms: Mapping[str, dict], out: _Collector) -> set[str]:
     """Kefu's own rules on top of the XSD; returns the DMN and form files the spec uses."""
     used: set[str] = set()
+    lanes = any(getattr(t, "lane", None) for t in spec.task_specs.values())
     for task_spec in spec.task_specs.values():
         bpmn_id = getattr(task_spec, "bpmn_id", None)
         if bpmn_id is None:
             continue
         if getattr(task_spec, "manual", False):  # user, manual and plain tasks
-            used |= _check_user_task(task_spec, filename, forms, out)
+            used |= _check_user_task(task_spec, filename, forms, out, lanes)
         for attribute in ("script", "prescript", "postscript"):
             script = getattr(task_spec, attribute, None)
             if script:
@@ -276,11 +280,16 @@ def _timer_owner(task_spec: Any, timer: Any) -> str:
 
 
 def _check_user_task(task_spec: Any, filename: str, forms: Mapping[str, dict],
-                     out: _Collector) -> set[str]:
+                     out: _Collector, lanes: bool) -> set[str]:
     """A task a person does: a lane (or candidateGroups) gives its role, a form what they
-    fill in; a task drawn without a form gets the "done" form."""
+    fill in; a task drawn without a form gets the "done" form. In a process drawn with no
+    lanes at all (bpmn.io's and SpiffArena's default), every task is offered to the person
+    who started the case, as SpiffArena does."""
     bpmn_id = task_spec.bpmn_id
     properties = task_spec.extensions.setdefault("properties", {})
+    if not lanes and task_spec.lane is None and not properties.get("candidateGroups"):
+        properties.setdefault(CANDIDATE_USER, STARTER)
+        task_spec.lane = STARTER_ROLE
     groups = properties.get("candidateGroups")
     if groups:
         roles = [g.strip() for g in groups.split(",") if g.strip() in KNOWN_ROLES]

@@ -137,8 +137,8 @@ def test_non_executable_process_beside_an_executable_one_is_refused_with_a_word(
 def test_problem_in_a_called_process_is_reported_against_its_own_file_and_line() -> None:
     [problem] = refusal("caller.bpmn", "called_bad.bpmn")
     assert problem.file == "called_bad.bpmn"
-    assert problem.element == "orphan"
-    assert problem.line == line_of("called_bad.bpmn", 'id="orphan"')
+    assert problem.element == "bad_wait"
+    assert problem.line == line_of("called_bad.bpmn", 'id="bad_wait"')
 
 
 def test_task_in_no_lane_is_refused_with_the_fix() -> None:
@@ -146,3 +146,15 @@ def test_task_in_no_lane_is_refused_with_the_fix() -> None:
     problems = refusal(files={"plain_tasks.bpmn": broken})
     [problem] = [p for p in problems if p.element == "file_paper"]
     assert problem.reason.startswith("任务不在任何泳道里") and "candidateGroups" in problem.fix
+
+
+def test_process_drawn_without_lanes_offers_its_tasks_to_whoever_started_the_case(
+        kefu, people) -> None:
+    deploy(kefu, "no_lanes.bpmn")
+    number = start(kefu, "no_lanes", people["agent02"])
+    [item] = open_tasks(kefu, number)
+    assert (item.spec_name, item.candidate_user) == ("second", "agent02")
+    with kefu.session() as s, pytest.raises(engine.PermissionDenied):
+        engine.complete_task(kefu, s, item.id, people["agent01"], {})
+    step(kefu, number, "second", people["agent02"])
+    assert state(kefu, number) == "closed"

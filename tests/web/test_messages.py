@@ -1,0 +1,90 @@
+"""Messages and signals from outside through POST /api/messages: the cases waiting for them
+take them, matched by correlation keys, and their history says so (issue 14)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import engine
+from tests.complaints import open_tasks
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "modeler"
+
+
+def _token(kefu, username: str) -> dict[str, str]:
+    with kefu.session() as s:
+        return {"Authorization": f"Bearer {engine.create_token(s, username, kefu.clock.now())}"}
+
+
+def _deploy(kefu, name: str) -> None:
+    built = engine.build({name: (DATA / name).read_text(encoding="utf-8")}, {})
+    with kefu.session() as s:
+        engine.deploy(s, built, "owner01", kefu.clock.now())
+
+
+def _start(kefu, process: str, actor, data: dict | None = None) -> str:
+    with kefu.session() as s:
+        return engine.start_case(kefu, s, process, actor, data).number
+
+
+def _history(kefu, number: str) -> list:
+    with kefu.session() as s:
+        return list(engine.case_history(s, engine.case_by_number(s, number)))
+
+
+def _steps(kefu, number: str) -> list[str]:
+    return [t.spec_name for t in open_tasks(kefu, number)]
+
+
+def test_message_reaches_only_the_correlated_case_through_an_event_based_gateway(
+        client, deployed, people) -> None:
+    _deploy(deployed, "event_gateway.bpmn")
+    first = _start(deployed, "event_gateway", people["agent01"], {})
+    second = _start(deployed, "event_gateway", people["agent01"], {})
+    response = client.post("/api/messages", headers=_token(deployed, "agent01"), json={
+        "name": "customer_reply", "payload": {"reply_text": "已收到，谢谢"},
+        "correlation": {"case_number": first}})
+    assert response.status_code == 200
+    assert response.get_json() == {"kind": "message", "name": "customer_reply",
+                                   "matched": [first], "not_waiting": []}
+    assert _steps(deployed, first) == ["read_reply"]
+    assert _steps(deployed, second) == []  # still waiting for its reply or its timer
+    [record] = [r for r in _history(deployed, first) if r.action == "message_received"]
+    assert record.data["payload"] == {"reply_text": "已收到，谢谢"}
+    with deployed.session() as s:
+        case = engine.case_by_number(s, first)
+        data = engine.case_data(engine.load_case_workflow(deployed, s, case))
+        assert data["reply_text"] == "已收到，谢谢"
+    assert not [r for r in _history(deployed, second) if r.action == "message_received"]
+
+
+def test_message_nobody_waits_for_is_answered_with_no_match(client, deployed) -> None:
+    response = client.post("/api/messages", headers=_token(deployed, "agent01"),
+                           json={"name": "nobody_listens", "payload": {}})
+    assert response.get_json()["matched"] == []
+    response = client.post("/api/messages", headers=_token(deployed, "agent01"),
+                           json={"payload": {}})
+    assert response.status_code == 400 and response.get_json()["fields"] == {
+        "name": ["required"]}
+
+
+def test_receive_task_signal_to_every_case_and_message_boundary_event(
+        client, deployed, people) -> None:
+    _deploy(deployed, "receive_and_signal.bpmn")
+    token = _token(deployed, "agent01")
+    cases = [_start(deployed, "receive_and_signal", people["agent01"]) for _ in range(2)]
+    for number in cases:  # the receive task takes the SMS gateway's receipt
+        reply = client.post("/api/messages", headers=token, json={
+            "name": "sms_receipt", "payload": {"delivered": True},
+            "correlation": {"case_number": number}}).get_json()
+        assert reply["matched"] == [number]
+    reply = client.post("/api/messages", headers=token, json={
+        "kind": "signal", "name": "network_outage_over"}).get_json()
+    assert sorted(reply["matched"]) == sorted(cases)
+    assert all(_steps(deployed, n) == ["confirm"] for n in cases)
+    reply = client.post("/api/messages", headers=token, json={
+        "name": "customer_cancelled", "correlation": {"case_number": cases[0]}}).get_json()
+    assert reply["matched"] == [cases[0]]
+    with deployed.session() as s:
+        assert engine.case_by_number(s, cases[0]).state == "closed"
+        assert engine.case_by_number(s, cases[1]).state == "running"
