@@ -12,6 +12,7 @@ as uploaded, so a download gives back what was drawn.
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -168,3 +169,57 @@ def _add_properties(task: Any, properties: dict[str, str]) -> None:
         if name not in have:
             holder.append(holder.makeelement(f"{{{SPIFF}}}property",
                                              {"name": name, "value": value}))
+
+
+# --- SpiffArena's UI schema ---------------------------------------------------------------
+
+UI_PROPERTY = "formUiSchemaFilename"
+#: Widgets Kefu's renderer draws from the schema alone (the choice of radio or select, a
+#: checkbox for a yes/no): the UI schema asks for what it would show anyway.
+_SAME_WIDGETS = {"text", "radio", "select", "checkbox", "checkboxes", "updown", "date",
+                 "datetime", "email", "uri"}
+_IGNORED = {"ui:placeholder", "ui:autofocus", "ui:options", "ui:classNames", "ui:label",
+            "ui:emptyValue", "ui:enumNames", "ui:inline", "ui:rows"}
+
+
+def apply_ui_schema(schema: dict[str, Any], ui: dict[str, Any]) -> tuple[dict[str, Any],
+                                                                           list[str]]:
+    """The form schema with a SpiffArena UI schema folded in, and what cannot be honoured.
+
+    Honoured: `ui:order` (field order), `ui:readonly` (shown, not submitted), `ui:help` and
+    `ui:description` (the field's help text), `ui:title`, `ui:widget` `textarea` (a long
+    text box) and `hidden` (not shown: read-only with no title). Placeholders and layout
+    hints are ignored, since the renderer lays out every form alike; a custom widget or
+    field is refused, as its meaning lives in SpiffArena's front end."""
+    merged = json.loads(json.dumps(schema))
+    properties = merged.get("properties", {})
+    problems = []
+    order = ui.get("ui:order")
+    if isinstance(order, list):
+        rest = [n for n in properties if n not in order]
+        names = [n for n in order if n in properties] + (rest if "*" in order else rest)
+        merged["properties"] = properties = {n: properties[n] for n in names}
+    for name, options in ui.items():
+        if name.startswith("ui:") or not isinstance(options, dict):
+            continue
+        prop = properties.get(name)
+        if not isinstance(prop, dict):
+            problems.append(f"{name!r}: UI schema 里的字段不在表单里 / not a field of the form")
+            continue
+        for key, value in options.items():
+            if key == "ui:readonly" and value:
+                prop["readOnly"] = True
+            elif key in ("ui:help", "ui:description"):
+                prop["description"] = str(value)
+            elif key == "ui:title":
+                prop["title"] = str(value)
+            elif key == "ui:widget" and value == "textarea":
+                prop["format"] = "textarea"
+            elif key == "ui:widget" and value == "hidden":
+                prop["readOnly"] = True
+            elif key == "ui:widget" and value in _SAME_WIDGETS or key in _IGNORED:
+                continue
+            else:
+                problems.append(f"{name!r}: {key}={value!r} Kefu 的表单不支持 / is not "
+                                "supported by Kefu's forms")
+    return merged, problems

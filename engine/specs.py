@@ -67,6 +67,8 @@ class BuiltProcess:
 class _Collector:
     problems: list[Problem] = field(default_factory=list)
     trees: dict[str, Any] = field(default_factory=dict)
+    #: Forms Kefu made (the "done" form, a form with its UI schema folded in), by name.
+    made: dict[str, str] = field(default_factory=lambda: {DONE_FORM: DONE_FORM_TEXT})
 
     def add(self, file: str, reason: str, element: str | None = None,
             line: int | None = None, fix: str | None = None, guide: str | None = None) -> None:
@@ -149,7 +151,7 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> li
         for each in [spec, *subprocess_specs.values()]:
             # A called process's problems belong to its own file (and its lines).
             used |= _check_tasks(each, each.file or filename, parser, forms, out)
-        sources = {n: (process_files.get(n) or form_files.get(n) or DONE_FORM_TEXT)
+        sources = {n: (process_files.get(n) or form_files.get(n) or out.made[n])
                    for n in sorted(used)}
         digest = hashlib.sha256()
         for n, text in sources.items():
@@ -229,7 +231,7 @@ def _check_forms(form_files: Mapping[str, str], out: _Collector) -> dict[str, di
 
 
 def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser,
-                 forms: Mapping[str, dict], out: _Collector) -> set[str]:
+                 forms: dict[str, dict], out: _Collector) -> set[str]:
     """Kefu's own rules on top of the XSD; returns the DMN and form files the spec uses."""
     used: set[str] = set()
     lanes = any(getattr(t, "lane", None) for t in spec.task_specs.values())
@@ -279,7 +281,7 @@ def _timer_owner(task_spec: Any, timer: Any) -> str:
     return task_spec.bpmn_id
 
 
-def _check_user_task(task_spec: Any, filename: str, forms: Mapping[str, dict],
+def _check_user_task(task_spec: Any, filename: str, forms: dict[str, dict],
                      out: _Collector, lanes: bool) -> set[str]:
     """A task a person does: a lane (or candidateGroups) gives its role, a form what they
     fill in; a task drawn without a form gets the "done" form. In a process drawn with no
@@ -323,7 +325,25 @@ def _check_user_task(task_spec: Any, filename: str, forms: Mapping[str, dict],
                 fix="把表单 .json 文件和流程一起部署，或改正文件名 / deploy the form's .json "
                     "file with the process, or correct its name", guide="forms")
         return set()
-    return {form}
+    ui = properties.get(modeler.UI_PROPERTY)
+    if not ui:
+        return {form}
+    if ui not in forms:
+        out.add(filename, f"UI schema 文件 {ui!r} 不存在或无效 / UI schema file {ui!r} is "
+                          "missing or invalid", bpmn_id,
+                fix="把它和表单一起部署，或删掉 formUiSchemaFilename / deploy it with the "
+                    "form, or remove formUiSchemaFilename", guide="forms")
+        return {form}
+    merged, problems = modeler.apply_ui_schema(forms[form], forms[ui])
+    for problem in problems:
+        out.add(filename, f"UI schema {ui}: {problem}", bpmn_id,
+                fix="删掉这一项，或在表单 JSON Schema 里用 readOnly/description/format 表达 / "
+                    "remove it, or say it in the form's JSON Schema", guide="forms")
+    name = f"{form.removesuffix('.json')}+{ui}"
+    forms[name] = merged
+    out.made[name] = json.dumps(merged, ensure_ascii=False, indent=2)
+    properties[FORM_PROPERTY] = name
+    return {form, ui, name}
 
 
 def _processes_to_deploy(parser: SpiffBpmnParser, out: _Collector) -> list[str]:

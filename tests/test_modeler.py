@@ -6,6 +6,7 @@ Each refusal has a small file under tests/data/modeler that shows it.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -158,3 +159,50 @@ def test_process_drawn_without_lanes_offers_its_tasks_to_whoever_started_the_cas
         engine.complete_task(kefu, s, item.id, people["agent01"], {})
     step(kefu, number, "second", people["agent02"])
     assert state(kefu, number) == "closed"
+
+
+def test_spiffarena_ui_schema_is_folded_into_the_form_order_widget_help_readonly() -> None:
+    forms = {n: text(n) for n in ("contact-schema.json", "contact-uischema.json")}
+    [built] = engine.build({"spiffarena_form.bpmn": text("spiffarena_form.bpmn")}, forms)
+    merged = json.loads(built.sources["contact-schema+contact-uischema.json"])
+    assert list(merged["properties"]) == ["phone", "details", "case_ref"]
+    assert merged["properties"]["details"]["format"] == "textarea"
+    assert merged["properties"]["details"]["description"] == "请写清楚 / Be precise"
+    assert merged["properties"]["case_ref"]["readOnly"] is True
+    assert {"contact-schema.json", "contact-uischema.json"} <= set(built.sources)
+
+
+def test_custom_spiffarena_widget_is_refused_with_the_reason() -> None:
+    forms = {"contact-schema.json": text("contact-schema.json"),
+             "contact-uischema.json": '{"phone": {"ui:widget": "typeahead"}}'}
+    with pytest.raises(engine.DeploymentError) as caught:
+        engine.build({"spiffarena_form.bpmn": text("spiffarena_form.bpmn")}, forms)
+    [problem] = caught.value.problems
+    assert "typeahead" in problem.reason and "不支持" in problem.reason
+    assert problem.element == "contact"
+
+
+def test_camunda_candidate_groups_form_key_and_juel_condition_are_read(kefu, people) -> None:
+    [built] = deploy(kefu, "camunda.bpmn", forms={"approve.json": text("approve.json")})
+    agent, leader = people["agent01"], people["leader01"]
+    number = start(kefu, "camunda_approval", agent)
+    [item] = open_tasks(kefu, number)
+    assert (item.spec_name, item.role, item.form) == ("approve", "shift_leader", "approve.json")
+    with kefu.session() as s:
+        engine.complete_task(kefu, s, item.id, leader, {"approved": True, "amount": 5})
+    assert [t.spec_name for t in open_tasks(kefu, number)] == ["notify"]
+
+
+def test_juel_condition_whose_meaning_is_not_plain_is_refused_showing_the_python_form() -> None:
+    broken = text("camunda.bpmn").replace("${approved &amp;&amp; amount &gt; 3}",
+                                          "${approval.isGranted()}")
+    problems = refusal(files={"camunda.bpmn": broken})
+    [problem] = [p for p in problems if p.element == "yes"]
+    assert "JUEL" in problem.reason and "approval.isGranted()" in problem.fix
+
+
+def test_camunda_fixed_assignee_is_refused_with_what_to_write() -> None:
+    broken = text("camunda.bpmn").replace('camunda:candidateGroups="shift_leader"',
+                                          'camunda:assignee="demo"')
+    [problem] = [p for p in refusal(files={"camunda.bpmn": broken}) if p.element == "approve"]
+    assert "camunda:assignee='demo'" in problem.reason and "泳道" in problem.fix
