@@ -22,7 +22,8 @@ from engine.kefu import Kefu
 from engine.persistence.models import Case, ProcessVersion
 from engine.persistence.queries import newest_version_id
 from engine.roles import CANDIDATE_USER, Actor
-from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy, task_title
+from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy, files_hash, task_title
+from engine.versiondiff import Diff, describe, diff
 
 UPLOAD_SUFFIXES = (".bpmn", ".dmn", ".json")
 
@@ -186,3 +187,54 @@ def deploy_upload(session: Session, uploads: Mapping[str, str], actor: str,
                   now: Any) -> list[tuple[ProcessVersion, bool]]:
     """Deploy uploaded files with the deployed ones: changed processes get a new version."""
     return deploy(session, build(*_combined(session, uploads)), actor, now)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One process an upload would change: the version it becomes, what differs from the
+    running version, and how many cases stay on the versions before it."""
+
+    process: BuiltProcess
+    version: int
+    diff: Diff
+    staying: int
+
+
+def changes(session: Session, uploads: Mapping[str, str]) -> list[Change]:
+    """check_upload's changed processes, each with its diff against the newest version."""
+    out = []
+    for built, changed in check_upload(session, uploads):
+        if not changed:
+            continue
+        newest = session.scalar(select(ProcessVersion).where(
+            ProcessVersion.process_id == built.process_id)
+            .order_by(ProcessVersion.version.desc()).limit(1))
+        old = describe(newest.spec_json, newest.sources) if newest is not None else set()
+        staying = session.scalar(select(func.count()).select_from(Case).where(
+            Case.process_id == built.process_id, Case.state == "running")) or 0
+        out.append(Change(built, (newest.version if newest else 0) + 1,
+                          diff(old, describe(built.spec_json, built.sources)), staying))
+    return out
+
+
+def version_row(session: Session, process_id: str, version: int) -> ProcessVersion:
+    row = session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id,
+                                                      ProcessVersion.version == version))
+    if row is None:
+        raise NotFound(f"process {process_id!r} has no version {version}")
+    return row
+
+
+def roll_back(session: Session, process_id: str, version: int, actor: str,
+              now: Any) -> ProcessVersion:
+    """Deploy an earlier version again as the newest, exactly as it ran (its stored spec,
+    not a re-parse): new cases start on it, running ones stay where they are."""
+    row = version_row(session, process_id, version)
+    built = BuiltProcess(process_id=row.process_id, name=row.name, spec_json=row.spec_json,
+                         sources=dict(row.sources), content_hash=files_hash(row.sources))
+    [(deployed, created)] = deploy(session, [built], actor, now)
+    if not created:
+        raise DeploymentError([Problem(file=process_id, reason=(
+            f"第 {version} 版与正在运行的最新版相同，无需回滚 / version {version} is the same "
+            "as the newest version: nothing to roll back"))])
+    return deployed

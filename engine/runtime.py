@@ -32,6 +32,12 @@ from engine.serializer import dump_workflow, load_workflow
 from engine.specs import FORM_PROPERTY, task_title
 from engine.workflows import KefuWorkflow
 
+#: What SpiffWorkflow raises when a process's data does not fit its diagram: its own
+#: exceptions, and the Python errors some of its steps let out unwrapped (a multi-instance
+#: task whose input collection is missing raises TypeError; a correlation expression's
+#: unknown name raises NameError). Each becomes a ScriptError for the person, never a 500.
+_ENGINE_FAILURES = (SpiffWorkflowException, TypeError, NameError, KeyError, ValueError,
+                    AttributeError, IndexError)
 CASE_PREFIXES = {"complaint": "TS", "leave": "QJ", "shift_swap": "HB", "request_report": "BG"}
 #: Case columns copied from the case data so that search never opens a workflow.
 SEARCH_FIELDS = ("category", "complainant_phone", "department", "title")
@@ -115,7 +121,7 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
     try:
         with deadlines.engine_clock(kefu.clock):
             task.run()
-    except SpiffWorkflowException as exc:
+    except _ENGINE_FAILURES as exc:
         raise _engine_error(exc) from exc
     _run(kefu, workflow)
     _save(kefu, session, case, workflow, loaded, now, open_items)
@@ -136,7 +142,7 @@ def refresh_timers(kefu: Kefu, session: Session, case: Case, due: datetime) -> N
         with deadlines.engine_clock(FixedClock(due + timedelta(microseconds=1))):
             workflow.refresh_timers()
             workflow.do_engine_steps()
-    except SpiffWorkflowException as exc:
+    except _ENGINE_FAILURES as exc:
         raise _engine_error(exc) from exc
     _save(kefu, session, case, workflow, loaded, kefu.clock.now())
 
@@ -155,7 +161,7 @@ def catch_event(kefu: Kefu, session: Session, case: Case, event: Any,
                 return False
             caught(workflow)
             workflow.do_engine_steps()
-    except SpiffWorkflowException as exc:
+    except _ENGINE_FAILURES as exc:
         raise _engine_error(exc) from exc
     _save(kefu, session, case, workflow, loaded, kefu.clock.now())
     return True
@@ -316,7 +322,7 @@ def _run(kefu: Kefu, workflow: BpmnWorkflow) -> None:
     try:
         with deadlines.engine_clock(kefu.clock):
             workflow.do_engine_steps()
-    except SpiffWorkflowException as exc:
+    except _ENGINE_FAILURES as exc:
         raise _engine_error(exc) from exc
 
 

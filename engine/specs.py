@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import modeler, timers
@@ -153,19 +153,24 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> li
             used |= _check_tasks(each, each.file or filename, parser, forms, out)
         sources = {n: (process_files.get(n) or form_files.get(n) or out.made[n])
                    for n in sorted(used)}
-        digest = hashlib.sha256()
-        for n, text in sources.items():
-            digest.update(n.encode() + b"\0" + text.encode() + b"\0")
         built.append(BuiltProcess(
             process_id=process_id,
             name=process_parser.get_name() or process_id,
             spec_json=dump_spec(spec, subprocess_specs),
             sources=sources,
-            content_hash=digest.hexdigest(),
+            content_hash=files_hash(sources),
         ))
     if out.problems:
         raise DeploymentError(out.problems)
     return built
+
+
+def files_hash(sources: Mapping[str, str]) -> str:
+    """A version's identity: the SHA-256 of its files, names and contents."""
+    digest = hashlib.sha256()
+    for n, text in sorted(sources.items()):
+        digest.update(n.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()
 
 
 def _add_file(parser: SpiffBpmnParser, name: str, text: str, out: _Collector) -> None:
@@ -384,24 +389,28 @@ def _check_code(source: str, mode: str, filename: str, bpmn_id: str, what: str,
 
 def deploy(session: Session, built: list[BuiltProcess], actor: str,
            now: Any) -> list[tuple[ProcessVersion, bool]]:
-    """Store each changed process as a new version; an unchanged one is a no-op.
+    """Store each process whose files differ from its newest version as a new version; an
+    unchanged one is a no-op. Files equal to an earlier version become the newest again
+    (a roll back): their version's hash is then the files' hash salted with the version
+    number, as each stored version's hash is unique.
 
     Returns (version, created) pairs. The caller commits, so a failure stores nothing.
     """
     results = []
     for process in built:
-        existing = session.scalar(select(ProcessVersion).where(
-            ProcessVersion.process_id == process.process_id,
-            ProcessVersion.content_hash == process.content_hash,
-        ))
-        if existing is not None:
-            results.append((existing, False))
+        newest = _newest(session, process.process_id)
+        if newest is not None and files_hash(newest.sources) == process.content_hash:
+            results.append((newest, False))
             continue
-        latest = session.scalar(select(func.max(ProcessVersion.version)).where(
-            ProcessVersion.process_id == process.process_id)) or 0
+        number = (newest.version if newest is not None else 0) + 1
+        content_hash = process.content_hash
+        if session.scalar(select(ProcessVersion.id).where(
+                ProcessVersion.process_id == process.process_id,
+                ProcessVersion.content_hash == content_hash)) is not None:
+            content_hash = hashlib.sha256(f"{content_hash}:v{number}".encode()).hexdigest()
         version = ProcessVersion(
-            process_id=process.process_id, version=latest + 1, name=process.name,
-            content_hash=process.content_hash, spec_json=process.spec_json,
+            process_id=process.process_id, version=number, name=process.name,
+            content_hash=content_hash, spec_json=process.spec_json,
             sources=process.sources, deployed_at=now, deployed_by=actor,
         )
         session.add(version)
@@ -415,13 +424,17 @@ def check(session: Session, built: list[BuiltProcess]) -> list[tuple[BuiltProces
     become (None: unchanged, an equal version is deployed)."""
     out = []
     for process in built:
-        existing = session.scalar(select(ProcessVersion.id).where(
-            ProcessVersion.process_id == process.process_id,
-            ProcessVersion.content_hash == process.content_hash))
-        latest = session.scalar(select(func.max(ProcessVersion.version)).where(
-            ProcessVersion.process_id == process.process_id)) or 0
-        out.append((process, None if existing is not None else latest + 1))
+        newest = _newest(session, process.process_id)
+        if newest is not None and files_hash(newest.sources) == process.content_hash:
+            out.append((process, None))
+        else:
+            out.append((process, (newest.version if newest is not None else 0) + 1))
     return out
+
+
+def _newest(session: Session, process_id: str) -> ProcessVersion | None:
+    return session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                          .order_by(ProcessVersion.version.desc()).limit(1))
 
 
 def deploy_directories(session: Session, processes_dir: Path, forms_dir: Path, actor: str,

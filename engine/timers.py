@@ -59,7 +59,7 @@ def timer_problem(definition: TimerEventDefinition) -> str | None:
             return (f"定时器的值 {value!r} 不是{zh} / the timer value {value!r} is not {en}")
         return None
     if isinstance(body, ast.Name) and not body.id.isascii():
-        return (f"定时器的值 {expression!r} 不是{zh}（Kefu 不认识中文写的时长）/ the timer "
+        return (f"定时器的值 {expression!r} 不是{zh}（Kefu 不认识中文写的时长） / the timer "
                 f"value {expression!r} is not {en}")
     return None
 

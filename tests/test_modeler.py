@@ -206,3 +206,34 @@ def test_camunda_fixed_assignee_is_refused_with_what_to_write() -> None:
                                           'camunda:assignee="demo"')
     [problem] = [p for p in refusal(files={"camunda.bpmn": broken}) if p.element == "approve"]
     assert "camunda:assignee='demo'" in problem.reason and "泳道" in problem.fix
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine.serializer converts a finished multi-instance child once, before SpiffWorkflow "
+    "writes its input item into the child's data delta ('phone': '1'), so the stored state "
+    "differs from a full conversion (tests/conftest.py saved_as_spiffworkflow_would); the "
+    "serializer belongs to another helper's issue"))
+def test_multi_instance_runs_once_per_item_and_missing_items_are_an_error_not_a_crash(
+        kefu, people) -> None:
+    deploy(kefu, "multi_instance.bpmn", forms={"phones.json": text("phones.json")})
+    agent = people["agent01"]
+    with kefu.session() as s, pytest.raises(engine.KefuError) as caught:
+        engine.start_case(kefu, s, "multi_instance", agent, {})  # no phones: nothing to loop
+    assert "script or service step" in str(caught.value)
+    with kefu.session() as s:
+        number = engine.start_case(kefu, s, "multi_instance", agent,
+                                   {"phones": ["13800000001", "13800000002"]}).number
+    items = open_tasks(kefu, number)
+    assert [t.spec_name for t in items] == ["each_item", "each_item"]
+    for item in items:
+        with kefu.session() as s:
+            engine.complete_task(kefu, s, item.id, agent, {})
+    assert state(kefu, number) == "closed"
+
+
+def test_multi_instance_without_its_items_is_an_error_for_the_person_not_a_crash(
+        kefu, people) -> None:
+    deploy(kefu, "multi_instance.bpmn", forms={"phones.json": text("phones.json")})
+    with kefu.session() as s, pytest.raises(engine.KefuError) as caught:
+        engine.start_case(kefu, s, "multi_instance", people["agent01"], {})
+    assert "script or service step" in str(caught.value)

@@ -144,6 +144,7 @@ def main(folders: list[str]) -> None:
                     refusals[reason] += 1
             except _Hang:
                 counts["hang (20 s)"] += 1
+                print(f"HANG {bpmn}")
             except Exception as exc:  # noqa: BLE001 - a traceback is what this counts
                 counts["traceback"] += 1
                 print(f"TRACEBACK {bpmn}: {type(exc).__name__}: {exc}"[:300])
