@@ -237,3 +237,18 @@ def test_multi_instance_without_its_items_is_an_error_for_the_person_not_a_crash
     with kefu.session() as s, pytest.raises(engine.KefuError) as caught:
         engine.start_case(kefu, s, "multi_instance", people["agent01"], {})
     assert "script or service step" in str(caught.value)
+
+
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "process-guide.md"
+
+
+def test_guide_lists_every_role_of_the_project_as_engine_roles_names_it() -> None:
+    guide = GUIDE.read_text(encoding="utf-8")
+    for role, (zh, en) in engine.ROLES.items():
+        assert f"| `{role}` | {zh} | {en} |" in guide
+
+
+@pytest.mark.parametrize("anchor", ["deploy", "roles", "forms", "conditions", "decisions",
+                                    "deadlines", "messages", "testing", "rollback"])
+def test_every_section_a_deploy_problem_links_to_exists_in_the_guide(anchor: str) -> None:
+    assert f'<a id="{anchor}"></a>' in GUIDE.read_text(encoding="utf-8")
