@@ -22,7 +22,9 @@ from engine.kefu import Kefu
 from engine.persistence.models import Case, ProcessVersion
 from engine.persistence.queries import newest_version_id
 from engine.roles import CANDIDATE_USER, Actor
+from engine.serializer import load_spec
 from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy, files_hash, task_title
+from engine.timerstarts import start_timer_in
 from engine.versiondiff import Diff, describe, diff
 
 UPLOAD_SUFFIXES = (".bpmn", ".dmn", ".json")
@@ -231,7 +233,8 @@ def roll_back(session: Session, process_id: str, version: int, actor: str,
     not a re-parse): new cases start on it, running ones stay where they are."""
     row = version_row(session, process_id, version)
     built = BuiltProcess(process_id=row.process_id, name=row.name, spec_json=row.spec_json,
-                         sources=dict(row.sources), content_hash=files_hash(row.sources))
+                         sources=dict(row.sources), content_hash=files_hash(row.sources),
+                         start_timer=start_timer_in(load_spec(row.spec_json)[0]))
     [(deployed, created)] = deploy(session, [built], actor, now)
     if not created:
         raise DeploymentError([Problem(file=process_id, reason=(

@@ -38,6 +38,7 @@ from engine.clock import Clock
 from engine.errors import ScriptError
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import Case, TaskItem
+from engine.persistence.start_models import TimerStart
 from engine.roles import Actor
 from engine.specs import task_title
 
@@ -231,6 +232,7 @@ _MOVE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")) \
     .values(due_at=bindparam("new_due_at"), task_due_at=bindparam("new_task_due_at"))
 _INSERT = insert(_TABLE)
 _NEXT_DUE = select(func.min(_TABLE.c.due_at)).where(_TABLE.c.fired_at.is_(None))
+_NEXT_START = select(func.min(TimerStart.__table__.c.next_at))
 
 
 def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> bool:
@@ -317,8 +319,11 @@ def timing(item: TaskItem, now: datetime) -> Timing:
 
 
 def next_due(session: Session) -> datetime | None:
-    """The earliest pending deadline of all cases: one index lookup however many are pending."""
-    return session.connection().execute(_NEXT_DUE).scalar()
+    """The earliest pending deadline of all cases, or timer start of a process (issue 14):
+    an index lookup each, however many are pending."""
+    connection = session.connection()
+    moments = [connection.execute(_NEXT_DUE).scalar(), connection.execute(_NEXT_START).scalar()]
+    return min((m for m in moments if m is not None), default=None)
 
 
 def case_deadlines(session: Session, case: Case) -> Sequence[Deadline]:

@@ -25,7 +25,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import modeler, timers
+from engine import modeler, timers, timerstarts
 from engine.calendar import parse_duration
 from engine.errors import DeploymentError, Problem, ScriptError
 from engine.persistence.models import ProcessVersion
@@ -61,6 +61,8 @@ class BuiltProcess:
     spec_json: str
     sources: dict[str, str]
     content_hash: str
+    #: A timer start event's schedule (engine.timerstarts), or None.
+    start_timer: Any = None
 
 
 @dataclass
@@ -151,6 +153,9 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> li
         for each in [spec, *subprocess_specs.values()]:
             # A called process's problems belong to its own file (and its lines).
             used |= _check_tasks(each, each.file or filename, parser, forms, out)
+        start_timer, why = timerstarts.take_start_timer(spec)
+        if why:
+            out.add(filename, why, process_id, fix=timers.FIX, guide="deadlines")
         sources = {n: (process_files.get(n) or form_files.get(n) or out.made[n])
                    for n in sorted(used)}
         built.append(BuiltProcess(
@@ -159,6 +164,7 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str]) -> li
             spec_json=dump_spec(spec, subprocess_specs),
             sources=sources,
             content_hash=files_hash(sources),
+            start_timer=start_timer,
         ))
     if out.problems:
         raise DeploymentError(out.problems)
@@ -414,6 +420,7 @@ def deploy(session: Session, built: list[BuiltProcess], actor: str,
             sources=process.sources, deployed_at=now, deployed_by=actor,
         )
         session.add(version)
+        timerstarts.schedule(session, process.process_id, process.start_timer, now)
         results.append((version, True))
     session.flush()
     return results

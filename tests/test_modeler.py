@@ -252,3 +252,42 @@ def test_guide_lists_every_role_of_the_project_as_engine_roles_names_it() -> Non
                                     "deadlines", "messages", "testing", "rollback"])
 def test_every_section_a_deploy_problem_links_to_exists_in_the_guide(anchor: str) -> None:
     assert f'<a id="{anchor}"></a>' in GUIDE.read_text(encoding="utf-8")
+
+
+def _cases_of(kefu: Kefu, process: str) -> list[str]:
+    from sqlalchemy import select
+
+    from engine.persistence.models import Case
+
+    with kefu.session() as s:
+        return list(s.scalars(select(Case.number).where(Case.process_id == process)
+                              .order_by(Case.id)))
+
+
+def test_timer_start_event_starts_a_case_on_each_cycle_exactly_once(kefu, clock) -> None:
+    """R3/…/P1D from 24 November 09:00 (Shanghai): three cases, one a day, however often the
+    worker looks; the clock fixture starts on 23 November 09:00."""
+    deploy(kefu, "timer_start.bpmn")
+    assert engine.fire_due(kefu).fired == 0 and _cases_of(kefu, "daily_check") == []
+    with kefu.session() as s:
+        assert engine.deadlines.next_due(s) == clock.now() + timedelta(days=1)
+    clock.advance(days=1)
+    assert engine.fire_due(kefu).fired == 1
+    assert engine.fire_due(kefu).fired == 0  # a second worker run finds nothing
+    [number] = _cases_of(kefu, "daily_check")
+    assert [t.spec_name for t in open_tasks(kefu, number)] == ["check"]
+    with kefu.session() as s:
+        actions = [r.action for r in engine.case_history(s, engine.case_by_number(s, number))]
+    assert actions == ["started", "started_by_timer"]
+    clock.advance(days=5)  # a worker that was down catches up, each start once
+    assert engine.fire_due(kefu).fired == 2
+    clock.advance(days=5)
+    assert engine.fire_due(kefu).fired == 0
+    assert len(_cases_of(kefu, "daily_check")) == 3
+
+
+def test_start_timer_given_as_an_expression_is_refused() -> None:
+    broken = text("timer_start.bpmn").replace("R3/2026-11-24T09:00:00+08:00/P1D",
+                                              "hours(3)")
+    [problem] = refusal(files={"timer_start.bpmn": broken})
+    assert problem.element == "daily_check" and "固定的值" in problem.reason
