@@ -30,6 +30,7 @@ from engine.frontier import frontier
 from engine.kefu import Kefu
 from engine.persistence.models import Case, ProcessVersion, SmsMessage
 from engine.runtime import case_data, catch_event, load_case_workflow
+from engine.serializer import dump_workflow
 
 MESSAGE, SIGNAL = "message", "signal"
 _KINDS = {MESSAGE: MessageEventDefinition, SIGNAL: SignalEventDefinition}
@@ -52,8 +53,10 @@ class Delivery:
 
 
 def deliver(kefu: Kefu, session: Session, kind: str, name: str, payload: dict[str, Any],
-            correlation: dict[str, Any], actor: str) -> Delivery:
-    """Deliver one message or signal; the caller commits (everything or nothing)."""
+            correlation: dict[str, Any], actor: str, *,
+            sender: int | None = None) -> Delivery:
+    """Deliver one message or signal; the caller commits (everything or nothing).
+    `sender`: the id of the case that threw it, which does not receive it again."""
     if kind not in _KINDS:
         raise KefuError(f"kind must be {MESSAGE!r} or {SIGNAL!r}, not {kind!r}")
     if not name:
@@ -65,6 +68,8 @@ def deliver(kefu: Kefu, session: Session, kind: str, name: str, payload: dict[st
     if not versions:
         return result
     query = select(Case).where(Case.state == "running", Case.process_version_id.in_(versions))
+    if sender is not None:
+        query = query.where(Case.id != sender)
     for key, value in correlation.items():
         if key in _COLUMNS:
             query = query.where(_COLUMNS[key] == str(value))
@@ -88,6 +93,25 @@ def deliver(kefu: Kefu, session: Session, kind: str, name: str, payload: dict[st
         else:
             result.not_waiting.append(case.number)
     return result
+
+
+def forward_thrown(kefu: Kefu, session: Session, case: Case, workflow: Any) -> None:
+    """A save hook: the messages and signals a case threw that nothing in it caught go to
+    the other cases waiting for them, in the same transaction (messages between cases). A
+    message whose payload holds `case_number` goes to that case alone."""
+    thrown = [e for e in workflow.bpmn_events
+              if isinstance(e.event_definition, MessageEventDefinition | SignalEventDefinition)]
+    if not thrown:
+        return
+    workflow.get_events()  # taken: stored without them, so they are sent once
+    case.workflow_state = dump_workflow(workflow)
+    for event in thrown:
+        kind = MESSAGE if isinstance(event.event_definition, MessageEventDefinition) else SIGNAL
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        correlation = {"case_number": payload["case_number"]} \
+            if kind == MESSAGE and "case_number" in payload else {}
+        deliver(kefu, session, kind, event.event_definition.name, payload, correlation,
+                f"case {case.number}", sender=case.id)
 
 
 def _hand_over(record: Callable[[], Any], event: BpmnEvent, workflow: Any) -> None:

@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -214,6 +215,11 @@ def _check_lanes_and_flows(name: str, tree: Any, out: _Collector) -> None:
             out.add(name, f"lane {lane.get('name')!r} names no known role "
                           f"(known: {', '.join(sorted(KNOWN_ROLES))})",
                     lane.get("id"), lane.sourceline)
+    for gateway in tree.iterfind(".//bpmn:inclusiveGateway", BPMN_NS):
+        outgoing = tree.xpath("//*[local-name()='sequenceFlow'][@sourceRef=$id]",
+                              id=gateway.get("id"))
+        if len(outgoing) > 1 and not gateway.get("default"):
+            _no_default(out, name, gateway.get("id"), ("包容", "inclusive"), gateway.sourceline)
     for process in tree.iterfind(".//bpmn:process", BPMN_NS):
         ids = {e.get("id") for e in process.iter() if e.get("id")}
         for flow in process.iterfind(".//bpmn:sequenceFlow", BPMN_NS):
@@ -221,6 +227,14 @@ def _check_lanes_and_flows(name: str, tree: Any, out: _Collector) -> None:
                 if flow.get(end) not in ids:
                     out.add(name, f"sequence flow {end} points to missing element "
                                   f"{flow.get(end)!r}", flow.get("id"), flow.sourceline)
+
+
+def _no_default(out: _Collector, filename: str, bpmn_id: str, kind: tuple[str, str],
+                line: int | None = None) -> None:
+    out.add(filename, f"{kind[0]}网关没有默认流向：没有条件成立时案件会卡住 / "
+                      f"{kind[1]} gateway has no default flow", bpmn_id, line,
+            fix="在建模器里选中一条流出的流向，设为默认流向 / mark one outgoing flow as the "
+                "default flow in the modeler", guide="conditions")
 
 
 def _check_forms(form_files: Mapping[str, str], out: _Collector) -> dict[str, dict]:
@@ -262,7 +276,11 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser,
                 if isinstance(text, str):
                     _check_code(text, "eval", filename, bpmn_id, "condition", out)
         if isinstance(task_spec, ExclusiveGateway) and task_spec.default_task_spec is None:
-            out.add(filename, "exclusive gateway has no default flow", bpmn_id)
+            _no_default(out, filename, bpmn_id, ("排他", "exclusive"))
+        definition = getattr(task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition) \
+                and isinstance(getattr(definition, "expression", None), str):
+            _check_code(definition.expression, "eval", filename, bpmn_id, "message payload", out)
         if isinstance(task_spec, CatchingEvent):
             for timer in timers.timer_definitions(task_spec):
                 problem = timers.timer_problem(timer)

@@ -291,3 +291,36 @@ def test_start_timer_given_as_an_expression_is_refused() -> None:
                                               "hours(3)")
     [problem] = refusal(files={"timer_start.bpmn": broken})
     assert problem.element == "daily_check" and "固定的值" in problem.reason
+
+
+def test_inclusive_gateway_without_a_default_flow_is_refused_with_the_fix() -> None:
+    [problem] = refusal("inclusive_no_default.bpmn")
+    assert problem.element == "channels"
+    assert problem.line == line_of("inclusive_no_default.bpmn", 'id="channels"')
+    assert problem.reason.startswith("包容网关没有默认流向") and "默认流向" in problem.fix
+
+
+def test_inclusive_gateway_with_a_default_runs_the_chosen_branches(kefu, people) -> None:
+    fixed = text("inclusive_no_default.bpmn").replace(
+        '<bpmn:inclusiveGateway id="channels"/>',
+        '<bpmn:inclusiveGateway id="channels" default="letter"/>').replace(
+        '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${letter}'
+        '</bpmn:conditionExpression>', "")
+    built = engine.build({"inclusive_no_default.bpmn": fixed}, {})
+    with kefu.session() as s:
+        engine.deploy(s, built, "owner01", kefu.clock.now())
+    agent = people["agent01"]
+    with kefu.session() as s:
+        sms = engine.start_case(kefu, s, "inclusive_no_default", agent, {"sms": True}).number
+        none = engine.start_case(kefu, s, "inclusive_no_default", agent, {"sms": False}).number
+    assert [t.spec_name for t in open_tasks(kefu, sms)] == ["by_sms"]
+    assert [t.spec_name for t in open_tasks(kefu, none)] == ["by_letter"]  # the default
+
+
+def test_message_payload_that_leaves_the_sandbox_is_refused() -> None:
+    broken = text("between_cases.bpmn").replace(
+        '{"case_number": request_case, "repair_note": note}', "().__class__.__base__")
+    with pytest.raises(engine.DeploymentError) as caught:
+        engine.build({"between_cases.bpmn": broken}, {"repair.json": text("repair.json")})
+    [problem] = caught.value.problems
+    assert problem.element == "send_done" and "message payload" in problem.reason

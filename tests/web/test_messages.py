@@ -88,3 +88,19 @@ def test_receive_task_signal_to_every_case_and_message_boundary_event(
     with deployed.session() as s:
         assert engine.case_by_number(s, cases[0]).state == "closed"
         assert engine.case_by_number(s, cases[1]).state == "running"
+
+
+def test_message_thrown_by_one_case_reaches_the_case_its_payload_names(deployed, people) -> None:
+    built = engine.build({"between_cases.bpmn": (DATA / "between_cases.bpmn").read_text()},
+                         {"repair.json": (DATA / "repair.json").read_text()})
+    with deployed.session() as s:
+        engine.deploy(s, built, "owner01", deployed.clock.now())
+    agent = people["agent01"]
+    waiting = [_start(deployed, "repair_request", agent) for _ in range(2)]
+    report = _start(deployed, "repair_report", agent,
+                    {"request_case": waiting[1], "note": "光猫已更换"})
+    assert _steps(deployed, waiting[1]) == ["tell_customer"]
+    assert _steps(deployed, waiting[0]) == []
+    [record] = [r for r in _history(deployed, waiting[1]) if r.action == "message_received"]
+    assert record.actor == f"case {report}"
+    assert record.data["payload"] == {"case_number": waiting[1], "repair_note": "光猫已更换"}
