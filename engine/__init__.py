@@ -48,6 +48,7 @@ from engine.scheduler.firing import fire_due
 from engine.scheduler.worker import TimerWorker
 from engine.specs import build, check, deploy, deploy_directories, read_files, read_paths
 from engine.tokens import actor_for_token, create_token, revoke_tokens
+from engine.versiondiff import label_warnings
 
 __all__ = [
     "Actor", "Clock", "DeploymentError", "FixedClock", "FormValidationError", "Kefu",
@@ -61,5 +62,5 @@ __all__ = [
     "check_password", "hash_password",
     "Breach", "RuleViolation", "load_demo_roster", "roster", "shift_leader_on_duty",
     "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing",
-    "check", "read_paths", "events",
+    "check", "read_paths", "events", "label_warnings",
 ]

@@ -25,7 +25,7 @@ from engine.roles import CANDIDATE_USER, Actor
 from engine.serializer import load_spec
 from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy, files_hash, task_title
 from engine.timerstarts import start_timer_in
-from engine.versiondiff import Diff, describe, diff
+from engine.versiondiff import Diff, describe, diff, label_warnings
 
 UPLOAD_SUFFIXES = (".bpmn", ".dmn", ".json")
 
@@ -200,6 +200,8 @@ class Change:
     version: int
     diff: Diff
     staying: int
+    #: Timers whose label says another time than their value.
+    warnings: tuple[str, ...] = ()
 
 
 def changes(session: Session, uploads: Mapping[str, str]) -> list[Change]:
@@ -215,7 +217,8 @@ def changes(session: Session, uploads: Mapping[str, str]) -> list[Change]:
         staying = session.scalar(select(func.count()).select_from(Case).where(
             Case.process_id == built.process_id, Case.state == "running")) or 0
         out.append(Change(built, (newest.version if newest else 0) + 1,
-                          diff(old, describe(built.spec_json, built.sources)), staying))
+                          diff(old, describe(built.spec_json, built.sources)), staying,
+                          tuple(label_warnings(built.spec_json))))
     return out
 
 

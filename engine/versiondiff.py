@@ -7,11 +7,14 @@ deploy: a line only in the new files is added, one only in the running version r
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 
 from engine.serializer import load_spec
@@ -72,3 +75,38 @@ def _choices(prop: Any) -> str:
 
 def diff(old: set[str], new: set[str]) -> Diff:
     return Diff(added=sorted(new - old), removed=sorted(old - new))
+
+
+_LABEL = re.compile(r"(\d+(?:\.\d+)?)\s*(个?小时|hours?|hrs?|h\b|天|days?|d\b|分钟|minutes?|mins?)",
+                    re.IGNORECASE)
+_UNIT = {"小": 3600, "个": 3600, "h": 3600, "天": 86400, "d": 86400, "分": 60, "m": 60}
+
+
+def label_warnings(spec_json: str) -> list[str]:
+    """Timers whose name says another time than their value (a boundary labelled "2 小时"
+    whose value is PT1H): the diagram people read would not be what runs."""
+    spec, subprocesses = load_spec(spec_json)
+    out = []
+    for each in [spec, *subprocesses.values()]:
+        for task_spec in each.task_specs.values():
+            name = getattr(task_spec, "bpmn_name", None) or ""
+            said = _LABEL.search(name)
+            if not said:
+                continue
+            for timer in timer_definitions(task_spec):
+                seconds = _constant_seconds(timer.expression)
+                meant = float(said.group(1)) * _UNIT[said.group(2)[0].lower()]
+                if seconds is not None and abs(seconds - meant) > 1:
+                    out.append(f"定时器 {task_spec.bpmn_id}「{name}」的值是 {timer.expression}"
+                               f"（{seconds / 3600:g} 小时），与名称不符 / the timer's value "
+                               "contradicts its label")
+    return out
+
+
+def _constant_seconds(expression: str) -> float | None:
+    try:
+        value = ast.literal_eval(expression.strip())
+        parsed = TimerEventDefinition.parse_iso_duration(value)
+        return TimerEventDefinition.get_timedelta_from_start(parsed).total_seconds()
+    except Exception:  # noqa: BLE001 - not a constant duration: nothing to compare
+        return None

@@ -107,3 +107,12 @@ def test_deploy_of_a_folder_without_processes_is_refused_not_silent(cli, tmp_pat
     cli("init")
     result = CliRunner().invoke(main, ["deploy", str(tmp_path)])
     assert result.exit_code == 1 and "没有可部署的流程" in result.output
+
+
+def test_check_warns_about_a_timer_whose_label_says_another_time(cli, tmp_path: Path) -> None:
+    cli("init")
+    source = (ROOT / "tests" / "data" / "modeler" / "timer_unquoted.bpmn").read_text("utf-8")
+    (tmp_path / "wait.bpmn").write_text(
+        source.replace("两小时后 / After two hours", "1 小时后 / After 1 hour"), "utf-8")
+    out = cli("deploy", "--check", str(tmp_path))
+    assert 'warning: timer_unquoted: 定时器 wait「1 小时后 / After 1 hour」的值是 "PT2H"' in out
