@@ -104,3 +104,16 @@ def test_message_thrown_by_one_case_reaches_the_case_its_payload_names(deployed,
     [record] = [r for r in _history(deployed, waiting[1]) if r.action == "message_received"]
     assert record.actor == f"case {report}"
     assert record.data["payload"] == {"case_number": waiting[1], "repair_note": "光猫已更换"}
+
+
+def test_a_plain_task_is_a_done_step_in_the_browser(client, auth, deployed, people) -> None:
+    """bpmn.io's default task used to crash every save (KeyError 'properties'): now the
+    inbox shows it with the done form, and submitting it completes the step."""
+    _deploy(deployed, "plain_tasks.bpmn")
+    number = _start(deployed, "plain_tasks", people["agent01"], {})
+    [item] = open_tasks(deployed, number)
+    auth.as_user("agent01")
+    page = client.get(f"/tasks/{item.id}")
+    assert page.status_code == 200 and "完成" in page.get_data(as_text=True)
+    assert auth.post(f"/tasks/{item.id}", {}).status_code == 302
+    assert _steps(deployed, number) == ["note"]
