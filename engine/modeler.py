@@ -47,6 +47,10 @@ def normalise(tree: Any, report: Report) -> None:
         _translate_condition(element, report)
     for task in tree.iter(f"{{{BPMN}}}userTask", f"{{{BPMN}}}manualTask", f"{{{BPMN}}}task"):
         _camunda_task(task, report)
+    for task in tree.iter(f"{{{BPMN}}}businessRuleTask"):
+        _camunda_decision(task)
+    for task in tree.iter(f"{{{BPMN}}}serviceTask", f"{{{BPMN}}}sendTask"):
+        _camunda_service(task, report)
 
 
 def _quote_timer(element: Any) -> None:
@@ -223,3 +227,45 @@ def apply_ui_schema(schema: dict[str, Any], ui: dict[str, Any]) -> tuple[dict[st
                 problems.append(f"{name!r}: {key}={value!r} Kefu 的表单不支持 / is not "
                                 "supported by Kefu's forms")
     return merged, problems
+
+
+def _extension(task: Any, name: str) -> Any:
+    extensions = task.find(f"{{{BPMN}}}extensionElements")
+    return None if extensions is None else extensions.find(f"{{{SPIFF}}}{name}")
+
+
+def _camunda_decision(task: Any) -> None:
+    """camunda:decisionRef -> spiffworkflow:calledDecisionId (the same meaning)."""
+    ref = task.get(f"{{{CAMUNDA}}}decisionRef")
+    if not ref or _extension(task, "calledDecisionId") is not None:
+        return
+    extensions = task.find(f"{{{BPMN}}}extensionElements")
+    if extensions is None:
+        extensions = task.makeelement(f"{{{BPMN}}}extensionElements", {})
+        task.insert(0, extensions)
+    called = extensions.makeelement(f"{{{SPIFF}}}calledDecisionId", {})
+    called.text = ref
+    extensions.append(called)
+
+
+_CAMUNDA_CODE = ("class", "expression", "delegateExpression", "topic")
+
+
+def _camunda_service(task: Any, report: Report) -> None:
+    """Java classes, expressions and external-task topics run in Camunda's engine, not
+    here: say so, and what a Kefu service task is, instead of SpiffWorkflow's "must have
+    an operator"."""
+    if _extension(task, "serviceTaskOperator") is not None:
+        return
+    used = [f"camunda:{a}={task.get(f'{{{CAMUNDA}}}{a}')!r}" for a in _CAMUNDA_CODE
+            if task.get(f"{{{CAMUNDA}}}{a}")]
+    if not used:
+        return
+    report(f"服务任务用的是 Camunda 的实现（{', '.join(used)}），"
+           "Kefu 不运行 Java 类、表达式或外部任务 / the service task is implemented for "
+           "Camunda's engine, which Kefu is not", task.get("id"), task.sourceline,
+           "改为调用 Kefu 的操作："
+           "<spiffworkflow:serviceTaskOperator id=\"kefu.send_reply\">"
+           "（操作清单见 process-conventions.md），或改成脚本任务 / call one of Kefu's "
+           "operators with spiffworkflow:serviceTaskOperator, or make it a script task",
+           "deploy")

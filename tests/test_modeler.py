@@ -324,3 +324,26 @@ def test_message_payload_that_leaves_the_sandbox_is_refused() -> None:
         engine.build({"between_cases.bpmn": broken}, {"repair.json": text("repair.json")})
     [problem] = caught.value.problems
     assert problem.element == "send_done" and "message payload" in problem.reason
+
+
+def test_camunda_java_service_task_is_refused_saying_what_kefu_runs_instead() -> None:
+    problems = refusal("camunda_service.bpmn")
+    mine = [p for p in problems if p.element == "send" and p.fix]
+    assert mine and "camunda:class='org.example.SendSms'" in mine[0].reason
+    assert "serviceTaskOperator" in mine[0].fix
+    assert mine[0].line == line_of("camunda_service.bpmn", 'id="send"')
+
+
+def test_camunda_decision_ref_is_read_as_the_called_decision() -> None:
+    from lxml import etree
+
+    from engine.modeler import normalise
+
+    tree = etree.fromstring(
+        b'<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"><bpmn:process id="p">'
+        b'<bpmn:businessRuleTask id="rule" camunda:decisionRef="complaint_class"/>'
+        b'</bpmn:process></bpmn:definitions>')
+    normalise(tree, lambda *a: pytest.fail(f"unexpected problem {a}"))
+    called = tree.xpath("//*[local-name()='calledDecisionId']")
+    assert [c.text for c in called] == ["complaint_class"]
