@@ -331,7 +331,7 @@ def _check_user_task(task_spec: Any, filename: str, forms: dict[str, dict],
                               f"{groups!r} names no known role", bpmn_id,
                     fix=f"写一个角色 id：{', '.join(sorted(KNOWN_ROLES))} / write a role id",
                     guide="roles")
-    if task_spec.lane is None:
+    if task_spec.lane is None and not groups:
         out.add(filename, "任务不在任何泳道里，没有角色能做 / the task is in no lane, so no "
                           "role may do it", bpmn_id,
                 fix="把它放进以角色 id 命名的泳道（如 agent），或写 camunda:candidateGroups / "

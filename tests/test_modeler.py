@@ -347,3 +347,49 @@ def test_camunda_decision_ref_is_read_as_the_called_decision() -> None:
     normalise(tree, lambda *a: pytest.fail(f"unexpected problem {a}"))
     called = tree.xpath("//*[local-name()='calledDecisionId']")
     assert [c.text for c in called] == ["complaint_class"]
+
+
+def test_candidate_groups_naming_no_known_role_is_refused_with_the_role_list() -> None:
+    broken = text("camunda.bpmn").replace('camunda:candidateGroups="shift_leader"',
+                                          'camunda:candidateGroups="managers"')
+    [problem] = [p for p in refusal(files={"camunda.bpmn": broken}) if p.element == "approve"
+                 and "candidateGroups" in p.reason]
+    assert "'managers'" in problem.reason and "shift_leader" in problem.fix
+
+
+def test_camunda_form_key_that_is_no_json_form_is_refused_with_the_reason() -> None:
+    broken = text("camunda.bpmn").replace('camunda:formKey="approve.json"',
+                                          'camunda:formKey="embedded:app:forms/approve.html"')
+    [problem] = [p for p in refusal(files={"camunda.bpmn": broken}) if p.element == "approve"
+                 and "formKey" in p.reason]
+    assert "不是 JSON Schema 表单文件" in problem.reason and ".json" in problem.fix
+
+
+def test_ui_schema_file_that_is_missing_is_refused() -> None:
+    with pytest.raises(engine.DeploymentError) as caught:
+        engine.build({"spiffarena_form.bpmn": text("spiffarena_form.bpmn")},
+                     {"contact-schema.json": text("contact-schema.json")})
+    [problem] = caught.value.problems
+    assert "contact-uischema.json" in problem.reason and problem.element == "contact"
+
+
+def test_timer_start_beside_another_start_event_is_refused() -> None:
+    broken = text("timer_start.bpmn").replace(
+        '<bpmn:userTask id="check"', '<bpmn:startEvent id="by_hand"/>\n'
+        '    <bpmn:sequenceFlow id="f0" sourceRef="by_hand" targetRef="check"/>\n'
+        '    <bpmn:userTask id="check"')
+    [problem] = refusal(files={"timer_start.bpmn": broken})
+    assert "只能有这一个开始事件" in problem.reason
+
+
+def test_deploy_paths_refuse_two_files_of_one_name_and_other_files(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "x.bpmn").write_text(text("plain_tasks.bpmn"), "utf-8")
+    (tmp_path / "notes.txt").write_text("hello", "utf-8")
+    with pytest.raises(engine.DeploymentError) as caught:
+        engine.read_paths([tmp_path / "a", tmp_path / "b", tmp_path / "notes.txt"])
+    reasons = [p.reason for p in caught.value.problems]
+    assert any("不是 .bpmn、.dmn、.json 文件或文件夹" in r for r in reasons)
+    assert any(r.startswith("与 ") and "同名" in r for r in reasons)
