@@ -23,7 +23,15 @@ from engine.persistence.models import Case, ProcessVersion
 from engine.persistence.queries import newest_version_id
 from engine.roles import CANDIDATE_USER, Actor
 from engine.serializer import load_spec
-from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy, files_hash, task_title
+from engine.specs import (
+    FORM_PROPERTY,
+    BuiltProcess,
+    build,
+    check,
+    deploy,
+    files_hash,
+    task_title,
+)
 from engine.timerstarts import start_timer_in
 from engine.versiondiff import Diff, describe, diff, label_warnings
 
@@ -179,10 +187,9 @@ def check_upload(session: Session, uploads: Mapping[str, str]) -> list[tuple[Bui
 
     Raises DeploymentError naming each file, line and element that is wrong.
     """
-    built = build(*_combined(session, uploads))
-    known = {(row.process_id, row.content_hash) for row in session.execute(
-        select(ProcessVersion.process_id, ProcessVersion.content_hash))}
-    return [(b, (b.process_id, b.content_hash) not in known) for b in built]
+    # As deploy judges it: changed unless the newest version has exactly these files.
+    return [(b, number is not None)
+            for b, number in check(session, build(*_combined(session, uploads)))]
 
 
 def deploy_upload(session: Session, uploads: Mapping[str, str], actor: str,

@@ -152,3 +152,12 @@ def test_download_a_version_and_roll_back_to_it(client, auth, deployed) -> None:
     assert v3.read("complaint_contact.json") == original
     assert auth.post("/processes/complaint/v3/rollback", {}).status_code == 302
     assert "无需回滚" in text_of(client.get("/processes/"))
+
+
+def test_uploading_an_earlier_versions_files_is_checked_as_a_new_version(
+        client, auth, deployed) -> None:
+    auth.as_user("owner01")
+    _upload(auth, {"complaint_contact.json": _changed_contact_form()}, "deploy")
+    original = (ROOT / "forms" / "complaint_contact.json").read_text(encoding="utf-8")
+    page = text_of(_upload(auth, {"complaint_contact.json": original}, "check"))
+    assert "投诉处理 complaint : 将成为新版本" in page and "投诉处理 第 3 版" in page
