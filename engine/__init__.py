@@ -10,6 +10,7 @@ from engine.clock import Clock, FixedClock, SystemClock
 from engine.config import Settings, settings_from_env
 from engine.deadlines import escalation_level, reminders_for, timing
 from engine.demo.roster import load_demo_roster
+from engine.dryrun import dry_run
 from engine.errors import (
     DeploymentError,
     FormValidationError,
@@ -62,5 +63,5 @@ __all__ = [
     "check_password", "hash_password",
     "Breach", "RuleViolation", "load_demo_roster", "roster", "shift_leader_on_duty",
     "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing",
-    "check", "read_paths", "events", "label_warnings",
+    "check", "read_paths", "events", "label_warnings", "dry_run",
 ]

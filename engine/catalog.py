@@ -17,6 +17,8 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.config import Settings
+from engine.dryrun import dry_run
 from engine.errors import DeploymentError, NotFound, Problem
 from engine.kefu import Kefu
 from engine.persistence.models import Case, ProcessVersion
@@ -211,8 +213,10 @@ class Change:
     warnings: tuple[str, ...] = ()
 
 
-def changes(session: Session, uploads: Mapping[str, str]) -> list[Change]:
-    """check_upload's changed processes, each with its diff against the newest version."""
+def changes(session: Session, uploads: Mapping[str, str],
+            settings: Settings | None = None) -> list[Change]:
+    """check_upload's changed processes, each with its diff against the newest version and
+    the warnings of its timers' labels and (with `settings`) of a dry run."""
     out = []
     for built, changed in check_upload(session, uploads):
         if not changed:
@@ -225,7 +229,8 @@ def changes(session: Session, uploads: Mapping[str, str]) -> list[Change]:
             Case.process_id == built.process_id, Case.state == "running")) or 0
         out.append(Change(built, (newest.version if newest else 0) + 1,
                           diff(old, describe(built.spec_json, built.sources)), staying,
-                          tuple(label_warnings(built.spec_json))))
+                          tuple(label_warnings(built.spec_json)
+                                + (dry_run(settings, built) if settings else []))))
     return out
 
 

@@ -116,3 +116,23 @@ def test_check_warns_about_a_timer_whose_label_says_another_time(cli, tmp_path: 
         source.replace("两小时后 / After two hours", "1 小时后 / After 1 hour"), "utf-8")
     out = cli("deploy", "--check", str(tmp_path))
     assert 'warning: timer_unquoted: 定时器 wait「1 小时后 / After 1 hour」的值是 "PT2H"' in out
+
+
+def test_check_dry_run_warns_where_the_forms_data_cannot_carry_the_process(
+        cli, tmp_path: Path) -> None:
+    """The gateway reads `priority`, which no form asks for: the walk with the forms' sample
+    data stops there, and --check says where (a warning: the static checks refuse)."""
+    cli("init")
+    data = ROOT / "tests" / "data" / "modeler"
+    for name in ("dry_run_unknown_variable.bpmn", "approve.json"):
+        shutil.copy(data / name, tmp_path)
+    out = cli("deploy", "--check", str(tmp_path))
+    where = "试运行（用表单示例数据）在 intake「登记 / Register」 之后停下"
+    assert f"warning: dry_run_unknown_variable: {where}" in out
+    assert "Error evaluating expression 'priority == \"high\"'" in out
+    assert "would become v1" in out
+
+
+def test_check_dry_run_is_silent_for_the_repositorys_processes(cli) -> None:
+    cli("init")
+    assert "warning" not in cli("deploy", "--check")

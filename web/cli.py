@@ -83,7 +83,8 @@ def _deploy(kefu: Kefu, actor: str, paths: tuple[Path, ...] = (),
                          + (f"would become v{v}" if v else "unchanged")
                          for b, v in engine.check(session, built)]
                 lines += [f"  警告 / warning: {b.process_id}: {w}" for b in built
-                          for w in engine.label_warnings(b.spec_json)]
+                          for w in [*engine.label_warnings(b.spec_json),
+                                    *engine.dry_run(kefu.settings, b)]]
             else:
                 results = engine.deploy(session, built, actor, kefu.clock.now())
                 lines = [f"{'deployed' if created else 'unchanged'}: {v.process_id} "

@@ -146,7 +146,8 @@ def upload() -> Any:
                                           g.actor.username, now())
                 else:
                     plan = engine.catalog.check_upload(db.session(), files)
-                    changes = engine.catalog.changes(db.session(), files)
+                    changes = engine.catalog.changes(db.session(), files,
+                                                     db.kefu().settings)
             except DeploymentError as exc:
                 problems = exc.problems
         if deployed:
