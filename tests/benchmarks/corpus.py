@@ -6,7 +6,8 @@ Each .bpmn file is one attempt, deployed with the DMN files of its folder, the f
 names, and the files of its folder that hold the processes it calls. It is parsed by plain
 SpiffWorkflow (as Kefu's parser, XSD on), deployed by Kefu, and where it deploys, run on a
 temporary SQLite database: every ready task completed with empty data by someone holding
-every role, and the clock moved a day whenever the case waits, for up to 40 steps. Printed:
+every role, and the clock moved a day whenever the case waits, for up to 40 steps; the
+deploy check's dry run (engine.dryrun) is counted too. Printed:
 how many files SpiffWorkflow parses, how many Kefu deploys, refusals by reason, and how the
 runs ended; a traceback anywhere is a crash and counted as such. Fetched corpora are not
 part of the repository; this only reads the folders it is given.
@@ -132,6 +133,8 @@ def main(folders: list[str]) -> None:
                 with kefu.session() as s:
                     engine.deploy(s, built, "corpus", clock.now())
                 counts["Kefu deploys"] += 1
+                dry = [w for process in built for w in engine.dry_run(kefu.settings, process)]
+                counts["deployed files with dry-run warnings"] += bool(dry)
                 for process in built:
                     try:
                         runs[run(kefu, clock, process.process_id)] += 1
