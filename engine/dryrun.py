@@ -12,6 +12,7 @@ a time); the static checks in engine.specs are what refuse a deployment.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,10 @@ from engine.specs import FORM_PROPERTY, BuiltProcess, task_title
 from engine.workflows import KefuWorkflow
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
-STEPS = 200
+STEPS = 60
+#: Seconds a walk may take: a check answers a person waiting at the page, and a cycle
+#: timer can keep a walk going without end (then it just stops, reporting nothing).
+BUDGET = 1.0
 #: Walks per process: the n-th walk picks each choice field's n-th option, so that the
 #: branches a choice decides are walked too.
 WALKS = 3
@@ -108,7 +112,10 @@ def _walk_once(spec: Any, subprocesses: Any, forms: dict[str, Any],
     where: Any = None
     try:
         with engine_clock(clock):
+            until = time.monotonic() + BUDGET
             for _ in range(STEPS):
+                if time.monotonic() > until:
+                    return None
                 workflow.do_engine_steps()
                 ready = workflow.get_tasks(state=TaskState.READY, manual=True)
                 if ready:
