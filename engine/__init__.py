@@ -14,6 +14,7 @@ from engine import (
     catalog,
     checkpoints,
     disclosure,
+    events,
     notifications,
     reply_preview,
     roster,
@@ -25,6 +26,7 @@ from engine.clock import Clock, FixedClock, SystemClock
 from engine.config import Settings, settings_from_env
 from engine.deadlines import escalation_level, reminders_for, timing
 from engine.demo.roster import load_demo_roster
+from engine.dryrun import dry_run
 from engine.errors import (
     DeploymentError,
     FormValidationError,
@@ -62,8 +64,9 @@ from engine.runtime import (
 )
 from engine.scheduler.firing import fire_due
 from engine.scheduler.worker import TimerWorker
-from engine.specs import build, deploy, deploy_directories, read_files
+from engine.specs import build, check, deploy, deploy_directories, read_files, read_paths
 from engine.tokens import actor_for_token, create_token, revoke_tokens
+from engine.versiondiff import label_warnings
 
 __all__ = [
     "Actor", "Clock", "DeploymentError", "FixedClock", "FormValidationError", "Kefu",
@@ -80,4 +83,5 @@ __all__ = [
     "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing", "record_lookup",
     "attachments", "notifications",
     "calendar_coverage", "calendar_store",
+    "check", "read_paths", "events", "label_warnings", "dry_run",
 ]

@@ -17,12 +17,25 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.config import Settings
+from engine.dryrun import dry_run
 from engine.errors import DeploymentError, NotFound, Problem
 from engine.kefu import Kefu
 from engine.persistence.models import Case, ProcessVersion
 from engine.persistence.queries import newest_version_id
 from engine.roles import CANDIDATE_USER, Actor
-from engine.specs import FORM_PROPERTY, BuiltProcess, build, deploy, task_title
+from engine.serializer import load_spec
+from engine.specs import (
+    FORM_PROPERTY,
+    BuiltProcess,
+    build,
+    check,
+    deploy,
+    files_hash,
+    task_title,
+)
+from engine.timerstarts import start_timer_in
+from engine.versiondiff import Diff, describe, diff, label_warnings
 
 UPLOAD_SUFFIXES = (".bpmn", ".dmn", ".json")
 
@@ -176,13 +189,70 @@ def check_upload(session: Session, uploads: Mapping[str, str]) -> list[tuple[Bui
 
     Raises DeploymentError naming each file, line and element that is wrong.
     """
-    built = build(*_combined(session, uploads))
-    known = {(row.process_id, row.content_hash) for row in session.execute(
-        select(ProcessVersion.process_id, ProcessVersion.content_hash))}
-    return [(b, (b.process_id, b.content_hash) not in known) for b in built]
+    # As deploy judges it: changed unless the newest version has exactly these files.
+    return [(b, number is not None)
+            for b, number in check(session, build(*_combined(session, uploads)))]
 
 
 def deploy_upload(session: Session, uploads: Mapping[str, str], actor: str,
                   now: Any) -> list[tuple[ProcessVersion, bool]]:
     """Deploy uploaded files with the deployed ones: changed processes get a new version."""
     return deploy(session, build(*_combined(session, uploads)), actor, now)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One process an upload would change: the version it becomes, what differs from the
+    running version, and how many cases stay on the versions before it."""
+
+    process: BuiltProcess
+    version: int
+    diff: Diff
+    staying: int
+    #: Timers whose label says another time than their value.
+    warnings: tuple[str, ...] = ()
+
+
+def changes(session: Session, uploads: Mapping[str, str],
+            settings: Settings | None = None) -> list[Change]:
+    """check_upload's changed processes, each with its diff against the newest version and
+    the warnings of its timers' labels and (with `settings`) of a dry run."""
+    out = []
+    for built, changed in check_upload(session, uploads):
+        if not changed:
+            continue
+        newest = session.scalar(select(ProcessVersion).where(
+            ProcessVersion.process_id == built.process_id)
+            .order_by(ProcessVersion.version.desc()).limit(1))
+        old = describe(newest.spec_json, newest.sources) if newest is not None else set()
+        staying = session.scalar(select(func.count()).select_from(Case).where(
+            Case.process_id == built.process_id, Case.state == "running")) or 0
+        out.append(Change(built, (newest.version if newest else 0) + 1,
+                          diff(old, describe(built.spec_json, built.sources)), staying,
+                          tuple(label_warnings(built.spec_json)
+                                + (dry_run(settings, built) if settings else []))))
+    return out
+
+
+def version_row(session: Session, process_id: str, version: int) -> ProcessVersion:
+    row = session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id,
+                                                      ProcessVersion.version == version))
+    if row is None:
+        raise NotFound(f"process {process_id!r} has no version {version}")
+    return row
+
+
+def roll_back(session: Session, process_id: str, version: int, actor: str,
+              now: Any) -> ProcessVersion:
+    """Deploy an earlier version again as the newest, exactly as it ran (its stored spec,
+    not a re-parse): new cases start on it, running ones stay where they are."""
+    row = version_row(session, process_id, version)
+    built = BuiltProcess(process_id=row.process_id, name=row.name, spec_json=row.spec_json,
+                         sources=dict(row.sources), content_hash=files_hash(row.sources),
+                         start_timer=start_timer_in(load_spec(row.spec_json)[0]))
+    [(deployed, created)] = deploy(session, [built], actor, now)
+    if not created:
+        raise DeploymentError([Problem(file=process_id, reason=(
+            f"第 {version} 版与正在运行的最新版相同，无需回滚 / version {version} is the same "
+            "as the newest version: nothing to roll back"))])
+    return deployed

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
@@ -37,6 +38,7 @@ from engine.errors import ScriptError
 from engine.persistence.db import CommitSignal
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import Case, TaskItem
+from engine.persistence.start_models import TimerStart
 from engine.roles import Actor
 from engine.specs import task_title
 
@@ -139,9 +141,17 @@ class _Want:
 def timer_due(task: Task) -> datetime | None:
     """The moment a timer event task fires (None for a finished cycle or an unparsed value)."""
     definition = getattr(task.task_spec, "event_definition", None)
-    if not isinstance(definition, spiff_timer.TimerEventDefinition):
+    if isinstance(definition, MultipleEventDefinition):
+        # An event-based gateway waits for its events' timers itself, keeping the moment
+        # where a timer event would (SpiffWorkflow moves the definitions to the gateway).
+        if not any(isinstance(d, spiff_timer.TimerEventDefinition)
+                   for d in definition.event_definitions):
+            return None
+        value = task._get_internal_data("event_value")
+    elif isinstance(definition, spiff_timer.TimerEventDefinition):
+        value = definition.details(task).value
+    else:
         return None
-    value = definition.details(task).value
     if not isinstance(value, str):
         return None
     try:
@@ -237,6 +247,7 @@ _MOVE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")) \
     .values(due_at=bindparam("new_due_at"), task_due_at=bindparam("new_task_due_at"))
 _INSERT = insert(_TABLE)
 _NEXT_DUE = select(func.min(_TABLE.c.due_at)).where(_TABLE.c.fired_at.is_(None))
+_NEXT_START = select(func.min(TimerStart.__table__.c.next_at))
 
 
 def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> bool:
@@ -314,8 +325,11 @@ def timing(item: TaskItem, now: datetime) -> Timing:
 
 
 def next_due(session: Session) -> datetime | None:
-    """The earliest pending deadline of all cases: one index lookup however many are pending."""
-    return session.connection().execute(_NEXT_DUE).scalar()
+    """The earliest pending deadline of all cases, or timer start of a process (issue 14):
+    an index lookup each, however many are pending."""
+    connection = session.connection()
+    moments = [connection.execute(_NEXT_DUE).scalar(), connection.execute(_NEXT_START).scalar()]
+    return min((m for m in moments if m is not None), default=None)
 
 
 def case_deadlines(session: Session, case: Case) -> Sequence[Deadline]:

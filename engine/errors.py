@@ -19,11 +19,16 @@ class Problem:
     reason: str
     line: int | None = None
     element: str | None = None
+    #: How to fix it, Chinese first, and the guide's section that explains it.
+    fix: str | None = None
+    guide: str | None = None
 
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
         element = f" [{self.element}]" if self.element else ""
-        return f"{where}{element}: {self.reason}"
+        fix = f"\n    改法 / fix: {self.fix}" if self.fix else ""
+        guide = f"\n    说明 / guide: {self.guide}" if self.guide else ""
+        return f"{where}{element}: {self.reason}{fix}{guide}"
 
 
 class DeploymentError(KefuError):

@@ -56,7 +56,11 @@ class Kefu:
         self.replies = ReplyWriter(self.settings.processes_dir / "replies",
                                    sender or load_sender(self.settings.sms_sender),
                                    ZoneInfo(self.settings.timezone))
-        self.save_hooks: list[SaveHook] = []
+        # Messages and signals one case throws reach the others (engine.events imports
+        # engine.runtime, which imports this module: imported here, not at the top).
+        from engine.events import forward_thrown
+
+        self.save_hooks: list[SaveHook] = [forward_thrown]
         self.operators: dict[str, Operator] = dict(REGISTRY)
         self.live = LiveWorkflows(self.settings.live_workflows)
         self._versions: dict[int, LoadedVersion] = {}

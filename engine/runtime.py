@@ -3,7 +3,7 @@ history record. The caller owns the transaction (`with kefu.session() as s:`).""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -40,6 +40,12 @@ from engine.specs import FORM_PROPERTY, task_title
 from engine.steps import apply_submission
 from engine.workflows import KefuWorkflow
 
+#: What SpiffWorkflow raises when a process's data does not fit its diagram: its own
+#: exceptions, and the Python errors some of its steps let out unwrapped (a multi-instance
+#: task whose input collection is missing raises TypeError; a correlation expression's
+#: unknown name raises NameError). Each becomes a ScriptError for the person, never a 500.
+_ENGINE_FAILURES = (SpiffWorkflowException, TypeError, NameError, KeyError, ValueError,
+                    AttributeError, IndexError)
 CASE_PREFIXES = {"complaint": "TS", "leave": "QJ", "shift_swap": "HB", "request_report": "BG"}
 #: Case columns copied from the case data so that search never opens a workflow.
 SEARCH_FIELDS = ("category", "complainant_phone", "department", "title")
@@ -62,7 +68,9 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
     workflow = KefuWorkflow(loaded.spec, loaded.subprocess_specs,
                             script_engine=_script_engine(kefu, session, case))
     for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update(case_number=case.number, process=process_id)
+        # started_by: a process drawn without lanes offers its tasks to this person.
+        task.data.update(case_number=case.number, process=process_id,
+                         started_by=actor.username)
     history.append(session, case, at=now, actor=actor.username, action="started",
                    data={"process": process_id, "version": loaded.version})
     _run(kefu, workflow)
@@ -122,7 +130,7 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
     try:
         with deadlines.engine_clock(kefu.clock):
             task.run()
-    except SpiffWorkflowException as exc:
+    except _ENGINE_FAILURES as exc:
         raise _engine_error(exc) from exc
     _run(kefu, workflow)
     _save(kefu, session, case, workflow, loaded, now, open_items)
@@ -143,9 +151,29 @@ def refresh_timers(kefu: Kefu, session: Session, case: Case, due: datetime) -> N
         with deadlines.engine_clock(FixedClock(due + timedelta(microseconds=1))):
             workflow.refresh_timers()
             workflow.do_engine_steps()
-    except SpiffWorkflowException as exc:
+    except _ENGINE_FAILURES as exc:
         raise _engine_error(exc) from exc
     _save(kefu, session, case, workflow, loaded, kefu.clock.now())
+
+
+def catch_event(kefu: Kefu, session: Session, case: Case, event: Any,
+                caught: Callable[[BpmnWorkflow], None]) -> bool:
+    """Deliver a message or signal (a SpiffWorkflow BpmnEvent) from outside to a case whose
+    row lock the caller holds; if it takes it, call `caught` with the workflow (to record
+    it and hand over its payload), run the engine on and save. False if the case was not
+    waiting for it: nothing is saved then. Used by engine.events."""
+    loaded = kefu.version(session, case.process_version_id)
+    workflow = _workflow_to_run(kefu, session, case, loaded)
+    try:
+        with deadlines.engine_clock(kefu.clock):
+            if workflow.event_manager.catch(event, internal=False) == 0:
+                return False
+            caught(workflow)
+            workflow.do_engine_steps()
+    except _ENGINE_FAILURES as exc:
+        raise _engine_error(exc) from exc
+    _save(kefu, session, case, workflow, loaded, kefu.clock.now())
+    return True
 
 
 def claim_task(kefu: Kefu, session: Session, task_id: str, actor: Actor) -> TaskItem:
@@ -311,7 +339,7 @@ def _run(kefu: Kefu, workflow: BpmnWorkflow) -> None:
     try:
         with deadlines.engine_clock(kefu.clock):
             workflow.do_engine_steps()
-    except SpiffWorkflowException as exc:
+    except _ENGINE_FAILURES as exc:
         raise _engine_error(exc) from exc
 
 

@@ -19,26 +19,37 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
-from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import modeler, timers, timerstarts
 from engine.attachments import declaration_problems as attachment_problems
 from engine.calendar import parse_duration
 from engine.errors import DeploymentError, Problem, ScriptError
 from engine.operators import REGISTRY
 from engine.persistence.models import ProcessVersion
-from engine.roles import KNOWN_ROLES
+from engine.roles import CANDIDATE_USER, KNOWN_ROLES
 from engine.sandbox import check_source
 from engine.serializer import dump_spec
 from engine.steps import declaration_problems
 
 FORM_PROPERTY = "formJsonSchemaFilename"
+#: The form of a task whose process names none (a plain or manual task, or a user task
+#: drawn without one): a person confirms it is done. Stored with the version like any form.
+DONE_FORM = "kefu_done.json"
+#: Who does the tasks of a process drawn without lanes: the case's starter (data variable),
+#: shown under the role every member of staff holds first.
+STARTER, STARTER_ROLE = "started_by", "agent"
+DONE_FORM_TEXT = json.dumps({
+    "title": "完成 / Done", "type": "object", "properties": {},
+    "description": "确认这一步已完成 / Confirm this step is done",
+}, ensure_ascii=False, indent=2)
 BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 
 
@@ -56,19 +67,26 @@ class BuiltProcess:
     spec_json: str
     sources: dict[str, str]
     content_hash: str
+    #: A timer start event's schedule (engine.timerstarts), or None.
+    start_timer: Any = None
 
 
 @dataclass
 class _Collector:
     problems: list[Problem] = field(default_factory=list)
     trees: dict[str, Any] = field(default_factory=dict)
+    #: Forms Kefu made (the "done" form, a form with its UI schema folded in), by name.
+    made: dict[str, str] = field(default_factory=lambda: {DONE_FORM: DONE_FORM_TEXT})
 
     def add(self, file: str, reason: str, element: str | None = None,
-            line: int | None = None) -> None:
+            line: int | None = None, fix: str | None = None, guide: str | None = None) -> None:
         if line is None and element and file in self.trees:
             found = self.trees[file].xpath("//*[@id=$id]", id=element)
             line = found[0].sourceline if found else None
-        self.problems.append(Problem(file=file, reason=reason, line=line, element=element))
+        problem = Problem(file=file, reason=reason, line=line, element=element, fix=fix,
+                          guide=f"{modeler.GUIDE}#{guide}" if guide else None)
+        if problem not in self.problems:  # a called process is checked with each caller
+            self.problems.append(problem)
 
 
 def read_files(processes_dir: Path, forms_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -81,12 +99,45 @@ def read_files(processes_dir: Path, forms_dir: Path) -> tuple[dict[str, str], di
     return read(processes_dir, ("*.bpmn", "*.dmn")), read(forms_dir, ("*.json",))
 
 
+def read_paths(paths: Iterable[Path]) -> tuple[dict[str, str], dict[str, str]]:
+    """The process and form files named on `kefu deploy PATH...`: files, or every .bpmn,
+    .dmn and .json under a folder. Files are known by their plain name (a task names its
+    form so), so two files of one name are refused rather than one silently winning."""
+    found: dict[str, Path] = {}
+    problems = []
+    for path in paths:
+        if path.is_dir():
+            members = sorted(m for pattern in ("*.bpmn", "*.dmn", "*.json")
+                             for m in path.rglob(pattern) if m.is_file())
+        elif path.is_file() and path.suffix in (".bpmn", ".dmn", ".json"):
+            members = [path]
+        else:
+            problems.append(Problem(file=str(path), reason="不是 .bpmn、.dmn、.json 文件或文件夹"
+                                    " / not a .bpmn, .dmn or .json file nor a folder"))
+            continue
+        for member in members:
+            if member.name in found and found[member.name].resolve() != member.resolve():
+                problems.append(Problem(
+                    file=str(member), reason=f"与 {found[member.name]} 同名 / has the same "
+                    f"name as {found[member.name]}",
+                    fix="改名，或只部署其中一个 / rename one, or deploy only one of them"))
+            found.setdefault(member.name, member)
+    if problems:
+        raise DeploymentError(problems)
+    process_files = {n: p.read_text(encoding="utf-8") for n, p in found.items()
+                     if not n.endswith(".json")}
+    form_files = {n: p.read_text(encoding="utf-8") for n, p in found.items()
+                  if n.endswith(".json")}
+    return process_files, form_files
+
+
 def build(process_files: Mapping[str, str], form_files: Mapping[str, str],
           operators: Collection[str] | None = None) -> list[BuiltProcess]:
     """Validate a whole deployment and build every executable process in it; `operators`:
     the service operator ids a service task may name (default: every registered one)."""
     out = _Collector()
     forms = _check_forms(form_files, out)
+    forms.setdefault(DONE_FORM, json.loads(DONE_FORM_TEXT))
     parser = SpiffBpmnParser(validator=VALIDATOR)
     for name, text in process_files.items():
         _add_file(parser, name, text, out)
@@ -98,10 +149,8 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str],
     known_operators = set(REGISTRY if operators is None else operators)
 
     built = []
-    for process_id in parser.get_process_ids():
+    for process_id in _processes_to_deploy(parser, out):
         process_parser = parser.get_process_parser(process_id)
-        if not process_parser.process_executable:
-            continue
         filename = process_parser.filename
         try:
             spec = parser.get_spec(process_id)
@@ -114,21 +163,33 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str],
             continue
         used = {filename}
         for each in [spec, *subprocess_specs.values()]:
-            used |= _check_tasks(each, filename, parser, forms, known_operators, out)
-        sources = {n: (process_files.get(n) or form_files[n]) for n in sorted(used)}
-        digest = hashlib.sha256()
-        for n, text in sources.items():
-            digest.update(n.encode() + b"\0" + text.encode() + b"\0")
+            # A called process's problems belong to its own file (and its lines).
+            used |= _check_tasks(each, each.file or filename, parser, forms,
+                                  known_operators, out)
+        start_timer, why = timerstarts.take_start_timer(spec)
+        if why:
+            out.add(filename, why, process_id, fix=timers.FIX, guide="deadlines")
+        sources = {n: (process_files.get(n) or form_files.get(n) or out.made[n])
+                   for n in sorted(used)}
         built.append(BuiltProcess(
             process_id=process_id,
             name=process_parser.get_name() or process_id,
             spec_json=dump_spec(spec, subprocess_specs),
             sources=sources,
-            content_hash=digest.hexdigest(),
+            content_hash=files_hash(sources),
+            start_timer=start_timer,
         ))
     if out.problems:
         raise DeploymentError(out.problems)
     return built
+
+
+def files_hash(sources: Mapping[str, str]) -> str:
+    """A version's identity: the SHA-256 of its files, names and contents."""
+    digest = hashlib.sha256()
+    for n, text in sorted(sources.items()):
+        digest.update(n.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()
 
 
 def _add_file(parser: SpiffBpmnParser, name: str, text: str, out: _Collector) -> None:
@@ -139,7 +200,15 @@ def _add_file(parser: SpiffBpmnParser, name: str, text: str, out: _Collector) ->
         return
     out.trees[name] = tree
     if name.endswith(".bpmn"):
+        modeler.normalise(tree, lambda reason, element, line, fix, guide:
+                          out.add(name, reason, element, line, fix, guide))
         _check_lanes_and_flows(name, tree, out)
+    elif not tree.xpath("//*[local-name()='decision']"):
+        out.add(name, "决策表文件里没有决策（decision）/ the DMN file holds no decision",
+                line=tree.sourceline,
+                fix="在 DMN 编辑器里加一个决策表，或删掉这个文件 / add a decision table in "
+                    "the DMN editor, or remove the file", guide="decisions")
+        return
     try:
         if name.endswith(".dmn"):
             parser.add_dmn_xml(tree, filename=name)
@@ -158,6 +227,11 @@ def _check_lanes_and_flows(name: str, tree: Any, out: _Collector) -> None:
             out.add(name, f"lane {lane.get('name')!r} names no known role "
                           f"(known: {', '.join(sorted(KNOWN_ROLES))})",
                     lane.get("id"), lane.sourceline)
+    for gateway in tree.iterfind(".//bpmn:inclusiveGateway", BPMN_NS):
+        outgoing = tree.xpath("//*[local-name()='sequenceFlow'][@sourceRef=$id]",
+                              id=gateway.get("id"))
+        if len(outgoing) > 1 and not gateway.get("default"):
+            _no_default(out, name, gateway.get("id"), ("包容", "inclusive"), gateway.sourceline)
     for process in tree.iterfind(".//bpmn:process", BPMN_NS):
         ids = {e.get("id") for e in process.iter() if e.get("id")}
         for flow in process.iterfind(".//bpmn:sequenceFlow", BPMN_NS):
@@ -165,6 +239,14 @@ def _check_lanes_and_flows(name: str, tree: Any, out: _Collector) -> None:
                 if flow.get(end) not in ids:
                     out.add(name, f"sequence flow {end} points to missing element "
                                   f"{flow.get(end)!r}", flow.get("id"), flow.sourceline)
+
+
+def _no_default(out: _Collector, filename: str, bpmn_id: str, kind: tuple[str, str],
+                line: int | None = None) -> None:
+    out.add(filename, f"{kind[0]}网关没有默认流向：没有条件成立时案件会卡住 / "
+                      f"{kind[1]} gateway has no default flow", bpmn_id, line,
+            fix="在建模器里选中一条流出的流向，设为默认流向 / mark one outgoing flow as the "
+                "default flow in the modeler", guide="conditions")
 
 
 def _check_forms(form_files: Mapping[str, str], out: _Collector) -> dict[str, dict]:
@@ -194,12 +276,13 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser, forms: Mappi
                  operators: Collection[str], out: _Collector) -> set[str]:
     """Kefu's own rules on top of the XSD; returns the DMN and form files the spec uses."""
     used: set[str] = set()
+    lanes = any(getattr(t, "lane", None) for t in spec.task_specs.values())
     for task_spec in spec.task_specs.values():
         bpmn_id = getattr(task_spec, "bpmn_id", None)
         if bpmn_id is None:
             continue
-        if isinstance(task_spec, UserTask):
-            used |= _check_user_task(task_spec, filename, forms, out)
+        if getattr(task_spec, "manual", False):  # user, manual and plain tasks
+            used |= _check_user_task(task_spec, filename, forms, out, lanes)
         for attribute in ("script", "prescript", "postscript"):
             script = getattr(task_spec, attribute, None)
             if script:
@@ -210,11 +293,20 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser, forms: Mappi
                 if isinstance(text, str):
                     _check_code(text, "eval", filename, bpmn_id, "condition", out)
         if isinstance(task_spec, ExclusiveGateway) and task_spec.default_task_spec is None:
-            out.add(filename, "exclusive gateway has no default flow", bpmn_id)
+            _no_default(out, filename, bpmn_id, ("排他", "exclusive"))
+        definition = getattr(task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition) \
+                and isinstance(getattr(definition, "expression", None), str):
+            _check_code(definition.expression, "eval", filename, bpmn_id, "message payload", out)
         if isinstance(task_spec, CatchingEvent):
-            expression = getattr(task_spec.event_definition, "expression", None)
-            if isinstance(expression, str):
-                _check_code(expression, "eval", filename, bpmn_id, "timer expression", out)
+            for timer in timers.timer_definitions(task_spec):
+                problem = timers.timer_problem(timer)
+                if problem:
+                    out.add(filename, problem, _timer_owner(task_spec, timer), fix=timers.FIX,
+                            guide="deadlines")
+                else:
+                    _check_code(timer.expression, "eval", filename, bpmn_id,
+                                "timer expression", out)
         for param in (getattr(task_spec, "operation_params", None) or {}).values():
             _check_code(param["value"], "eval", filename, bpmn_id, "service parameter", out)
         operation = getattr(task_spec, "operation_name", None)
@@ -228,12 +320,44 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser, forms: Mappi
     return used
 
 
-def _check_user_task(task_spec: Any, filename: str, forms: Mapping[str, dict],
-                     out: _Collector) -> set[str]:
+def _timer_owner(task_spec: Any, timer: Any) -> str:
+    """The element a timer is drawn on: an event-based gateway holds its events'
+    definitions in the order of its outgoing flows (SpiffWorkflow moves them there)."""
+    held = getattr(task_spec.event_definition, "event_definitions", None)
+    if held is not None:
+        index = next(i for i, d in enumerate(held) if d is timer)
+        if index < len(task_spec.outputs):
+            return task_spec.outputs[index].bpmn_id
+    return task_spec.bpmn_id
+
+
+def _check_user_task(task_spec: Any, filename: str, forms: dict[str, dict],
+                     out: _Collector, lanes: bool) -> set[str]:
+    """A task a person does: a lane (or candidateGroups) gives its role, a form what they
+    fill in; a task drawn without a form gets the "done" form. In a process drawn with no
+    lanes at all (bpmn.io's and SpiffArena's default), every task is offered to the person
+    who started the case, as SpiffArena does."""
     bpmn_id = task_spec.bpmn_id
-    if task_spec.lane is None:
-        out.add(filename, "user task is in no lane, so no role may do it", bpmn_id)
-    properties = task_spec.extensions.get("properties", {})
+    properties = task_spec.extensions.setdefault("properties", {})
+    if not lanes and task_spec.lane is None and not properties.get("candidateGroups"):
+        properties.setdefault(CANDIDATE_USER, STARTER)
+        task_spec.lane = STARTER_ROLE
+    groups = properties.get("candidateGroups")
+    if groups:
+        roles = [g.strip() for g in groups.split(",") if g.strip() in KNOWN_ROLES]
+        if roles:
+            task_spec.lane = roles[0]
+        else:
+            out.add(filename, f"candidateGroups {groups!r} 里没有已知角色 / candidateGroups "
+                              f"{groups!r} names no known role", bpmn_id,
+                    fix=f"写一个角色 id：{', '.join(sorted(KNOWN_ROLES))} / write a role id",
+                    guide="roles")
+    if task_spec.lane is None and not groups:
+        out.add(filename, "任务不在任何泳道里，没有角色能做 / the task is in no lane, so no "
+                          "role may do it", bpmn_id,
+                fix="把它放进以角色 id 命名的泳道（如 agent），或写 camunda:candidateGroups / "
+                    "put it in a lane named with a role id (e.g. agent), or set "
+                    "camunda:candidateGroups", guide="roles")
     if properties.get("dueIn"):
         try:
             parse_duration(properties["dueIn"])
@@ -244,12 +368,60 @@ def _check_user_task(task_spec: Any, filename: str, forms: Mapping[str, dict],
         out.add(filename, f"property dueAt: {due_at!r} is not a data variable name", bpmn_id)
     form = properties.get(FORM_PROPERTY)
     if not form:
-        out.add(filename, f"user task has no {FORM_PROPERTY} property", bpmn_id)
-        return set()
+        properties[FORM_PROPERTY] = form = DONE_FORM
     if form not in forms:
-        out.add(filename, f"form file {form!r} is missing or invalid", bpmn_id)
+        out.add(filename, f"表单文件 {form!r} 不存在或无效 / form file {form!r} is missing "
+                          "or invalid", bpmn_id,
+                fix="把表单 .json 文件和流程一起部署，或改正文件名 / deploy the form's .json "
+                    "file with the process, or correct its name", guide="forms")
         return set()
-    return {form}
+    ui = properties.get(modeler.UI_PROPERTY)
+    if not ui:
+        return {form}
+    if ui not in forms:
+        out.add(filename, f"UI schema 文件 {ui!r} 不存在或无效 / UI schema file {ui!r} is "
+                          "missing or invalid", bpmn_id,
+                fix="把它和表单一起部署，或删掉 formUiSchemaFilename / deploy it with the "
+                    "form, or remove formUiSchemaFilename", guide="forms")
+        return {form}
+    merged, problems = modeler.apply_ui_schema(forms[form], forms[ui])
+    for problem in problems:
+        out.add(filename, f"UI schema {ui}: {problem}", bpmn_id,
+                fix="删掉这一项，或在表单 JSON Schema 里用 readOnly/description/format 表达 / "
+                    "remove it, or say it in the form's JSON Schema", guide="forms")
+    name = f"{form.removesuffix('.json')}+{ui}"
+    forms[name] = merged
+    out.made[name] = json.dumps(merged, ensure_ascii=False, indent=2)
+    properties[FORM_PROPERTY] = name
+    return {form, ui, name}
+
+
+def _processes_to_deploy(parser: SpiffBpmnParser, out: _Collector) -> list[str]:
+    """The executable processes, and a file's non-executable one when it is all the file
+    holds (bpmn.io marks every new diagram isExecutable="false"); any other
+    non-executable process that no call activity calls is refused, never skipped."""
+    called = {c for tree in out.trees.values()
+              for c in tree.xpath("//*[local-name()='callActivity']/@calledElement")}
+    ids = list(parser.process_parsers)  # get_process_ids() drops non-executable ones
+    executable_files = {parser.get_process_parser(i).filename for i in ids
+                        if parser.get_process_parser(i).process_executable}
+    chosen = []
+    for process_id in ids:
+        process_parser = parser.get_process_parser(process_id)
+        if process_parser.process_executable or process_parser.filename not in executable_files:
+            process_parser.process_executable = True  # SpiffWorkflow builds only these
+            chosen.append(process_id)
+            continue
+        if process_id in called:  # deployed inside the process that calls it
+            process_parser.process_executable = True
+            continue
+        out.add(process_parser.filename,
+                f"流程 {process_id!r} 标记为不可执行（isExecutable=\"false\"），同一文件里还有"
+                f"可执行的流程 / process {process_id!r} is marked non-executable next to an "
+                "executable one", process_id,
+                fix="在建模器里勾选“可执行 / Executable”，或删掉这个池 / tick Executable in "
+                    "the modeler, or remove the pool", guide="deploy")
+    return chosen
 
 
 def _check_call_cycles(out: _Collector) -> None:
@@ -337,30 +509,53 @@ def _check_code(source: str, mode: str, filename: str, bpmn_id: str, what: str,
 
 def deploy(session: Session, built: list[BuiltProcess], actor: str,
            now: Any) -> list[tuple[ProcessVersion, bool]]:
-    """Store each changed process as a new version; an unchanged one is a no-op.
+    """Store each process whose files differ from its newest version as a new version; an
+    unchanged one is a no-op. Files equal to an earlier version become the newest again
+    (a roll back): their version's hash is then the files' hash salted with the version
+    number, as each stored version's hash is unique.
 
     Returns (version, created) pairs. The caller commits, so a failure stores nothing.
     """
     results = []
     for process in built:
-        existing = session.scalar(select(ProcessVersion).where(
-            ProcessVersion.process_id == process.process_id,
-            ProcessVersion.content_hash == process.content_hash,
-        ))
-        if existing is not None:
-            results.append((existing, False))
+        newest = _newest(session, process.process_id)
+        if newest is not None and files_hash(newest.sources) == process.content_hash:
+            results.append((newest, False))
             continue
-        latest = session.scalar(select(func.max(ProcessVersion.version)).where(
-            ProcessVersion.process_id == process.process_id)) or 0
+        number = (newest.version if newest is not None else 0) + 1
+        content_hash = process.content_hash
+        if session.scalar(select(ProcessVersion.id).where(
+                ProcessVersion.process_id == process.process_id,
+                ProcessVersion.content_hash == content_hash)) is not None:
+            content_hash = hashlib.sha256(f"{content_hash}:v{number}".encode()).hexdigest()
         version = ProcessVersion(
-            process_id=process.process_id, version=latest + 1, name=process.name,
-            content_hash=process.content_hash, spec_json=process.spec_json,
+            process_id=process.process_id, version=number, name=process.name,
+            content_hash=content_hash, spec_json=process.spec_json,
             sources=process.sources, deployed_at=now, deployed_by=actor,
         )
         session.add(version)
+        timerstarts.schedule(session, process.process_id, process.start_timer, now)
         results.append((version, True))
     session.flush()
     return results
+
+
+def check(session: Session, built: list[BuiltProcess]) -> list[tuple[BuiltProcess, int | None]]:
+    """What deploying would do, storing nothing: each process with the version it would
+    become (None: unchanged, an equal version is deployed)."""
+    out = []
+    for process in built:
+        newest = _newest(session, process.process_id)
+        if newest is not None and files_hash(newest.sources) == process.content_hash:
+            out.append((process, None))
+        else:
+            out.append((process, (newest.version if newest is not None else 0) + 1))
+    return out
+
+
+def _newest(session: Session, process_id: str) -> ProcessVersion | None:
+    return session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                          .order_by(ProcessVersion.version.desc()).limit(1))
 
 
 def deploy_directories(session: Session, processes_dir: Path, forms_dir: Path, actor: str,

@@ -180,3 +180,59 @@ def test_C11_monthly_report_names_categories_by_their_labels(cli) -> None:
         engine.start_case(kefu, s, "complaint", agent, INTAKE)
     out = cli("report", "monthly", "2026-11")
     assert "热点 / Hot spots: 资费" in out and " fee " not in out
+
+
+def test_deploy_takes_files_and_folders_and_check_deploys_nothing(cli) -> None:
+    cli("init")
+    data = ROOT / "tests" / "data" / "modeler"
+    out = cli("deploy", "--check", str(data / "plain_tasks.bpmn"), str(data / "event_gateway.bpmn"))
+    assert "check passed (仅检查，未部署): plain_tasks would become v1" in out
+    assert "event_gateway would become v1" in out
+    with create_engine(cli.url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM process_version")).scalar() == 0
+    assert "deployed: complaint v1" in cli("deploy", "processes", "forms")
+    assert "complaint unchanged" in cli("deploy", "--check", "processes", "forms")
+
+
+def test_deploy_of_a_folder_with_a_bad_file_names_it_with_the_fix(cli, tmp_path: Path) -> None:
+    cli("init")
+    shutil.copy(ROOT / "tests" / "data" / "modeler" / "timer_chinese.bpmn", tmp_path)
+    result = CliRunner().invoke(main, ["deploy", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "timer_chinese.bpmn:15 [wait]: 定时器的值 '两小时' 不是时长" in result.output
+    assert "改法 / fix:" in result.output
+
+
+def test_deploy_of_a_folder_without_processes_is_refused_not_silent(cli, tmp_path: Path) -> None:
+    cli("init")
+    result = CliRunner().invoke(main, ["deploy", str(tmp_path)])
+    assert result.exit_code == 1 and "没有可部署的流程" in result.output
+
+
+def test_check_warns_about_a_timer_whose_label_says_another_time(cli, tmp_path: Path) -> None:
+    cli("init")
+    source = (ROOT / "tests" / "data" / "modeler" / "timer_unquoted.bpmn").read_text("utf-8")
+    (tmp_path / "wait.bpmn").write_text(
+        source.replace("两小时后 / After two hours", "1 小时后 / After 1 hour"), "utf-8")
+    out = cli("deploy", "--check", str(tmp_path))
+    assert 'warning: timer_unquoted: 定时器 wait「1 小时后 / After 1 hour」的值是 "PT2H"' in out
+
+
+def test_check_dry_run_warns_where_the_forms_data_cannot_carry_the_process(
+        cli, tmp_path: Path) -> None:
+    """The gateway reads `priority`, which no form asks for: the walk with the forms' sample
+    data stops there, and --check says where (a warning: the static checks refuse)."""
+    cli("init")
+    data = ROOT / "tests" / "data" / "modeler"
+    for name in ("dry_run_unknown_variable.bpmn", "approve.json"):
+        shutil.copy(data / name, tmp_path)
+    out = cli("deploy", "--check", str(tmp_path))
+    where = "试运行（用表单示例数据）在 intake「登记 / Register」 之后停下"
+    assert f"warning: dry_run_unknown_variable: {where}" in out
+    assert "Error evaluating expression 'priority == \"high\"'" in out
+    assert "would become v1" in out
+
+
+def test_check_dry_run_is_silent_for_the_repositorys_processes(cli) -> None:
+    cli("init")
+    assert "warning" not in cli("deploy", "--check")

@@ -107,6 +107,26 @@ def start_case() -> Any:
     return response
 
 
+@bp.post("/messages")
+def deliver_message() -> Any:
+    body = _body()
+    if body is None or not isinstance(body.get("name"), str) or not body["name"]:
+        return api_error(400, "bad_request", "the body must be a JSON object with 'name'",
+                         {"name": ["required"]})
+    fields = {k: ["must be an object"] for k in ("payload", "correlation")
+              if not isinstance(body.get(k, {}), dict)}
+    if fields:
+        return api_error(400, "bad_request", "payload and correlation must be objects", fields)
+    try:
+        delivery = db.attempt(engine.events.deliver, db.kefu(), db.session(),
+                              body.get("kind", "message"), body["name"],
+                              body.get("payload", {}), body.get("correlation", {}),
+                              g.actor.username)
+    except KefuError as exc:
+        return kefu_api_error(exc)
+    return jsonify(delivery.as_json())
+
+
 @bp.get("/tasks")
 def list_tasks() -> Any:
     session = db.session()

@@ -76,20 +76,39 @@ def _keys(kefu: Kefu) -> None:
 
 
 @main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--as", "actor", default="process_owner", help="Who deploys (recorded).")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only check (仅检查): report what would change, deploy nothing.")
 @click.pass_context
-def deploy(ctx: click.Context, actor: str) -> None:
-    """Validate and deploy processes/ and forms/ (all or nothing)."""
-    _deploy(_kefu(ctx), actor)
+def deploy(ctx: click.Context, paths: tuple[Path, ...], actor: str, check_only: bool) -> None:
+    """Validate and deploy PATH... (files or folders; default processes/ and forms/),
+    all or nothing."""
+    _deploy(_kefu(ctx), actor, paths, check_only)
 
 
-def _deploy(kefu: Kefu, actor: str) -> None:
+def _deploy(kefu: Kefu, actor: str, paths: tuple[Path, ...] = (),
+            check_only: bool = False) -> None:
     try:
+        files = engine.read_paths(paths) if paths else \
+            engine.read_files(kefu.settings.processes_dir, kefu.settings.forms_dir)
+        built = engine.build(*files)
+        if not built:
+            raise engine.DeploymentError([engine.Problem(
+                file=", ".join(map(str, paths)) or str(kefu.settings.processes_dir),
+                reason="没有可部署的流程 / holds no process to deploy")])
         with kefu.session() as session:
-            results = engine.deploy_directories(session, kefu.settings.processes_dir,
-                                                kefu.settings.forms_dir, actor, kefu.clock.now())
-            lines = [f"{'deployed' if created else 'unchanged'}: {v.process_id} v{v.version} "
-                     f"({v.content_hash[:12]})" for v, created in results]
+            if check_only:
+                lines = [f"check passed (仅检查，未部署): {b.process_id} "
+                         + (f"would become v{v}" if v else "unchanged")
+                         for b, v in engine.check(session, built)]
+                lines += [f"  警告 / warning: {b.process_id}: {w}" for b in built
+                          for w in [*engine.label_warnings(b.spec_json),
+                                    *engine.dry_run(kefu.settings, b)]]
+            else:
+                results = engine.deploy(session, built, actor, kefu.clock.now())
+                lines = [f"{'deployed' if created else 'unchanged'}: {v.process_id} "
+                         f"v{v.version} ({v.content_hash[:12]})" for v, created in results]
     except engine.DeploymentError as exc:
         click.echo("deployment refused, nothing was deployed:", err=True)
         for problem in exc.problems:

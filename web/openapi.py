@@ -52,6 +52,26 @@ def document() -> dict[str, Any]:
                 "responses": {"201": _response("The case was started",
                                                {"$ref": "#/components/schemas/Case"}),
                               **_errors(400, 401, 403, 404, 422)}}},
+            "/api/messages": {"post": {
+                "summary": "Deliver a message (or, with kind `signal`, a signal) from outside "
+                           "to the running cases waiting for it; `correlation` narrows a "
+                           "message to the cases matching every key (`case_number`, "
+                           "`phone`, `sms_id`, or a data variable); `payload` is merged "
+                           "into the case's data",
+                "operationId": "deliverMessage",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["name"], "properties": {
+                        "name": {"type": "string"},
+                        "kind": {"type": "string", "enum": ["message", "signal"]},
+                        "payload": {"type": "object"},
+                        "correlation": {"type": "object"}}}}}},
+                "responses": {"200": _response("The cases that took it, and those that "
+                                               "matched but were not waiting", {
+                    "type": "object", "properties": {
+                        "kind": {"type": "string"}, "name": {"type": "string"},
+                        "matched": {"type": "array", "items": {"type": "string"}},
+                        "not_waiting": {"type": "array", "items": {"type": "string"}}}}),
+                    **_errors(400, 401, 403)}}},
             "/api/tasks": {"get": {
                 "summary": "My tasks and the tasks I may claim", "operationId": "listTasks",
                 "responses": {"200": _response("Tasks", {

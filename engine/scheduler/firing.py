@@ -25,6 +25,7 @@ from engine.kefu import Kefu
 from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import Case, TaskItem
 from engine.runtime import refresh_timers
+from engine.scheduler.starts import fire_timer_starts
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def fire_due(kefu: Kefu, now: datetime | None = None, *, max_cases: int | None =
     """Fire every deadline due at `now` (default: the clock's now), earliest first."""
     now = now or kefu.clock.now()
     result = Fired()
+    result.fired += fire_timer_starts(kefu, now)
     while max_cases is None or result.cases < max_cases:
         case_id: int | None = None
         try:

@@ -47,7 +47,7 @@ def test_check_only_validates_without_deploying(client, auth, deployed) -> None:
     assert response.status_code == 200
     page = text_of(response)
     assert "文件校验通过" in page and "投诉处理 complaint : 将成为新版本" in page
-    assert "第2版" not in text_of(client.get("/processes/"))
+    assert "第 2 版" not in text_of(client.get("/processes/"))
 
 
 def test_uploaded_form_deploys_a_new_version_and_running_cases_stay(
@@ -57,9 +57,9 @@ def test_uploaded_form_deploys_a_new_version_and_running_cases_stay(
     response = _upload(auth, {"complaint_contact.json": _changed_contact_form()}, "deploy")
     assert response.status_code == 302
     html = client.get("/processes/").get_data(as_text=True)
-    assert "已部署：complaint v2" in text_of_html(html)
-    v2 = html.split("第2版")[1].split("</tr>")[0]
-    v1 = html.split("第1版")[1].split("</tr>")[0]
+    assert "已部署：投诉处理 第 2 版" in text_of_html(html)
+    v2 = html.split("第 2 版")[-1].split("</tr>")[0]  # after the flash that names it
+    v1 = html.split("第 1 版")[1].split("</tr>")[0]
     assert 'class="num">0<' in v2 and 'class="num">1<' in v1  # the case stays on v1
     again = _upload(auth, {"complaint_contact.json": _changed_contact_form()}, "deploy")
     assert "没有变化" in text_of(client.get(again.headers["Location"]))
@@ -83,7 +83,7 @@ def test_a_bad_file_is_refused_with_file_line_and_element(client, auth, deployed
                      "check")
     assert broken.status_code == 422
     assert 'data-label="行" class="num">2<' in broken.get_data(as_text=True)
-    assert "第2版" not in text_of(client.get("/processes/"))
+    assert "第 2 版" not in text_of(client.get("/processes/"))
 
 
 def test_only_bpmn_dmn_and_form_files_are_accepted(client, auth, deployed) -> None:
@@ -107,3 +107,57 @@ def test_only_process_owners_upload(client, auth, deployed) -> None:
     auth.as_user("audit01")
     assert client.get("/processes/").status_code == 200  # auditors trace paths (A2)
     assert client.get("/processes/upload").status_code == 403
+
+
+def test_check_shows_a_readable_diff_and_deploys_the_kept_files_in_one_step(
+        client, auth, deployed, people) -> None:
+    register(deployed, people["agent01"])
+    auth.as_user("owner01")
+    form = json.loads(_changed_contact_form())
+    form["properties"]["contact_notes"]["title"] = "联系记录（新）/ Contact notes (new)"
+    response = _upload(auth, {"complaint_contact.json": json.dumps(form, ensure_ascii=False)},
+                       "check")
+    page = text_of(response)
+    assert "投诉处理 第 2 版" in page
+    assert "1 个处理中的案件仍按开始时的版本进行" in page
+    field = "表单 / form complaint_contact.json 字段 / field contact_notes"
+    assert f"+ {field} 「联系记录（新）" in page
+    assert "− 表单 / form complaint_contact.json 字段 / field contact_notes" in page
+    html = response.get_data(as_text=True)
+    assert 'name="kept_name" value="complaint_contact.json"' in html
+    kept = html.split('name="kept_text" value="')[1].split('"')[0]
+    deployed_now = auth.post("/processes/upload", {
+        "action": "deploy", "kept_name": "complaint_contact.json",
+        "kept_text": json.dumps(form, ensure_ascii=False)})
+    assert deployed_now.status_code == 302 and kept  # no file chosen again
+    assert "已部署：投诉处理 第 2 版" in text_of(client.get("/processes/"))
+
+
+def test_download_a_version_and_roll_back_to_it(client, auth, deployed) -> None:
+    import zipfile
+
+    auth.as_user("owner01")
+    _upload(auth, {"complaint_contact.json": _changed_contact_form()}, "deploy")
+    archive = client.get("/processes/complaint/v1/files.zip")
+    assert archive.status_code == 200 and archive.mimetype == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(archive.data)).namelist()
+    assert "complaint.bpmn" in names and "complaint_contact.json" in names
+    original = zipfile.ZipFile(io.BytesIO(archive.data)).read("complaint_contact.json")
+    assert b"3000" not in original
+    back = auth.post("/processes/complaint/v1/rollback", {})
+    assert back.status_code == 302
+    page = text_of(client.get("/processes/"))
+    assert "已回滚：投诉处理 第 3 版 现为最新版本，与 投诉处理 第 1 版 相同" in page
+    v3 = zipfile.ZipFile(io.BytesIO(client.get("/processes/complaint/v3/files.zip").data))
+    assert v3.read("complaint_contact.json") == original
+    assert auth.post("/processes/complaint/v3/rollback", {}).status_code == 302
+    assert "无需回滚" in text_of(client.get("/processes/"))
+
+
+def test_uploading_an_earlier_versions_files_is_checked_as_a_new_version(
+        client, auth, deployed) -> None:
+    auth.as_user("owner01")
+    _upload(auth, {"complaint_contact.json": _changed_contact_form()}, "deploy")
+    original = (ROOT / "forms" / "complaint_contact.json").read_text(encoding="utf-8")
+    page = text_of(_upload(auth, {"complaint_contact.json": original}, "check"))
+    assert "投诉处理 complaint : 将成为新版本" in page and "投诉处理 第 3 版" in page
