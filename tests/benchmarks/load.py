@@ -407,7 +407,9 @@ def measure(kind: str, web: int, peak: Peak, keep: Path | None = None) -> dict[s
         "step_ms": _percentiles(tally.latencies["step"]),
         "inbox_ms": _percentiles(tally.latencies["inbox"]),
         "claim_ms": _percentiles(tally.latencies["claim"]),
-        "server_errors": len(tally.failures), "conflicts": tally.conflicts,
+        "server_errors": sum(not f.endswith("no answer") for f in tally.failures),
+        "no_answer": sum(f.endswith("no answer") for f in tally.failures),
+        "conflicts": tally.conflicts,
         "timer_backlog_drained_s": drained,
         "statuses": dict(tally.statuses), **checks,
     }
@@ -428,15 +430,16 @@ def _folder(keep: Path | None, name: str) -> Iterator[Path]:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = ["| database | web processes | sessions | steps/s | step p50 / p95 / p99 (ms) | "
-             "inbox p50 / p95 / p99 (ms) | 5xx | lost / doubled | deadlines fired (late) | "
-             "escalations | audit | locked |",
+             "inbox p50 / p95 / p99 (ms) | 5xx / no answer | lost / doubled | "
+             "deadlines fired (late) | escalations | audit | locked |",
              "| --- " * 12 + "|"]
     for r in results:
         s, i = r["step_ms"], r["inbox_ms"]
         lines.append(
             f"| {r['db']} | {r['web_processes']} | {r['sessions']} | {r['steps_per_s']} | "
             f"{s.get('p50')} / {s.get('p95')} / {s.get('p99')} | "
-            f"{i.get('p50')} / {i.get('p95')} / {i.get('p99')} | {r['server_errors']} | "
+            f"{i.get('p50')} / {i.get('p95')} / {i.get('p99')} | "
+            f"{r['server_errors']} / {r['no_answer']} | "
             f"{r['lost_steps']} / {r['doubled_steps']} | {r['deadlines_fired']} "
             f"({r['deadlines_due_not_fired']}) | {r['escalations']} | "
             f"{'clean' if r['audit_verify_ok'] else 'FAILED'} | {r['database_is_locked']} |")
