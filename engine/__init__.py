@@ -4,8 +4,23 @@ Nothing outside `engine` imports deeper than this module, so the inside can chan
 """
 
 # casefile, catalog, disclosure: reads for the web (issue 5); roster: leave, swaps, reports
-# (issue 4); engine.rules registers the rule operators.
-from engine import casefile, catalog, disclosure, roster
+# (issue 4); attachments, notifications: files in forms, telling people (issue 15);
+# engine.rules registers the rule operators.
+from engine import (
+    access,
+    attachments,
+    calendar_store,
+    casefile,
+    catalog,
+    checkpoints,
+    disclosure,
+    notifications,
+    reply_preview,
+    roster,
+    signin,
+    steps,
+)
+from engine.calendar_store import calendar_coverage
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.config import Settings, settings_from_env
 from engine.deadlines import escalation_level, reminders_for, timing
@@ -58,7 +73,10 @@ __all__ = [
     "my_tasks", "read_files", "reassign_task", "release_task", "search_cases",
     "settings_from_env", "start_case", "team_of", "verify_all", "verify_case",
     "actor_for_token", "create_token", "revoke_tokens", "casefile", "catalog", "disclosure",
-    "check_password", "hash_password",
+    "check_password", "hash_password", "reply_preview", "steps", "access", "checkpoints",
+    "signin",
     "Breach", "RuleViolation", "load_demo_roster", "roster", "shift_leader_on_duty",
     "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing",
+    "attachments", "notifications",
+    "calendar_coverage", "calendar_store",
 ]

@@ -3,9 +3,14 @@
 The hotline answers 24 hours a day, so its deadlines run in plain calendar time. Back-office
 departments work fixed hours on China's official working days, and those are not simply
 Monday to Friday: the State Council moves weekend days around public holidays (调休), so a
-Sunday can be a working day and a Tuesday a day off. `chinese_calendar` carries the published
-schedule; each centre may add its own days off and extra working days in configuration.
-The shift roster asks the same calendar which days are public holidays (SPEC L7, S6).
+Sunday can be a working day and a Tuesday a day off. The schedule comes, for each year, from
+the first of: the schedule the centre imported (`kefu calendar import`, engine.calendar_store:
+the State Council's notice, in force the day it is published), `chinese_calendar` (the
+published schedules, 2004 to its last release's year), and `holidays` (the statutory days by
+rule only: it has no 调休 make-up working days for years whose notice it has not recorded, so
+such a year is *provisional*, never *covered*). Each centre may add its own days off and
+extra working days in configuration. The shift roster asks the same calendar which days are
+public holidays (SPEC L7, S6); `covered`/`source_of` say how far the official schedule reaches.
 """
 
 from __future__ import annotations
@@ -13,23 +18,35 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import holidays
 
 _ONE_DAY = timedelta(days=1)
+#: Where a day's answer came from; the first two are the official schedule.
+IMPORTED, CHINESE_CALENDAR, HOLIDAYS = "imported", "chinesecalendar", "holidays"
+OFFICIAL_SOURCES = frozenset({IMPORTED, CHINESE_CALENDAR})
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The official schedule a centre imported: for each of `years`, the days it names
+    (date -> (is a day off, name)); any other day of those years is an ordinary day."""
+
+    years: frozenset[int] = frozenset()
+    days: Mapping[date, tuple[bool, str | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class WorkingCalendar:
     """Working days and hours of one centre.
 
-    `chinese_calendar` only knows the years the State Council has published (and none before
-    2004). For any other year the calendar falls back to Monday-Friday working days with no
-    public holidays, plus this centre's extra days, so a far deadline degrades instead of
-    crashing; upgrading the package brings the real schedule once it is published.
+    A year no source knows falls back to Monday-Friday working days with no public
+    holidays, plus this centre's extra days, so a far deadline degrades instead of crashing;
+    callers ask `covered` and flag what they computed beyond it (engine.calendar_store).
     """
 
     workday_start: time = time(9, 0)
@@ -37,6 +54,7 @@ class WorkingCalendar:
     extra_days_off: frozenset[date] = frozenset()
     extra_working_days: frozenset[date] = frozenset()
     tz: ZoneInfo = ZoneInfo("Asia/Shanghai")
+    schedule: Schedule = field(default_factory=Schedule)
 
     def __post_init__(self) -> None:
         if self.workday_start.tzinfo or self.workday_end.tzinfo:
@@ -55,7 +73,7 @@ class WorkingCalendar:
             return False
         if day in self.extra_working_days:
             return True
-        official = _official(day)
+        official = self._official(day)
         return day.weekday() < 5 if official is None else not official[0]
 
     def is_public_holiday(self, day: date) -> bool:
@@ -64,12 +82,29 @@ class WorkingCalendar:
         return self.holiday_name(day) is not None
 
     def holiday_name(self, day: date) -> str | None:
-        """English name from `chinese_calendar` (e.g. "National Day"); None on make-up
-        working days, although the package names the holiday they compensate."""
-        official = _official(self._local_date(day))
+        """The schedule's name (e.g. "National Day", "春节"); None on ordinary weekends and on
+        make-up working days, although `chinese_calendar` names the holiday they compensate."""
+        official = self._official(self._local_date(day))
         if official is None or not official[0]:
             return None
         return official[1]
+
+    def source_of(self, day: date) -> str | None:
+        """Which source answers for the day: IMPORTED, CHINESE_CALENDAR, HOLIDAYS or None."""
+        return _answer(self._local_date(day), self.schedule)[1]
+
+    def covered(self, day: date) -> bool:
+        """Whether the official schedule (imported or `chinese_calendar`) knows the day."""
+        return self.source_of(day) in OFFICIAL_SOURCES
+
+    def uncovered_between(self, start: date, end: date) -> list[date]:
+        """The days of `start`..`end` (inclusive) that the official schedule does not cover."""
+        start, end = self._local_date(start), self._local_date(end)
+        return [start + timedelta(days=n) for n in range((end - start).days + 1)
+                if not self.covered(start + timedelta(days=n))]
+
+    def _official(self, day: date) -> tuple[bool, str | None] | None:
+        return _answer(day, self.schedule)[0]
 
     def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
         """Deadline after `duration` of working hours; a start outside working hours counts
@@ -213,12 +248,38 @@ def _parse_date(item: object, key: str) -> date:
     raise ValueError(f"{key}: expected a 'YYYY-MM-DD' date, got {item!r}")
 
 
-def _official(day: date) -> tuple[bool, str | None] | None:
-    """(is a day off, holiday name) from the official schedule, or None outside its years."""
+def _answer(day: date, schedule: Schedule) -> tuple[tuple[bool, str | None] | None, str | None]:
+    """((is a day off, holiday name), source) for a day, or (None, None) if no source knows
+    its year. An imported year wins over the packages, which may lag the State Council."""
+    if day.year in schedule.years:
+        return schedule.days.get(day, (day.weekday() >= 5, None)), IMPORTED
     try:
-        return chinese_calendar.get_holiday_detail(day)
+        return chinese_calendar.get_holiday_detail(day), CHINESE_CALENDAR
     except NotImplementedError:
-        return None
+        pass
+    rule_based = _statutory(day.year)
+    if rule_based is None:
+        return None, None
+    named, workdays = rule_based
+    if day in workdays:
+        return (False, None), HOLIDAYS
+    if day in named:
+        return (True, named[day]), HOLIDAYS
+    return (day.weekday() >= 5, None), HOLIDAYS
+
+
+_STATUTORY: dict[int, tuple[dict[date, str], frozenset[date]] | None] = {}
+
+
+def _statutory(year: int) -> tuple[dict[date, str], frozenset[date]] | None:
+    """`holidays`' China for one year (its names, its recorded make-up working days), None
+    for a year it has nothing for. Cached: building it costs about a millisecond."""
+    if year not in _STATUTORY:
+        china = holidays.country_holidays("CN", years=year)
+        named = {d: str(n) for d, n in china.items() if d.year == year}
+        workdays = frozenset(d for d in getattr(china, "weekend_workdays", ()) if d.year == year)
+        _STATUTORY[year] = (named, workdays) if named else None
+    return _STATUTORY[year]
 
 
 def _elapsed(begin: datetime, end: datetime) -> timedelta:

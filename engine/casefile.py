@@ -7,8 +7,8 @@ show the same thing; none of them opens a workflow or a table on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -31,6 +31,8 @@ from engine.persistence.models import (
 )
 from engine.persistence.queries import case_history
 from engine.runtime import case_data, load_case_workflow
+from engine.specs import FORM_PROPERTY
+from engine.steps import Submission, own_fields, submissions
 
 
 @dataclass
@@ -49,15 +51,30 @@ class CaseFile:
     deadlines: Sequence[Deadline]
     #: field name -> title, from every form of the case's process version.
     field_titles: dict[str, str]
+    #: Every form submission as entered, in order (engine.steps): each step's own data.
+    submissions: Sequence[Submission] = ()
+    #: step id -> that step's form schema, to title a submission's fields as its form did.
+    step_forms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def step_fields(self) -> set[str]:
+        """Fields entered by a step after the first (the intake): they belong to that
+        step's submission, not to the case as a whole (two leaders' two opinions)."""
+        names: set[str] = set()
+        for submission in self.submissions[1:]:
+            names.update(own_fields(self.step_forms.get(submission.step, {})))
+        return names
 
 
 def case_file(kefu: Kefu, session: Session, case: Case) -> CaseFile:
     workflow = load_case_workflow(kefu, session, case)
     version = session.get(ProcessVersion, case.process_version_id)
     assert version is not None  # a foreign key guarantees it
+    history = case_history(session, case)
     return CaseFile(
         case=case, version=version, data=dict(case_data(workflow)),
-        history=case_history(session, case),
+        history=history, submissions=submissions(history),
+        step_forms=step_forms(kefu, session, case.process_version_id),
         open_tasks=case_tasks(session, case),
         sms=session.scalars(select(SmsMessage).where(SmsMessage.case_id == case.id)
                             .order_by(SmsMessage.id)).all(),
@@ -68,6 +85,18 @@ def case_file(kefu: Kefu, session: Session, case: Case) -> CaseFile:
         deadlines=case_deadlines(session, case),
         field_titles=field_titles(kefu, session, case.process_version_id),
     )
+
+
+def step_forms(kefu: Kefu, session: Session, version_id: int) -> dict[str, dict[str, Any]]:
+    """Each user task's form, in the process and its subprocesses."""
+    loaded = kefu.version(session, version_id)
+    out: dict[str, dict[str, Any]] = {}
+    for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+        for task_spec in spec.task_specs.values():
+            form = getattr(task_spec, "extensions", {}).get("properties", {}).get(FORM_PROPERTY)
+            if form in loaded.forms:
+                out[task_spec.bpmn_id] = loaded.forms[form]
+    return out
 
 
 def case_tasks(session: Session, case: Case) -> Sequence[TaskItem]:

@@ -34,6 +34,12 @@ class Settings:
     #: Working-time deadlines: `workday_start`/`workday_end` ("HH:MM"), `extra_days_off` and
     #: `extra_working_days` (lists of "YYYY-MM-DD"), see engine.calendar.calendar_from_settings.
     working_calendar: dict[str, Any] = field(default_factory=dict)
+    #: The official holiday schedule must reach this many days ahead; the worker's log and
+    #: the process owners' and leaders' pages warn when it does not (engine.calendar_store).
+    calendar_horizon_days: int = 60
+    #: L2: the shift leader's endorsement of a leave is due this long before the shift
+    #: starts (a reminder comes before); unanswered at the shift's start, it is flagged (L1).
+    leave_endorse_before_hours: float = 2.0
     #: The timer worker re-reads the next due time this often in case a wake-up was missed
     #: (another process on SQLite); on PostgreSQL it is woken at once by NOTIFY.
     timer_recheck_seconds: float = 30.0
@@ -57,6 +63,51 @@ class Settings:
     #: Workflows each worker keeps live after saving them, so that a case's next step
     #: does not restore its JSON (engine.live); 0 turns this off.
     live_workflows: int = 500
+    #: Rehearsals and end-to-end tests only: read the time from this file (engine.clock).
+    clock_file: str = ""
+    #: The installation's directory (history key, session secret); by default the folder
+    #: of the SQLite file, or ./instance for another database (engine.instance).
+    instance_dir: Path | None = None
+    #: KEFU_HISTORY_KEY: the key of the history's HMAC chain, instead of the key file.
+    history_key: str = field(default="", repr=False)
+    #: KEFU_SECRET_KEY: the key that signs session cookies, instead of the secret file.
+    secret_key: str = field(default="", repr=False)
+    #: A web session ends after this long without a request, and this long after sign-in.
+    session_idle_minutes: float = 120.0
+    session_absolute_hours: float = 12.0
+    #: Failed sign-ins: this many for one account, or from one address, within the window
+    #: lock that account or address until the lockout has passed since the last failure.
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_window_minutes: float = 15.0
+    login_lockout_minutes: float = 15.0
+    #: Notifications (engine.notifications): the channels new tasks, reminders, overdue
+    #: notices and escalations go out on, comma-separated: inapp, email, webhook.
+    notify_channels: str = "inapp"
+    #: E-mail over SMTP; `smtp_user` empty: no login. STARTTLS when `smtp_starttls`.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "kefu@localhost"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    #: A group robot's URL: 企业微信 (`wecom`) or 钉钉 (`dingtalk`) text messages.
+    webhook_url: str = ""
+    webhook_kind: str = "wecom"
+    #: 钉钉 robots with 加签 security: the robot's secret (SEC…); empty: not signed.
+    webhook_secret: str = ""
+    #: Seconds a channel may take to answer, before the attempt counts as failed.
+    notify_timeout_seconds: float = 10.0
+    #: A failed send is retried after this, doubling up to an hour, this many times in all.
+    notify_retry_seconds: float = 60.0
+    notify_max_attempts: int = 6
+    #: Links in e-mails and robot messages start with this (e.g. https://kefu.example.cn).
+    public_url: str = ""
+    #: Attachments (engine.attachments) are stored here, named by their SHA-256; by default
+    #: in attachments/ of the installation's directory (engine.instance).
+    attachments_dir: Path | None = None
+    #: No single file may be larger than this, whatever a form allows.
+    attachment_max_bytes: int = 10 * 1024 * 1024
     numbers: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -68,6 +119,22 @@ class Settings:
             raise ValueError("timer_recheck_seconds: must be positive")
         if self.live_workflows < 0:
             raise ValueError("live_workflows: must be 0 or more")
+        for name in ("session_idle_minutes", "session_absolute_hours",
+                     "login_failures_per_account", "login_failures_per_address",
+                     "login_window_minutes", "login_lockout_minutes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: must be positive")
+        unknown = set(self.channels) - {"inapp", "email", "webhook"}
+        if unknown:
+            raise ValueError(f"notify_channels: unknown channel(s) {', '.join(sorted(unknown))}")
+        if self.webhook_kind not in ("wecom", "dingtalk"):
+            raise ValueError("webhook_kind: must be wecom or dingtalk")
+        if self.notify_max_attempts < 1:
+            raise ValueError("notify_max_attempts: must be 1 or more")
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.notify_channels.split(",") if c.strip())
 
     def number(self, name: str) -> float:
         """A configured number for process scripts (`setting("...")` in BPMN)."""
@@ -86,8 +153,8 @@ class Settings:
             if key not in known:
                 raise ValueError(f"unknown setting {key!r}")
             current = getattr(self, key)
-            if isinstance(current, Path):
-                value = Path(value)
+            if isinstance(current, Path) or "Path" in str(known[key].type):
+                value = Path(value) if value not in (None, "") else None
             elif isinstance(current, bool):
                 value = str(value).lower() in {"1", "true", "yes"}
             elif isinstance(current, int | float) and isinstance(value, str):

@@ -17,7 +17,6 @@ in the process files, never here.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,12 +28,13 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar, calendar_from_settings, parse_duration
 from engine.clock import Clock
 from engine.errors import ScriptError
+from engine.persistence.db import CommitSignal
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import Case, TaskItem
 from engine.roles import Actor
@@ -90,15 +90,30 @@ def working_calendar(settings: Settings) -> WorkingCalendar:
     return calendar_from_settings(settings.working_calendar)
 
 
-def script_helpers(settings: Settings) -> dict[str, Callable[..., Any]]:
+def script_helpers(settings: Settings, session: Session | None = None,
+                   case: Case | None = None,
+                   clock: Clock | None = None) -> dict[str, Callable[..., Any]]:
     """`working_time(start_iso, "PT8H")`: the ISO time after that much working time (China's
     holidays and 调休 days, plus the centre's own days); `hours(n)`: "PTnH", to turn a
-    configured number of hours into a timer duration."""
-    calendar = working_calendar(settings)
+    configured number of hours into a timer duration. Given the case's session, the
+    centre's imported schedule counts too, and a deadline that runs over days the official
+    schedule does not cover is flagged on the case (engine.calendar_store)."""
 
     def working_time(start: str, duration: str) -> str:
-        return calendar.add_working_time(datetime.fromisoformat(start),
-                                         parse_duration(duration)).isoformat()
+        from engine import calendar_store
+
+        begin = datetime.fromisoformat(start)
+        if session is None or case is None:
+            return working_calendar(settings).add_working_time(
+                begin, parse_duration(duration)).isoformat()
+        calendar = calendar_store.calendar_for(session, settings)
+        due = calendar.add_working_time(begin, parse_duration(duration))
+        calendar_store.flag_uncovered(
+            session, case, calendar, clock.now() if clock else begin,
+            calendar.uncovered_between(begin, due),
+            (f"工作时间期限 working_time({start}, {duration})",
+             f"the working-time deadline working_time({start}, {duration})"))
+        return due.isoformat()
 
     def hours(count: float) -> str:
         if not isinstance(count, int | float) or count <= 0:
@@ -258,20 +273,19 @@ def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> 
 
 # --- waking the timer worker -----------------------------------------------------------------
 
-_listeners: weakref.WeakKeyDictionary[Database, list[Callable[[], None]]] = \
-    weakref.WeakKeyDictionary()
+#: Raised by every unit of work that changed deadlines (the timer worker listens).
+CHANGED = CommitSignal("deadlines")
 
 
 def on_change(database: Database, callback: Callable[[], None]) -> None:
-    """Call `callback` after any transaction of this process that changed deadlines commits
-    (the in-process timer worker of `kefu serve` re-arms itself this way)."""
-    _listeners.setdefault(database, []).append(callback)
+    """Call `callback` after any unit of work of this process that changed deadlines has
+    committed, outside its transaction (the in-process timer worker of `kefu serve` is woken
+    this way); the callback must not block: it runs in the thread that committed."""
+    CHANGED.connect(database, callback)
 
 
 def remove_listener(database: Database, callback: Callable[[], None]) -> None:
-    callbacks = _listeners.get(database, [])
-    if callback in callbacks:
-        callbacks.remove(callback)
+    CHANGED.disconnect(database, callback)
 
 
 def _announce(kefu: Kefu, session: Session) -> None:
@@ -279,15 +293,7 @@ def _announce(kefu: Kefu, session: Session) -> None:
         # Delivered to every LISTENing worker when (and only if) this commits; PostgreSQL
         # folds repeats within one transaction into one notification.
         session.connection().execute(_NOTIFY)
-    callbacks = list(_listeners.get(kefu.db, []))
-    if callbacks and not session.info.get("kefu_deadlines_listener"):
-        session.info["kefu_deadlines_listener"] = True
-
-        def after_commit(_session: Session) -> None:
-            _session.info.pop("kefu_deadlines_listener", None)
-            for callback in callbacks:
-                callback()
-        event.listen(session, "after_commit", after_commit, once=True)
+    CHANGED.raise_after_commit(session, kefu.db)
 
 
 # --- what people see -------------------------------------------------------------------------

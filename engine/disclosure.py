@@ -17,13 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import history
-from engine.persistence.models import Case, HistoryRecord, TaskItem
+from engine.persistence.db import write_after
+from engine.persistence.models import Case, TaskItem
 from engine.roles import Actor, may_act
 
 VIEW_ACTION = "viewed_customer_data"
-#: Roles that supervise or inspect cases and may open any case page (masked unless entitled).
-OVERSIGHT_ROLES = frozenset({"auditor", "qa", "shift_leader", "duty_supervisor", "dept_head",
-                             "dept_manager", "cs_head", "center_director"})
 _PHONE_KEY = re.compile(r"(phone|mobile|telephone|(^|_)tel($|_))", re.IGNORECASE)
 _ID_KEY = re.compile(r"(id_number|id_card|id_no($|_)|identity|身份证)", re.IGNORECASE)
 
@@ -88,19 +86,6 @@ def entitled_to_full_view(session: Session, actor: Actor, case: Case) -> bool:
     return "auditor" in actor.roles or handles_current_step(session, actor, case)
 
 
-def may_view_case(session: Session, actor: Actor, case: Case) -> bool:
-    """Case pages are for those involved in the case and those who oversee cases."""
-    if actor.roles & OVERSIGHT_ROLES:
-        return True
-    if actor.username in (case.owner, case.created_by):
-        return True
-    if handles_current_step(session, actor, case):
-        return True
-    acted = session.scalar(select(HistoryRecord.id).where(
-        HistoryRecord.case_id == case.id, HistoryRecord.actor == actor.username).limit(1))
-    return acted is not None
-
-
 @dataclass
 class Disclosure:
     """How one reader sees one case: `show` masks unless the reader is entitled."""
@@ -127,8 +112,13 @@ def disclose(session: Session, case: Case, actor: Actor, now: datetime, data: di
     if case.complainant_phone and "complainant_phone" not in fields_shown:
         fields_shown.append("complainant_phone")
     if full and fields_shown:
-        history.append(session, case, at=now, actor=actor.username, action=VIEW_ACTION,
-                       data={"fields": sorted(fields_shown), "purpose": purpose})
-        session.flush()
+        record = {"fields": sorted(fields_shown), "purpose": purpose}
+
+        def write(writer: Session) -> None:
+            viewed = case if writer is session else writer.get(Case, case.id, with_for_update=True)
+            history.append(writer, viewed, at=now, actor=actor.username, action=VIEW_ACTION,
+                           data=record)
+            writer.flush()
+        write_after(session, write)
         return Disclosure(full=True, recorded=sorted(fields_shown))
     return Disclosure(full=full)

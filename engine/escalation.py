@@ -17,14 +17,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import history
+from engine import history, notifications
 from engine.deadlines import timer_due
 from engine.errors import ScriptError
 from engine.operators import OperatorContext, operator
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import Case, TaskItem
 from engine.roles import ROLES
-from engine.roster import shift_leader_on_duty
+from engine.roster import route
 
 URGE = "urge"
 
@@ -76,12 +76,15 @@ def _attached_items(session: Session, case: Case, task: Any) -> list[TaskItem]:
                                 .order_by(TaskItem.created_at)))
 
 
-def _urge(session: Session, case: Case, items: list[TaskItem], now: datetime,
+def _urge(context: OperatorContext, items: list[TaskItem], now: datetime,
           reason: str) -> list[dict[str, Any]]:
     """One 催单 per open task, kept as a fired `urge` row so its holder sees it."""
+    session, case = context.session, context.case
     sent = []
     for item in items:
         to = holder(item)
+        notifications.notify(context.kefu, session, case, notifications.URGE, to, item.title,
+                             task_id=item.id, due=item.due_at)
         session.add(Deadline(case_id=case.id, kind=URGE, task_id=item.id,
                              spec_name=item.spec_name, title=item.title, start_at=item.created_at,
                              due_at=now, task_due_at=item.due_at, fired_at=now,
@@ -94,7 +97,9 @@ def _urge(session: Session, case: Case, items: list[TaskItem], now: datetime,
 @operator("kefu.escalate")
 def escalate(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """C9: the case reaches `level` (handled by `role`); the responsible department, and
-    whoever holds an open task of the case, get a 催单."""
+    whoever holds an open task of the case, get a 催单. A shift-leader level goes to the
+    leader of the shift on duty when it is reached (holding the role), else the owner's own
+    team leader, else the CS head; the history records the chain followed (engine.roster)."""
     try:
         level = int(params["level"])
         role = str(params["role"])
@@ -112,25 +117,22 @@ def escalate(context: OperatorContext, task: Any, params: dict[str, Any]) -> dic
         session.add(CaseEscalation(case_id=case.id, level=level, reached_at=reached))
     elif level > row.level:
         row.level, row.reached_at = level, reached
-    to = _shift_leader_on_duty(session, case, reached) if role == "shift_leader" else None
+    routing = route(session, case.owner, at=reached) if role == "shift_leader" else None
+    to = routing.person.username if routing and routing.person else None
     history.append(session, case, at=now, actor="system", action="escalated",
                    task_spec=task.task_spec.bpmn_id, task_title=task.task_spec.bpmn_name,
                    data={"level": level, "role": role, "reached_at": reached.isoformat(),
-                         "to": to})
+                         "to": to, **({"routing": routing.as_dict()} if routing else {})})
     department = case.department or task.data.get("department")
-    sent = _urge(session, case, _attached_items(session, case, task), now,
+    notifications.notify(context.kefu, session, case, notifications.ESCALATION,
+                         {"user": to} if to else {"role": role}, task.task_spec.bpmn_name or "",
+                         level=level, role=role)
+    sent = _urge(context, _attached_items(session, case, task), now,
                  f"escalation level {level}")
     history.append(session, case, at=now, actor="system", action="urged",
                    task_spec=task.task_spec.bpmn_id,
                    data={"level": level, "department": department, "tasks": sent})
     return {"level": level, "role": role, "reached_at": reached.isoformat(), "to": to}
-
-
-def _shift_leader_on_duty(session: Session, case: Case, at: datetime) -> str | None:
-    """C9: "the duty shift leader" is whoever the roster has on duty when the level is
-    reached, else the case owner's own shift leader; None leaves it to every shift leader."""
-    leader = shift_leader_on_duty(session, at, case.owner)
-    return leader.username if leader is not None else None
 
 
 @operator("kefu.urge")
@@ -140,7 +142,7 @@ def urge(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[st
     session, case = context.session, context.case
     now = context.kefu.clock.now()
     items = _attached_items(session, case, task)
-    sent = _urge(session, case, items, now, "overdue")
+    sent = _urge(context, items, now, "overdue")
     history.append(session, case, at=now, actor="system", action="urged",
                    task_spec=task.task_spec.bpmn_id,
                    data={"overdue": [i.spec_name for i in items],

@@ -8,10 +8,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from engine.errors import FormValidationError
+from engine.text import clean_data
 
 
 def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
-    """Return the data if valid; otherwise raise with one list of messages per field.
+    """Return the data, cleaned (engine.text), if valid; otherwise raise with one list of
+    messages per field.
 
     A field's name is its JSON path (`solutions/0`); errors about the whole form (a
     missing required field is reported against that field) go under its own name.
@@ -19,6 +21,7 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FormValidationError({"(form)": ["the form data must be an object"]})
     errors: dict[str, list[str]] = defaultdict(list)
+    data = clean_data(data, errors=errors)
     for error in Draft202012Validator(schema).iter_errors(data):
         path = "/".join(str(p) for p in error.absolute_path)
         if error.validator == "required":
@@ -27,9 +30,33 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
             errors[name or "(form)"].append("必填 / required")
         else:
             errors[path or "(form)"].append(error.message)
+    for path in _unstorable_text(data):
+        errors[path].append("含无效字符（孤立的代理项） / contains an invalid character "
+                            "(a lone surrogate)")
     if errors:
         raise FormValidationError(dict(errors))
     return data
+
+
+def _unstorable_text(value: Any, path: str = "") -> list[str]:
+    """Paths of text no UTF-8 database can store: Python strings may hold lone surrogates
+    (`"\\ud800"` from JSON), which would fail only at the commit."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return [path or "(form)"]
+        return []
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return []
+    found = []
+    for key, child in items:
+        found += _unstorable_text(child, f"{path}/{key}" if path else str(key))
+    return found
 
 
 def readonly_fields(schema: dict[str, Any]) -> set[str]:

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from sqlalchemy.orm import Session
 
-from engine.clock import Clock, SystemClock
+from engine import history, instance
+from engine.clock import Clock, clock_for
 from engine.config import Settings
 from engine.errors import NotFound
 from engine.live import LiveWorkflows
@@ -50,7 +51,7 @@ class Kefu:
     def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None,
                  sender: SmsSender | None = None, database: Database | None = None) -> None:
         self.settings = settings or Settings()
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or clock_for(self.settings.clock_file)
         self.db = database or Database(self.settings.database_url)
         self.replies = ReplyWriter(self.settings.processes_dir / "replies",
                                    sender or load_sender(self.settings.sms_sender),
@@ -60,10 +61,13 @@ class Kefu:
         self.live = LiveWorkflows(self.settings.live_workflows)
         self._versions: dict[int, LoadedVersion] = {}
         self._lock = threading.Lock()
+        #: The history's HMAC key, from outside the database (engine.instance).
+        self.history_key: bytes = instance.history_key(self.settings)
+        self.db.session_info[history.KEY_INFO] = self.history_key
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self.db.session() as session:
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        with self.db.session(read_only=read_only) as session:
             yield session
 
     def version(self, session: Session, version_id: int) -> LoadedVersion:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from sqlalchemy import event
 
+from engine.persistence.db import after_commit
+
 if TYPE_CHECKING:
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
     from sqlalchemy.orm import Session
@@ -61,13 +63,11 @@ class LiveWorkflows:
         pending = session.info.get(_PENDING)
         if pending is None:
             pending = session.info[_PENDING] = {}
-            event.listen(session, "after_commit", self._committed)
+            after_commit(session, lambda: self._committed(pending))
             event.listen(session, "after_soft_rollback", _forget)
         pending[case.id] = (case, workflow)
 
-    def _committed(self, session: Session) -> None:
-        pending = session.info.pop(_PENDING, {})
-        session.info[_PENDING] = {}
+    def _committed(self, pending: dict[int, tuple[Case, BpmnWorkflow]]) -> None:
         with self._lock:
             for case, workflow in pending.values():
                 workflow.script_engine = _DETACHED

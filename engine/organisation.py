@@ -17,6 +17,7 @@ from engine.errors import KefuError, NotFound
 from engine.passwords import hash_password
 from engine.persistence.models import Department, Person, PersonRole
 from engine.roles import KNOWN_ROLES, Actor
+from engine.text import clean
 
 DEMO_FILE = Path(__file__).resolve().parent / "demo" / "organisation.yaml"
 _REQUIRED = ("username", "name", "staff_no", "roles")
@@ -36,7 +37,10 @@ def load_organisation(session: Session, path: Path, *, with_passwords: bool = Tr
     for index, entry in enumerate(doc.get("departments", []), start=1):
         if not isinstance(entry, dict) or not entry.get("code") or not entry.get("name"):
             raise KefuError(f"{path.name}: departments[{index}]: needs code and name")
-        session.merge(Department(code=str(entry["code"]), name=str(entry["name"])))
+        session.merge(Department(code=_clean(f"{path.name}: departments[{index}]", "code",
+                                             entry["code"]),
+                                 name=_clean(f"{path.name}: departments[{index}]", "name",
+                                             entry["name"])))
     session.flush()
     people = doc.get("people", [])
     by_username: dict[str, Person] = {}
@@ -67,21 +71,31 @@ def _upsert_person(session: Session, file: str, index: int, entry: Any,
     if unknown:
         raise KefuError(f"{where} ({entry['username']}): field 'roles': unknown role(s) "
                         f"{', '.join(sorted(unknown))}")
-    person = session.scalar(select(Person).where(Person.username == entry["username"]))
+    username = _clean(where, "username", entry["username"])
+    person = session.scalar(select(Person).where(Person.username == username))
     if person is None:
-        person = Person(username=entry["username"])
+        person = Person(username=username)
         session.add(person)
-    person.name = str(entry["name"])
-    person.staff_no = str(entry["staff_no"])
+    person.name = _clean(where, "name", entry["name"])
+    person.staff_no = _clean(where, "staff_no", entry["staff_no"])
     person.department = entry.get("department")
     person.job_type = entry.get("job_type")
     person.skill_level = entry.get("skill_level")
+    person.email = entry.get("email") or None
     if with_passwords and entry.get("password") and not person.password_hash:
         person.password_hash = hash_password(str(entry["password"]))
     wanted = set(entry["roles"])
     person.roles = [r for r in person.roles if r.role in wanted] + [
         PersonRole(role=r) for r in sorted(wanted - person.role_names)]
     return person
+
+
+def _clean(where: str, key: str, value: Any) -> str:
+    """Names shown to everyone: no NUL, no characters that make them display otherwise."""
+    try:
+        return clean(str(value))
+    except ValueError as exc:
+        raise KefuError(f"{where}: field {key!r}: {exc}") from None
 
 
 def actor_for(person: Person) -> Actor:

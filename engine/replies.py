@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,12 +31,19 @@ GSM7 = set(
 
 
 def sms_segments(body: str) -> int:
-    """Segments an SMS costs: 70 UCS-2 characters (67 once split), 160/153 for GSM-7."""
+    """Segments an SMS costs: a message with any Chinese character is UCS-2, 70 characters
+    in one segment, 67 per part once split (each part carries a 6-byte concatenation
+    header); a GSM-7 message is 160, or 153 per part."""
     single, split = (160, 153) if set(body) <= GSM7 else (70, 67)
     length = len(body)
     if length <= single:
         return 1
     return math.ceil(length / split)
+
+
+def _blank_none(value: Any) -> Any:
+    """A field left empty is None in the case data: it must read as nothing, not "None"."""
+    return "" if value is None else value
 
 
 class SmsSender(Protocol):
@@ -68,6 +76,7 @@ class ReplyWriter:
             autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined,
             keep_trailing_newline=False,
+            finalize=_blank_none,
         )
         # `{{ data.accepted_at|day }}`: a stored (UTC) ISO time as the centre's date.
         self.templates.filters["day"] = self._day
@@ -85,30 +94,46 @@ class ReplyWriter:
         except TemplateError as exc:
             raise KefuError(f"reply template {name!r}: {exc}") from exc
 
-    def send(self, session: Session, case: Case, channel: str, template: str,
-             data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def compose(self, case_number: str, channel: str, template: str,
+                data: dict[str, Any], now: datetime) -> Composed:
+        """The reply exactly as it would go out: `send` sends this, a preview shows it."""
         context = {
-            "case_number": case.number,
+            "case_number": case_number,
             "staff_no": data.get("owner_staff_no", ""),
             "data": data,
             "date": self._day(now.isoformat()),
         }
         if channel == "sms":
-            phone = data.get("complainant_phone")
-            if not phone:
-                raise KefuError("complainant_phone: an SMS reply needs the customer's phone")
             body = self._render(f"{template}.sms.txt", context)
-            message = SmsMessage(case_id=case.id, phone=phone, body=body,
-                                 segments=sms_segments(body), status=self.sender.send(phone, body),
-                                 created_at=now)
+            return Composed("sms", body, sms_segments(body))
+        if channel == "letter":
+            return Composed("letter", self._render(f"{template}.letter.html", context))
+        raise KefuError(f"reply_channel: {channel!r} is neither 'sms' nor 'letter'")
+
+    def send(self, session: Session, case: Case, channel: str, template: str,
+             data: dict[str, Any], now: datetime) -> dict[str, Any]:
+        if channel == "sms" and not data.get("complainant_phone"):
+            raise KefuError("complainant_phone: an SMS reply needs the customer's phone")
+        reply = self.compose(case.number, channel, template, data, now)
+        if reply.channel == "sms":
+            phone = data["complainant_phone"]
+            message = SmsMessage(case_id=case.id, phone=phone, body=reply.text,
+                                 segments=reply.segments,
+                                 status=self.sender.send(phone, reply.text), created_at=now)
             session.add(message)
             session.flush()
             return {"channel": "sms", "sms_id": message.id, "segments": message.segments,
                     "status": message.status}
-        if channel == "letter":
-            letter = Letter(case_id=case.id, html=self._render(f"{template}.letter.html", context),
-                            created_at=now)
-            session.add(letter)
-            session.flush()
-            return {"channel": "letter", "letter_id": letter.id}
-        raise KefuError(f"reply_channel: {channel!r} is neither 'sms' nor 'letter'")
+        letter = Letter(case_id=case.id, html=reply.text, created_at=now)
+        session.add(letter)
+        session.flush()
+        return {"channel": "letter", "letter_id": letter.id}
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A rendered reply: the SMS body (with the segments it costs) or the letter's HTML."""
+
+    channel: str
+    text: str
+    segments: int = 0

@@ -17,7 +17,13 @@ from sqlalchemy import Row, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.orm import Session, defer, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import deadlines, escalation, history  # noqa: F401 - escalation registers operators
+from engine import (  # noqa: F401 - escalation registers operators
+    attachments,
+    deadlines,
+    escalation,
+    history,
+    notifications,
+)
 from engine.clock import FixedClock
 from engine.errors import KefuError, PermissionDenied, ScriptError, TaskConflict
 from engine.forms import readonly_fields, validate
@@ -30,6 +36,7 @@ from engine.roles import Actor, may_act, offer_for
 from engine.sandbox import KefuScriptEngine
 from engine.serializer import dump_workflow, load_workflow
 from engine.specs import FORM_PROPERTY, task_title
+from engine.steps import apply_submission
 from engine.workflows import KefuWorkflow
 
 CASE_PREFIXES = {"complaint": "TS", "leave": "QJ", "shift_swap": "HB", "request_report": "BG"}
@@ -98,11 +105,12 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
     schema = loaded.forms[task.task_spec.extensions["properties"][FORM_PROPERTY]]
     hidden = readonly_fields(schema)
     submitted = {k: v for k, v in data.items() if k not in hidden}
-    validate(schema, submitted)
+    submitted = validate(schema, submitted)  # cleaned of hidden characters (engine.text)
 
     now = kefu.clock.now()
     spec_name = task.task_spec.bpmn_id
-    task.data.update(submitted)
+    attachments.record(kefu, session, case, schema, submitted, spec_name, actor.username, now)
+    apply_submission(task.data, schema, submitted)  # a field left empty is cleared
     task.data[f"{spec_name}_by"] = actor.username
     task.data[f"{spec_name}_at"] = now.isoformat()
     if case.owner is None:  # the first person to complete a task owns the case (C2)
@@ -187,6 +195,8 @@ def reassign_task(kefu: Kefu, session: Session, task_id: str, leader: Actor,
     history.append(session, case, at=kefu.clock.now(), actor=leader.username,
                    action="reassigned", task_spec=item.spec_name, task_title=item.title,
                    data={"to": to.username})
+    notifications.notify(kefu, session, case, notifications.TASK, {"user": to.username},
+                         item.title, task_id=item.id)
     _flush(session)
     return item
 
@@ -276,7 +286,7 @@ def _script_engine(kefu: Kefu, session: Session, case: Case) -> KefuScriptEngine
         "add_hours": lambda iso, hours: _shift(iso, timedelta(hours=hours)),
         "add_days": lambda iso, days: _shift(iso, timedelta(days=days)),
         "setting": kefu.settings.number,
-        **deadlines.script_helpers(kefu.settings),
+        **deadlines.script_helpers(kefu.settings, session, case, kefu.clock),
     }
     return KefuScriptEngine(helpers, operators)
 
@@ -386,3 +396,4 @@ def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
         })
     if added:
         connection.execute(_INSERT_TASKS, added)
+        notifications.new_tasks(kefu, session, case, added)

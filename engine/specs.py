@@ -26,12 +26,14 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.attachments import declaration_problems as attachment_problems
 from engine.calendar import parse_duration
 from engine.errors import DeploymentError, Problem, ScriptError
 from engine.persistence.models import ProcessVersion
 from engine.roles import KNOWN_ROLES
 from engine.sandbox import check_source
 from engine.serializer import dump_spec
+from engine.steps import declaration_problems
 
 FORM_PROPERTY = "formJsonSchemaFilename"
 BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
@@ -170,7 +172,12 @@ def _check_forms(form_files: Mapping[str, str], out: _Collector) -> dict[str, di
             path = "/".join(str(p) for p in exc.path) or "(root)"
             out.add(name, f"not a valid JSON Schema at {path}: {exc.message}")
             continue
-        forms[name] = schema
+        problems = [*declaration_problems(schema),
+                    *(f"attachment {p}" for p in attachment_problems(schema))]
+        for problem in problems:
+            out.add(name, problem)
+        if not problems:
+            forms[name] = schema
     return forms
 
 

@@ -11,11 +11,12 @@ import hmac
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound, PermissionDenied
 from engine.organisation import actor_for
+from engine.persistence.db import write_after
 from engine.persistence.models import Person
 from engine.persistence.token_models import ApiToken
 from engine.roles import Actor
@@ -50,7 +51,12 @@ def actor_for_token(session: Session, token: str, now: datetime) -> Actor:
     person = session.get(Person, row.person_id)
     if person is None or not person.active:
         raise PermissionDenied("token: its person is no longer active")
-    row.last_used_at = now
+    token_id = row.id
+
+    def used(writer: Session) -> None:
+        writer.execute(update(ApiToken).where(ApiToken.id == token_id)
+                       .values(last_used_at=now))
+    write_after(session, used)
     return actor_for(person)
 
 

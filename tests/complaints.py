@@ -22,7 +22,7 @@ CONTACT = {"reached": True, "contact_notes": "已电话联系，客户确认多�
            "details_confirmed": True}
 JUSTIFIED = {"justified": True, "request_reasonable": True, "complaint_class": "general",
              "department": "billing", "judgement_notes": "计费错误，投诉成立。"}
-NOT_JUSTIFIED = {"justified": False, "request_reasonable": False,
+NOT_JUSTIFIED = {"justified": False, "request_reasonable": False, "complaint_class": "general",
                  "judgement_notes": "按套餐规则计费，投诉不成立。",
                  "explanation": "经核查，费用为您开通的流量包月费。"}
 PROPOSAL = {"cause": "计费系统重复扣费", "solutions": ["退还 30 元", "赠送 1GB 流量"],
@@ -54,9 +54,9 @@ def register(kefu: Kefu, agent: Actor, **changes: Any) -> str:
         return engine.start_case(kefu, s, "complaint", agent, {**INTAKE, **changes}).number
 
 
-def run_to_archive(kefu: Kefu, people: dict[str, Actor]) -> str:
+def run_to_archive(kefu: Kefu, people: dict[str, Actor], **intake: Any) -> str:
     """The shortest justified path: one proposal, approved, SMS reply, satisfied."""
-    number = register(kefu, people["agent01"])
+    number = register(kefu, people["agent01"], **intake)
     do(kefu, number, "contact", people["duty01"], CONTACT)
     do(kefu, number, "judge", people["duty01"], JUSTIFIED)
     do(kefu, number, "propose", people["bill01"], PROPOSAL)

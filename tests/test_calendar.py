@@ -250,15 +250,18 @@ def test_parse_duration_rejects_a_number_instead_of_text() -> None:
         parse_duration(7200)  # type: ignore[arg-type]
 
 
-def test_year_outside_package_range_falls_back_to_monday_to_friday() -> None:
+def test_year_outside_chinese_calendar_is_provisional_statutory_days_only() -> None:
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_holiday(date(2099, 1, 1))
-    assert CAL.is_working_day(date(2099, 1, 1))  # a Thursday; no holiday data, no crash
+    # `holidays` knows 元旦 by rule, so it is a day off, but not the official schedule.
+    assert CAL.holiday_name(date(2099, 1, 1)) == "New Year's Day"
+    assert CAL.source_of(date(2099, 1, 1)) == "holidays"
+    assert not CAL.covered(date(2099, 1, 1))
+    assert CAL.is_working_day(date(2099, 1, 2))  # a Friday; no 调休 data, no crash
     assert not CAL.is_working_day(date(2099, 1, 3))  # Saturday
-    assert not CAL.is_public_holiday(date(2099, 1, 1))
-    assert CAL.holiday_name(date(2099, 1, 1)) is None
-    assert CAL.is_working_day(date(1999, 10, 1))  # before the package's first year
     assert CAL.add_working_time(sh(2099, 1, 2, 17), timedelta(hours=2)) == sh(2099, 1, 5, 10)
+    assert CAL.covered(date(2026, 12, 31)) and CAL.source_of(date(2026, 12, 31)) == \
+        "chinesecalendar"
 
 
 def test_extra_days_still_apply_outside_the_package_range() -> None:

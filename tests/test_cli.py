@@ -80,3 +80,84 @@ def test_C11_monthly_report_command(cli) -> None:
     assert "Complaint analysis 2026-11: 0 complaint(s)" in out
     assert "target 99%: no data" in out
     assert "is not a month like 2026-11" in cli("report", "monthly", "2026-13", code=2)
+
+
+def _start_one(url: str) -> None:
+    from engine import Kefu, find_actor, settings_from_env, start_case
+    from tests.complaints import INTAKE
+
+    kefu = Kefu(settings_from_env().with_overrides({"database_url": url}))
+    with kefu.session() as s:
+        start_case(kefu, s, "complaint", find_actor(s, "agent01"), INTAKE)
+    kefu.db.dispose()
+
+
+def test_A1_init_keeps_a_private_history_key_next_to_the_database(cli, tmp_path: Path) -> None:
+    out = cli("init", "--demo")
+    key = tmp_path / "history_key"
+    assert f"history key: {key}" in out
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_text().strip()) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert not (ROOT / "instance" / "history_key").exists()
+    _start_one(cli.url)
+    assert "checked 1 cases: 0 problem(s)" in cli("audit", "verify")
+    key.write_text("0" * 64)  # another key: every record shows it was signed with another
+    assert "signed with another key" in cli("audit", "verify", code=1)
+
+
+def test_A1_the_history_key_may_come_from_KEFU_HISTORY_KEY(cli, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setenv("KEFU_HISTORY_KEY", "kept-in-the-vault")
+    assert "history key: KEFU_HISTORY_KEY" in cli("init", "--demo")
+    assert not (tmp_path / "history_key").exists()
+    _start_one(cli.url)
+    assert "0 problem(s)" in cli("audit", "verify")
+    monkeypatch.setenv("KEFU_HISTORY_KEY", "a-guess")
+    assert "signed with another key" in cli("audit", "verify", code=1)
+
+
+def test_A3_audit_checkpoint_then_verify_finds_a_deleted_case(cli, tmp_path: Path) -> None:
+    cli("init", "--demo")
+    _start_one(cli.url)
+    saved = tmp_path / "elsewhere" / "checkpoint.json"
+    saved.parent.mkdir()
+    assert "checkpoint of 1 case(s) written" in cli("audit", "checkpoint", "--out", str(saved))
+    assert "0 problem(s)" in cli("audit", "verify", "--checkpoint", str(saved))
+    with create_engine(cli.url).begin() as conn:
+        for table in ("history_record", "task_item", "deadline", "case_escalation"):
+            conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text("DELETE FROM case_record"))
+    assert "checked 0 cases: 0 problem(s)" in cli("audit", "verify")
+    out = cli("audit", "verify", "--checkpoint", str(saved), code=1)
+    assert "case deleted since the checkpoint" in out and "rolled back" in out
+
+
+def test_A1_init_seals_a_history_written_before_the_key(cli) -> None:
+    cli("init", "--demo")
+    _start_one(cli.url)
+    with create_engine(cli.url).begin() as conn:  # as the unkeyed code left it
+        conn.execute(text("UPDATE history_record SET key_id = NULL"))
+    assert "not signed with the history key" in cli("audit", "verify", code=1)
+    # the records' hashes are keyed, so as unkeyed records their chain does not hold: refused
+    assert "left unsealed because their chain is already broken: TS" in cli("init")
+
+
+def test_user_password_ends_that_persons_web_sessions(cli) -> None:
+    cli("init", "--demo")
+    from engine import Kefu, Settings, signin
+    from engine.persistence.models import Person
+
+    kefu = Kefu(Settings(database_url=cli.url))
+    with kefu.session() as s:
+        person = s.query(Person).filter_by(username="agent01").one()
+        sid = signin.open_session(s, person, "127.0.0.1", kefu.clock.now())
+    result = CliRunner().invoke(main, ["user", "password", "agent01"],
+                                input="new-secret-1\nnew-secret-1\n")
+    assert result.exit_code == 0 and "1 web session(s) ended" in result.output
+    with kefu.session() as s:
+        assert signin.live_session(s, kefu.settings, sid, kefu.clock.now()) is None
+    assert "at least 8" in CliRunner().invoke(main, ["user", "password", "agent01"],
+                                              input="short\nshort\n").output
+    assert "0 web session(s) ended" in cli("user", "revoke", "agent01")
+    kefu.db.dispose()

@@ -156,3 +156,12 @@ def test_bad_due_duration_is_refused_at_deployment_naming_the_task() -> None:
     [problem] = _refusal({"complaint.bpmn": broken})
     assert problem.reason == "property dueAt: 'solution due' is not a data variable name"
     assert problem.element and problem.line
+
+
+def test_C1_attachment_field_with_a_bad_declaration_is_refused_naming_file_and_field() -> None:
+    bad = ('{"type": "object", "properties": {"evidence": {"type": "array", "items": '
+           '{"format": "attachment", "x-kefu-accept": "png", "x-kefu-max-bytes": -1}}}}')
+    problems = _refusal(forms={"complaint_intake.json": bad})
+    reasons = [p.reason for p in problems if p.file == "complaint_intake.json"]
+    assert any("'evidence'" in r and "x-kefu-accept" in r for r in reasons), reasons
+    assert any("x-kefu-max-bytes" in r for r in reasons), reasons

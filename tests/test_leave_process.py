@@ -18,6 +18,7 @@ from engine import RuleViolation
 from engine.demo.roster import generate_roster
 from engine.persistence.models import Case
 from engine.persistence.roster_models import LeaveRecord, ShiftAssignment
+from tests.attachments import certificate_file
 from tests.complaints import do, open_tasks
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -70,7 +71,7 @@ APPROVE = {"approved": True, "cs_head_opinion": "同意"}
 DIRECTOR = {"approved": True, "director_opinion": "同意"}
 
 
-def approve_one_day(kefu, people, number: str, endorser: str = "leader04") -> None:
+def approve_one_day(kefu, people, number: str, endorser: str = "leader01") -> None:
     do(kefu, number, "endorse", people[endorser], ENDORSE)
     do(kefu, number, "approve_cs_head", people["cshead"], APPROVE)
 
@@ -107,7 +108,7 @@ def test_L1_late_general_leave_is_flagged_for_the_approver_not_refused(rostered,
     approve_one_day(rostered, people, number)
     with rostered.session() as s:
         record = s.scalars(select(LeaveRecord)).one()
-    assert record.late is True and record.approved_by == "leader04, cshead"
+    assert record.late is True and record.approved_by == "leader01, cshead"
 
 
 def test_L1_special_leave_needs_an_hour_and_the_notice_is_a_setting(rostered, people) -> None:
@@ -124,16 +125,16 @@ def test_L1_special_leave_needs_an_hour_and_the_notice_is_a_setting(rostered, pe
 
 # --- L2 ------------------------------------------------------------------------------------
 
-def test_L2_endorsement_goes_to_the_shift_leader_on_duty_then_level_by_level(
+def test_L2_endorsement_goes_to_the_employees_own_shift_leader_then_level_by_level(
         rostered, people) -> None:
     number = ask(rostered, people["agent01"])  # 09:00 Monday: leader04 is on duty
-    assert waiting(rostered, number) == [("endorse", "leader04", "shift_leader")]
+    assert waiting(rostered, number) == [("endorse", "leader01", "shift_leader")]
     [task] = open_tasks(rostered, number)
     with rostered.session() as s, pytest.raises(engine.PermissionDenied):
-        engine.complete_task(rostered, s, task.id, people["leader01"], ENDORSE)
+        engine.complete_task(rostered, s, task.id, people["leader04"], ENDORSE)  # 交叉请假
     with rostered.session() as s:
         assert engine.claimable_tasks(s, people["cshead"]) == []
-    do(rostered, number, "endorse", people["leader04"], ENDORSE)
+    do(rostered, number, "endorse", people["leader01"], ENDORSE)
     assert waiting(rostered, number) == [("approve_cs_head", None, "cs_head")]
     with rostered.session() as s:
         assert engine.claimable_tasks(s, people["director"]) == []
@@ -156,7 +157,7 @@ def test_L2_nobody_approves_their_own_leave(rostered, people) -> None:
 
 def test_L2_not_endorsed_ends_the_request_without_touching_the_roster(rostered, people) -> None:
     number = ask(rostered, people["agent01"])
-    do(rostered, number, "endorse", people["leader04"],
+    do(rostered, number, "endorse", people["leader01"],
        {"endorsed": False, "endorsement": "当天人手不足"})
     assert state(rostered, number) == "closed"
     assert leave_marks(rostered, "agent01") == []
@@ -220,11 +221,11 @@ def test_L4_personal_leave_asked_for_someone_else_is_refused(rostered, people) -
 
 def test_L4_sick_leave_may_be_asked_on_someones_behalf(rostered, people) -> None:
     number = ask(rostered, people["agent02"], employee="agent01", kind="sick",
-                 has_certificate=True, certificate_from="2026-11-25",
+                 certificate_file=certificate_file(rostered), certificate_from="2026-11-25",
                  certificate_to="2026-11-25")
     data = data_of(rostered, number)
     assert (data["employee"], data["request_by"]) == ("agent01", "agent02")
-    assert waiting(rostered, number) == [("endorse", "leader04", "shift_leader")]
+    assert waiting(rostered, number) == [("endorse", "leader01", "shift_leader")]
 
 
 # --- L5 ------------------------------------------------------------------------------------
@@ -240,11 +241,11 @@ def test_L5_sick_day_without_certificate_owes_it_on_the_first_day_back(rostered,
     with pytest.raises(RuleViolation) as caught:
         do(rostered, number, "certificate", people["agent01"],
            {"certificate_from": "2026-11-26", "certificate_to": "2026-11-26",
-            "issuer": "市第一人民医院"})
+            "issuer": "市第一人民医院", "certificate_file": certificate_file(rostered)})
     assert caught.value.rules == ["L5"] and "without gaps" in str(caught.value)
     do(rostered, number, "certificate", people["agent01"],
        {"certificate_from": "2026-11-25", "certificate_to": "2026-11-26",
-        "issuer": "市第一人民医院"})
+        "issuer": "市第一人民医院", "certificate_file": certificate_file(rostered)})
     assert state(rostered, number) == "closed"
     with rostered.session() as s:
         record = s.scalars(select(LeaveRecord)).one()
@@ -254,18 +255,20 @@ def test_L5_sick_day_without_certificate_owes_it_on_the_first_day_back(rostered,
 def test_L5_off_the_roster_the_certificate_is_due_the_next_working_day(deployed,
                                                                        people) -> None:
     number = ask(deployed, people["qa01"], kind="sick", start=at(27, 9), end=at(27, 18))
-    assert waiting(deployed, number) == [("endorse", None, "shift_leader")]  # qa01 has none
-    approve_one_day(deployed, people, number, endorser="leader01")
+    # qa01 has no team leader and no shift: the chain falls back to the CS head (recorded).
+    assert waiting(deployed, number) == [("endorse", "cshead", "shift_leader")]
+    approve_one_day(deployed, people, number, endorser="cshead")
     assert waiting(deployed, number) == [("certificate", "qa01", "agent")]
     assert data_of(deployed, number)["certificate_due"] == "2026-11-30T18:00:00+08:00"  # Monday
 
 
 def test_L5_certificate_given_with_the_request_must_cover_it(rostered, people) -> None:
     refusal = refused(rostered, people["agent01"], kind="sick", **DAYS_25_26,
-                      has_certificate=True, certificate_from="2026-11-25",
-                      certificate_to="2026-11-25")
+                      certificate_file=certificate_file(rostered),
+                      certificate_from="2026-11-25", certificate_to="2026-11-25")
     assert refusal.rules == ["L5"]
-    number = ask(rostered, people["agent01"], kind="sick", **DAYS_25_26, has_certificate=True,
+    number = ask(rostered, people["agent01"], kind="sick", **DAYS_25_26,
+                 certificate_file=certificate_file(rostered),
                  certificate_from="2026-11-24", certificate_to="2026-11-27")
     assert data_of(rostered, number)["certificate_required"] is False
 
@@ -277,7 +280,7 @@ def test_L5_emergency_phoned_to_the_shift_leader_needs_no_certificate(rostered, 
     data = data_of(rostered, number)
     assert data["late_request"] is False and data["certificate_required"] is False
     assert any("L5" in note for note in data["rule_notes"])
-    approve_one_day(rostered, people, number, endorser="leader03")
+    approve_one_day(rostered, people, number)  # agent01's own leader endorses (L2)
     assert state(rostered, number) == "closed"
 
 

@@ -138,13 +138,14 @@ def test_Q3_an_emergency_goes_up_at_once_and_the_direct_leader_is_told(rostered,
                                                                        people) -> None:
     number = report(rostered, people["agent01"], category="safety", emergency=True,
                     escalate_to="center_director", emergency_reason="机房冒烟")
+    # The direct leader is agent01's own leader01, not leader04 who leads the shift on duty.
     assert waiting(rostered, number) == [
-        ("after_report_shift_leader", "leader04", "shift_leader"),
+        ("after_report_shift_leader", "leader01", "shift_leader"),
         ("handle_director", None, "center_director")]
     do(rostered, number, "handle_director", people["director"], {"instruction": "立即疏散并报警。"})
     do(rostered, number, "acknowledge", people["agent01"], CARRY_OUT)
     assert state(rostered, number) == "running", "not closed before the direct leader knows"
-    do(rostered, number, "after_report_shift_leader", people["leader04"], {"acknowledged": True})
+    do(rostered, number, "after_report_shift_leader", people["leader01"], {"acknowledged": True})
     assert state(rostered, number) == "closed"
 
 

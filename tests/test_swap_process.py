@@ -75,7 +75,8 @@ def approve_leave(kefu, people, username: str, day: int) -> None:
             "end": datetime(2026, 11, day, 20, tzinfo=SH).isoformat()}
     with kefu.session() as s:
         number = engine.start_case(kefu, s, "leave", people[username], data).number
-    do(kefu, number, "endorse", people["leader04"], {"endorsed": True})
+    [task] = open_tasks(kefu, number)
+    do(kefu, number, "endorse", people[task.candidate_user], {"endorsed": True})
     do(kefu, number, "approve_cs_head", people["cshead"], {"approved": True})
 
 

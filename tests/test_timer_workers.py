@@ -22,7 +22,7 @@ from engine import Kefu, SystemClock, TimerWorker
 from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import Case, HistoryRecord
 from engine.scheduler.benchmark import PROBE_ID, deploy_probe, start_probe
-from tests.complaints import CONTACT, JUSTIFIED, do, register
+from tests.complaints import CONTACT, INTAKE, JUSTIFIED, do, register
 from tests.test_deadlines import ACCEPTED, at
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,11 +40,39 @@ def test_worker_sleeps_until_the_earliest_due_time_and_rearms_on_save(deployed, 
     assert worker.start().fired == 0
     assert worker.armed_for is None
     register(deployed, people["agent01"])  # the save wakes the worker in this process
+    assert worker.settle()
     assert worker.armed_for == ACCEPTED + timedelta(minutes=96)  # the contact's reminder
     job = worker.scheduler.get_job(worker.job_id)
     expected = datetime.now(UTC) + timedelta(minutes=96)  # APScheduler counts real time
     assert abs(job.next_run_time - expected) < timedelta(seconds=30)
     assert worker.scheduler.get_jobs()  # nothing fired: the clock has not moved
+
+
+def test_a_step_in_a_savepoint_wakes_the_worker_after_the_outer_commit_without_waiting(
+        deployed, people, worker) -> None:
+    """Issue 12: the web runs each step in a savepoint. Its release is no commit, so the
+    worker is not woken then (it would read the deadline before it exists, and on SQLite
+    wait out the request's write lock for 30 s); it is woken once, after the commit, from
+    its own thread, and the committing thread does not wait for it."""
+    worker.start()
+    armed: list[datetime | None] = []
+    with deployed.session() as session:
+        with session.begin_nested():
+            engine.start_case(deployed, session, "complaint", people["agent01"], INTAKE)
+        assert worker.settle(timeout=0)  # nothing asked for yet: the savepoint is no commit
+        armed.append(worker.armed_for)
+    assert worker.settle()
+    assert armed == [None]
+    assert worker.armed_for == ACCEPTED + timedelta(minutes=96)
+
+
+def test_a_rolled_back_step_does_not_wake_the_worker(deployed, people, worker) -> None:
+    worker.start()
+    with pytest.raises(RuntimeError), deployed.session() as session:
+        engine.start_case(deployed, session, "complaint", people["agent01"], INTAKE)
+        raise RuntimeError("the request failed after the step")
+    assert worker.settle()
+    assert worker.armed_for is None
 
 
 def test_stopping_while_a_firing_rearms_does_not_hang(deployed, worker, monkeypatch) -> None:

@@ -5,30 +5,33 @@ engine's Python API, and each request is one unit of work (see `web.db`)."""
 from __future__ import annotations
 
 import os
-import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, redirect, url_for
 from werkzeug.wrappers import Response
 
-from engine import Kefu, settings_from_env
-from web import db, errors, i18n, security
+from engine import Kefu, instance, settings_from_env
+from web import db, errors, i18n, logmask, security
+from web.jsonbody import StrictJSONProvider
 
 
 def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -> Flask:
     """Defaults, then instance/config.py, then `config`; the Kefu object is shared by all
     requests and kept in `app.extensions["kefu"]`."""
     app = Flask(__name__, instance_relative_config=True)
+    app.json = StrictJSONProvider(app)
     kefu = kefu or Kefu(settings_from_env())
     app.config.from_mapping(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("KEFU_SECURE_COOKIES", "") in {"1", "true"},
         SESSION_COOKIE_NAME="kefu_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        # The cookie may outlive a session no longer than the server-side absolute lifetime;
+        # the idle timeout and revocation are the session row's (engine.signin).
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=kefu.settings.session_absolute_hours),
+        # A form with files: the largest file a form may take, and the rest of the form.
+        MAX_CONTENT_LENGTH=kefu.settings.attachment_max_bytes + 2 * 1024 * 1024,
         BABEL_DEFAULT_LOCALE=i18n.DEFAULT_LOCALE,
         BABEL_DEFAULT_TIMEZONE=kefu.settings.timezone,
     )
@@ -36,18 +39,24 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
     if config:
         app.config.update(config)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = os.environ.get("KEFU_SECRET_KEY") or _instance_secret(app)
+        # The installation's, next to its database (or KEFU_SECRET_KEY), never the code
+        # checkout's: two installations run from one checkout must not trust each other.
+        app.config["SECRET_KEY"] = instance.session_secret(kefu.settings)
     app.extensions["kefu"] = kefu
 
-    from web import api, audit, auth, cases, inbox, processes, tasks
+    from web import api, attachments, audit, auth, cases, inbox, notices, processes, tasks
 
     i18n.init_app(app)
     db.init_app(app)
     app.before_request(auth.load_user)  # before the guards that look at who is asking
     security.init_app(app)
+    logmask.init_app()
     errors.init_app(app)
+    from web import calendar_banner
 
-    for module in (auth, inbox, tasks, cases, audit, processes, api):
+    calendar_banner.init_app(app)
+
+    for module in (auth, inbox, tasks, cases, audit, processes, api, attachments, notices):
         app.register_blueprint(module.bp)
 
     @app.get("/")
@@ -63,14 +72,3 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
 
     return app
 
-
-def _instance_secret(app: Flask) -> str:
-    """A random key kept in the instance folder, so sessions survive a restart."""
-    path = Path(app.instance_path) / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 import engine
 from engine import KefuError
-from web import db
-from web.errors import api_error, kefu_api_error
+from engine.roles import may_act
+from web import attachments, db
+from web.errors import BadInput, api_error, kefu_api_error
 from web.helpers import now
 from web.openapi import document
 from web.security import SAFE_METHODS, is_read_only
@@ -42,7 +43,15 @@ def authenticate() -> Any:
 
 
 def _body() -> dict[str, Any] | Any:
-    body = request.get_json(silent=True)
+    """A JSON body that does not parse is a 400 saying why (web.jsonbody): Flask's own
+    `get_json` hides the reason outside debug mode."""
+    if not request.is_json:
+        return None
+    try:
+        body = current_app.json.loads(request.get_data(cache=True))
+    except ValueError as exc:
+        raise BadInput(f"请求体不是可接受的 JSON / the body is not acceptable JSON: {exc}") \
+            from None
     if not isinstance(body, dict):
         return None
     return body
@@ -143,12 +152,44 @@ def complete(task_id: str) -> Any:
     return jsonify(_case_json(case))
 
 
+@bp.post("/tasks/<task_id>/files/<field>")
+def upload_for_task(task_id: str, field: str) -> Any:
+    """A file for a field of the task's form; the answer is the value to put in `data`."""
+    item, error = _task_or_error(task_id)
+    if error is not None:
+        return error
+    if not may_act(g.actor, item.role, item.department, item.candidate_user, item.assignee):
+        return api_error(403, "forbidden", f"{g.actor.username} may not do task {item.title!r}")
+    schema = db.kefu().version(db.session(), item.case.process_version_id).forms[item.form]
+    return _uploaded(schema, field)
+
+
+@bp.post("/processes/<process>/files/<field>")
+def upload_for_start(process: str, field: str) -> Any:
+    """A file for a field of a process's first form, before `POST /api/cases`."""
+    try:
+        version, first = engine.catalog.first_task_of(db.kefu(), db.session(), process)
+    except engine.NotFound:
+        return api_error(404, "not_found", f"process {process} is not deployed")
+    if not first.may_start(g.actor):
+        return api_error(403, "forbidden", f"{g.actor.username} may not start {process}")
+    return _uploaded(db.kefu().version(db.session(), version.id).forms[first.form], field)
+
+
+def _uploaded(schema: dict[str, Any], field: str) -> Any:
+    try:
+        value = attachments.receive_one(schema, field, request)
+    except KefuError as exc:
+        return kefu_api_error(exc)
+    return jsonify(value), 201
+
+
 def _readable_case(number: str) -> Any:
     session = db.session()
     case = engine.case_by_number(session, number)
     if case is None:
         return None, api_error(404, "not_found", f"case {number} does not exist")
-    if not engine.disclosure.may_view_case(session, g.actor, case):
+    if not engine.access.may_read_case(session, g.actor, case):
         return None, api_error(403, "forbidden", f"{g.actor.username} may not read {number}")
     return case, None
 

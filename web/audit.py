@@ -18,17 +18,32 @@ from sqlalchemy import select
 import engine
 from web import db
 from web.auth import roles_required
+from web.errors import BadInput
 from web.helpers import now, process_names, titles
 from web.i18n import bi, when
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 FIELDS = ("number", "phone", "category", "department", "state", "process")
-#: A cell starting with one of these is a formula to a spreadsheet: customers' text is not.
+PARAMETERS = frozenset({*FIELDS, "date_from", "date_to", "all"})
+#: A cell starting with one of these is a formula to a spreadsheet: customers' text is not;
+#: spreadsheets skip leading blanks and line breaks first, so the guard does too.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_BLANKS = " \t\r\n\u3000\u00a0"
 
 
-def _date(name: str, errors: dict[str, str]) -> datetime | None:
-    raw = request.args.get(name, "").strip()
+def _criteria(errors: dict[str, str]) -> Any:
+    """The search's fields: a phone number comes only in a POST body, so that a customer's
+    full number never stands in a URL, an access log or a browser's history (C12)."""
+    if request.method == "POST":
+        return request.form
+    if request.args.get("phone"):
+        errors["phone"] = _("Search by phone with the form: a phone number is never put in "
+                            "a web address.")
+    return request.args
+
+
+def _date(given: Any, name: str, errors: dict[str, str]) -> datetime | None:
+    raw = given.get(name, "").strip()
     if not raw:
         return None
     try:
@@ -41,14 +56,20 @@ def _date(name: str, errors: dict[str, str]) -> datetime | None:
 
 
 def _search() -> tuple[list[Any], dict[str, str], dict[str, str]]:
+    unknown = sorted(set(request.args) - PARAMETERS)
+    if unknown:  # a typo'd criterion must not silently widen the search (or break a link)
+        raise BadInput(_("Unknown search parameter: %(names)s. Kefu searches by: "
+                         "%(known)s.", names=", ".join(unknown),
+                         known=", ".join(sorted(PARAMETERS))))
     errors: dict[str, str] = {}
-    criteria = {k: request.args.get(k, "").strip() for k in FIELDS}
-    start = _date("date_from", errors)
-    end = _date("date_to", errors)
+    given = _criteria(errors)
+    criteria = {k: given.get(k, "").strip() for k in FIELDS}
+    start = _date(given, "date_from", errors)
+    end = _date(given, "date_to", errors)
     if end is not None:
         end += timedelta(days=1)  # the whole last day
     if errors or not any(criteria.values()) and not (start or end) \
-            and "all" not in request.args:
+            and "all" not in given:
         return [], criteria, errors
     cases = engine.search_cases(
         db.session(), number=criteria["number"] or None, phone=criteria["phone"] or None,
@@ -58,16 +79,19 @@ def _search() -> tuple[list[Any], dict[str, str], dict[str, str]]:
     return list(cases), criteria, errors
 
 
-@bp.get("/")
+@bp.route("/", methods=["GET", "POST"])
 @roles_required("auditor")
 def search() -> Any:
     cases, criteria, errors = _search()
     department = engine.models.Department
     departments = db.session().scalars(select(department).order_by(department.code)).all()
+    given = request.form if request.method == "POST" else request.args
     return render_template(
-        "audit/search.html", cases=cases, criteria=criteria, errors=errors, args=request.args,
+        "audit/search.html", cases=cases, criteria=criteria, errors=errors,
+        args={k: v for k, v in given.items() if k != "csrf_token"},
         processes=process_names(), departments=departments, mask=engine.disclosure.mask,
-        category_titles=_category_titles(cases), searched=bool(request.args))
+        category_titles=_category_titles(cases), searched=bool(request.values)
+    ), 400 if "phone" in errors else 200
 
 
 def _category_titles(cases: list[Any]) -> dict[str, str]:
@@ -89,10 +113,11 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
 
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    formula = text.startswith(FORMULA_START) or text.lstrip(_BLANKS).startswith(FORMULA_START)
+    return "'" + text if formula else text
 
 
-@bp.get("/export.csv")
+@bp.route("/export.csv", methods=["GET", "POST"])
 @roles_required("auditor")
 def export() -> Any:
     """The search result as CSV; phone numbers masked (a list needs no full number, C12)."""
@@ -119,6 +144,8 @@ def history(number: str) -> Any:
     case = engine.case_by_number(session, number)
     if case is None:
         abort(404)
+    if not engine.access.may_read_case(session, g.actor, case):
+        abort(403)
     records = list(engine.case_history(session, case))
     everything = {f"{r.seq}": r.data for r in records}
     engine.disclosure.disclose(session, case, g.actor, now(), everything, "export")
@@ -143,3 +170,13 @@ def verify() -> Any:
     """`kefu audit verify`, run now: every case's hash chain checked."""
     count, findings = engine.verify_all(db.session())
     return render_template("audit/verify.html", count=count, findings=findings, at=now())
+
+
+@bp.get("/logins")
+@roles_required("auditor")
+def logins() -> Any:
+    """Failed and refused sign-ins of the last day (engine.signin), for the security review."""
+    attempts = engine.signin.recent_failures(db.session(), now())
+    return render_template("audit/logins.html", attempts=attempts, at=now(),
+                           outcomes={"wrong": _("Wrong username or password"),
+                                     "locked": _("Refused: locked out")})

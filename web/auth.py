@@ -1,7 +1,10 @@
 """Logging in and out, who is asking, and the language switch.
 
-Passwords are checked with the engine's scrypt hashes; the session cookie is signed,
-HttpOnly, SameSite=Lax and expires after `PERMANENT_SESSION_LIFETIME` without use.
+Passwords are checked with the engine's scrypt hashes, after the engine's throttle
+(engine.signin) has said the account and the address are not locked out. The signed,
+HttpOnly, SameSite=Lax cookie names a server-side session and carries no user id (besides
+the CSRF token and the chosen language): logging out, a new password or a revoked person
+ends the session row, and with it the cookie, in every browser and process.
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+import engine
 from engine import actor_for, check_password, hash_password
 from engine import models as m
+from engine.persistence.db import write_after
 from web import db
-from web.i18n import LANGUAGES
+from web.helpers import now
+from web.i18n import LANGUAGES, when
 from web.security import csrf_token
 
 bp = Blueprint("auth", __name__)
@@ -51,15 +57,24 @@ def load_user() -> None:
     g.actor = None
     if request.endpoint == "static" or request.blueprint == "api":
         return
-    person_id = session.get("uid")
-    if person_id is None:
+    sid = session.get("sid")
+    if not isinstance(sid, str):
         return
-    person = db.session().get(m.Person, person_id)
-    if person is None or not person.active:
-        session.clear()
+    store, moment = db.session(), now()
+    row = engine.signin.live_session(store, db.kefu().settings, sid, moment)
+    if row is None:
+        session.pop("sid", None)
         return
+    if engine.signin.touch_due(row, moment):  # a page's unit only reads: written after it
+        write_after(store, lambda writer: engine.signin.touch(writer, sid, moment))
+    person = store.get(m.Person, row.person_id)
     g.person = person
     g.actor = actor_for(person)
+
+
+def client_address() -> str:
+    """The address a sign-in came from (behind a proxy, configure ProxyFix for it)."""
+    return request.remote_addr or "-"
 
 
 def login_required(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -96,26 +111,37 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        username = request.form.get("username", "").strip()
-        person = db.session().scalar(select(m.Person).where(m.Person.username == username))
-        if _password_ok(person, request.form.get("password", "")):
+        username = request.form.get("username", "").strip()[:60]
+        address, moment, store = client_address(), now(), db.session()
+        locked = engine.signin.lockout(store, db.kefu().settings, username, address, moment)
+        person = store.scalar(select(m.Person).where(m.Person.username == username))
+        if locked is not None:
+            engine.signin.record_attempt(store, username, address, moment, "locked")
+            error, status = _("Too many failed log-ins: try again after %(time)s.",
+                              time=when(locked.until, "%H:%M")), 429
+        elif _password_ok(person, request.form.get("password", "")):
+            engine.signin.record_attempt(store, username, address, moment, "ok")
             lang = session.get("lang")
             session.clear()
             session.permanent = True
-            session["uid"] = person.id
+            session["sid"] = engine.signin.open_session(store, person, address, moment)
             if lang:
                 session["lang"] = lang
             csrf_token()
             return redirect(_safe_next(request.args.get("next")))
-        error = _("Wrong username or password.")
-    return render_template("auth/login.html", error=error), (401 if error else 200)
+        else:
+            engine.signin.record_attempt(store, username, address, moment, "wrong")
+            error, status = _("Wrong username or password."), 401
+    return render_template("auth/login.html", error=error), status
 
 
 @bp.post("/logout")
 def logout() -> Any:
     lang = session.get("lang")
+    if isinstance(session.get("sid"), str):
+        engine.signin.end_session(db.session(), session["sid"], now())
     session.clear()
     if lang:
         session["lang"] = lang

@@ -12,7 +12,7 @@ from markupsafe import Markup
 import engine
 from web import db
 from web.auth import login_required
-from web.helpers import due, now, titles
+from web.helpers import case_rows, due, now, step_entries, titles
 from web.i18n import bi, role_name
 from web.inbox import deadline_kinds
 from web.security import LETTER_CSP
@@ -24,7 +24,7 @@ def _case(number: str) -> Any:
     case = engine.case_by_number(db.session(), number)
     if case is None:
         abort(404)
-    if not engine.disclosure.may_view_case(db.session(), g.actor, case):
+    if not engine.access.may_read_case(db.session(), g.actor, case):
         abort(403)
     return case
 
@@ -63,11 +63,9 @@ def show(number: str) -> Any:
     file = engine.casefile.case_file(db.kefu(), session, case)
     shown = engine.disclosure.disclose(session, case, g.actor, now(), file.data, "case_page")
     svg = engine.casefile.diagram_svg(session, file.version, file.path, diagram_label)
-    data_rows = [(name, file.field_titles.get(name, name), value)
-                 for name, value in shown.show(file.data).items()
-                 if name in file.field_titles and value not in (None, "", [])]
     return render_template(
-        "cases/case.html", case=case, file=file, shown=shown, data_rows=data_rows,
+        "cases/case.html", case=case, file=file, shown=shown, data_rows=case_rows(file, shown),
+        steps=step_entries(file, shown),
         history=[(r, shown.show(r.data)) for r in engine.case_history(session, case)],
         tasks=[(t, due(t.due_at)) for t in file.open_tasks],
         sms=[(m, shown.value("phone", m.phone)) for m in file.sms],

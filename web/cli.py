@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -43,6 +44,7 @@ def init(ctx: click.Context, demo: bool, organisation: Path | None) -> None:
     kefu = _kefu(ctx)
     kefu.db.create_schema()
     click.echo(f"database ready: {kefu.settings.database_url}")
+    _keys(kefu)
     org_file = organisation or (DEMO_FILE if demo else None)
     if org_file:
         with kefu.session() as session:
@@ -53,6 +55,23 @@ def init(ctx: click.Context, demo: bool, organisation: Path | None) -> None:
             shifts = engine.load_demo_roster(session, kefu.settings, kefu.clock.now())
         click.echo(f"roster loaded: {shifts} new shifts (this month and next)")
         _deploy(kefu, "kefu-init")
+    _echo_coverage(kefu)
+
+
+def _keys(kefu: Kefu) -> None:
+    """Make the installation's secrets (engine.instance) and seal unkeyed old histories."""
+    from engine import instance
+
+    folder = instance.instance_dir(kefu.settings)
+    if not kefu.settings.secret_key:
+        instance.session_secret(kefu.settings)
+    where = "KEFU_HISTORY_KEY" if kefu.settings.history_key else folder / instance.HISTORY_KEY
+    click.echo(f"history key: {where} (keep a copy away from the server, docs/security.md)")
+    with kefu.session() as session:
+        sealed, refused = engine.checkpoints.seal_unkeyed(session, kefu.history_key)
+    if sealed or refused:
+        click.echo(f"history sealed with the key: {sealed} case(s); left unsealed because "
+                   f"their chain is already broken: {', '.join(refused) or '-'}")
 
 
 @main.command()
@@ -85,16 +104,79 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(exists=True, dir_okay=False,
+                                                                 path_type=Path),
+              default=None, help="A checkpoint (kefu audit checkpoint) kept away from the "
+                                 "server: also find deleted cases and a rolled-back database.")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
+def audit_verify(ctx: click.Context, checkpoint_file: Path | None) -> None:
     """Check every case's history chain; exit 1 if anything was edited or removed."""
+    import json
+
     kefu = _kefu(ctx.find_root())
     with kefu.session() as session:
         count, findings = engine.verify_all(session)
+        if checkpoint_file is not None:
+            try:
+                doc = json.loads(checkpoint_file.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise click.BadParameter(f"{checkpoint_file}: not JSON: {exc}",
+                                         param_hint="--checkpoint") from None
+            findings += engine.checkpoints.verify_checkpoint(session, kefu.history_key, doc)
     for finding in findings:
         click.echo(f"TAMPERED {finding}")
     click.echo(f"checked {count} cases: {len(findings)} problem(s)")
     sys.exit(1 if findings else 0)
+
+
+@audit.command("checkpoint")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write it; keep it away from the server (docs/security.md).")
+@click.pass_context
+def audit_checkpoint(ctx: click.Context, out: Path) -> None:
+    """Write every case's history count and head, signed with the history key."""
+    import json
+
+    kefu = _kefu(ctx.find_root())
+    with kefu.session() as session:
+        doc = engine.checkpoints.make_checkpoint(session, kefu.history_key, kefu.clock.now())
+    out.write_text(json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True),
+                   encoding="utf-8")
+    click.echo(f"checkpoint of {len(doc['cases'])} case(s) written to {out}")
+
+
+@main.group()
+def user() -> None:
+    """People's sign-in: set a password, revoke access (both end their web sessions)."""
+
+
+@user.command("password")
+@click.argument("username")
+@click.password_option(prompt="New password", help="Prompted for when not given.")
+@click.pass_context
+def user_password(ctx: click.Context, username: str, password: str) -> None:
+    """Set USERNAME's password; every web session of theirs ends."""
+    _user_change(ctx, engine.signin.set_password, username, password)
+
+
+@user.command("revoke")
+@click.argument("username")
+@click.pass_context
+def user_revoke(ctx: click.Context, username: str) -> None:
+    """Deactivate USERNAME: no sign-in, every web session ends (tokens: kefu token revoke)."""
+    _user_change(ctx, engine.signin.deactivate, username)
+
+
+def _user_change(ctx: click.Context, change: Callable[..., int], username: str,
+                 *args: str) -> None:
+    kefu = _kefu(ctx.find_root())
+    try:
+        with kefu.session() as session:
+            ended = change(session, username, *args, kefu.clock.now())
+    except (engine.NotFound, ValueError) as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"{username}: done, {ended} web session(s) ended")
 
 
 @main.command()
@@ -105,33 +187,60 @@ def purge(ctx: click.Context, actor: str) -> None:
     from engine.retention import purge_expired
 
     kefu = _kefu(ctx)
+    files = engine.attachments.folder(kefu.settings)
     with kefu.session() as session:
-        records = purge_expired(session, kefu.clock.now(), actor)
+        records = purge_expired(session, kefu.clock.now(), actor, attachments_dir=files)
         numbers = [r.case_number for r in records]
+    with kefu.session() as session:
+        swept = engine.attachments.sweep_unreferenced(files, session, kefu.clock.now())
     click.echo(f"purged {len(numbers)} expired case(s): {', '.join(numbers) or '-'}")
+    if swept:
+        click.echo(f"removed {swept} uploaded file(s) that no case holds")
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", default=5000, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 for every interface (behind a proxy).")
+@click.option("--port", default=5000, type=int, show_default=True,
+              help="Port to listen on; 0 picks a free one (printed at start).")
+@click.option("--threads", default=8, type=int, show_default=True,
+              help="Requests served at once.")
+@click.option("--timers/--no-timers", default=True, show_default=True,
+              help="Run a timer worker in this process; --no-timers where `kefu worker`s run.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Run the web inbox and one timer worker in one process (SQLite is enough)."""
+def serve(ctx: click.Context, host: str, port: int, threads: int, timers: bool) -> None:
+    """Serve the web inbox with waitress, and fire deadlines in the same process."""
+    import logging
+    import signal
+
     from engine.scheduler.worker import TimerWorker
     from web import create_app
+    from web.serving import serve as run_server
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     kefu = _kefu(ctx)
     app = create_app(kefu=kefu)
-    worker = TimerWorker(kefu, name="serve")
-    worker.start()
+    worker = TimerWorker(kefu, name="serve") if timers else None
+    if worker is not None:
+        worker.start()
     # The app, the specs and the libraries live as long as the process: keeping them out of
     # the collector's generations makes full collections short (benchmarks: inbox p99 from
     # 43-63 ms to 15 ms, docs/benchmarks.md).
     gc.freeze()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    def ready(address: str) -> None:
+        click.echo(f"Kefu is serving on {address} (waitress, {threads} threads; "
+                   f"timers {'in this process' if worker else 'off'})", err=True)
     try:
-        app.run(host=host, port=port)
+        run_server(app, host, port, threads, ready)
+    except KeyboardInterrupt:
+        pass
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
+        kefu.db.dispose()
 
 
 @main.command()
@@ -154,7 +263,13 @@ def worker(ctx: click.Context, name: str | None) -> None:
     started = timers.start()
     click.echo(f"timer worker {timers.name} started "
                f"({started.fired} overdue deadline(s) caught up)", err=True)
-    stop.wait()
+    # The horizon moves every day: check at start and then daily while the worker runs.
+    while True:
+        coverage = _coverage(timers.kefu)
+        if not coverage.ok:
+            logging.getLogger("kefu.calendar").warning("%s", coverage.message)
+        if stop.wait(24 * 3600):
+            break
     timers.stop()
 
 
@@ -231,3 +346,123 @@ def report_monthly(ctx: click.Context, month: str) -> None:
         verdict = {True: "met", False: "MISSED", None: "no data"}[rate.met]
         click.echo(f"{label}: {shown} ({rate.part}/{rate.whole}), target "
                    f"{rate.target:.0%}: {verdict}")
+
+
+def _coverage(kefu: Kefu) -> engine.calendar_store.Coverage:
+    with kefu.session() as session:
+        return engine.calendar_coverage(session, kefu.settings, kefu.clock.now())
+
+
+def _echo_coverage(kefu: Kefu) -> None:
+    coverage = _coverage(kefu)
+    click.echo(("" if coverage.ok else "WARNING ") + coverage.message, err=not coverage.ok)
+
+
+@main.group()
+def calendar() -> None:
+    """The official holiday schedule (放假安排) the centre keeps current."""
+
+
+@calendar.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor", default="process_owner", help="Who loads it (recorded).")
+@click.pass_context
+def calendar_import(ctx: click.Context, file: Path, actor: str) -> None:
+    """Load the State Council's schedule for one or more years (YAML or CSV); it replaces
+    those years and wins over the packages. Nothing is saved if a line is bad."""
+    from engine.calendar_store import CalendarFileError, import_schedule
+
+    kefu = _kefu(ctx.find_root())
+    try:
+        with kefu.session() as session:
+            rows = import_schedule(session, file, actor, kefu.clock.now(), kefu.settings)
+            loaded = [(r.year, r.source) for r in rows]
+    except CalendarFileError as exc:
+        click.echo(f"日历未导入 / calendar not imported: {file.name}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    for year, source in loaded:
+        click.echo(f"imported {year}: {source} (by {actor})")
+    _echo_coverage(kefu)
+
+
+@calendar.command("show")
+@click.option("--year", type=int, default=None, help="List this year's days off and 调休 days.")
+@click.pass_context
+def calendar_show(ctx: click.Context, year: int | None) -> None:
+    """Which source answers for each year, who loaded an imported one, and the coverage."""
+    from datetime import date, timedelta
+
+    from engine.calendar_store import calendar_for, imports
+
+    kefu = _kefu(ctx.find_root())
+    with kefu.session() as session:
+        cal = calendar_for(session, kefu.settings)
+        loaded = {r.year: r for r in imports(session)}
+        today = kefu.clock.now().astimezone(cal.tz).date()
+        for y in range(today.year - 1, today.year + 3):
+            row = loaded.get(y)
+            source = cal.source_of(date(y, 6, 1)) or "none"
+            by = f" ({row.source}; loaded by {row.loaded_by} at {row.loaded_at:%Y-%m-%d %H:%M})" \
+                if row else ""
+            click.echo(f"{y}: {source}{' (official)' if cal.covered(date(y, 6, 1)) else ''}{by}")
+        if year is not None:
+            day = date(year, 1, 1)
+            while day.year == year:
+                name = cal.holiday_name(day)
+                if name or (day.weekday() >= 5 and cal.is_working_day(day)):
+                    kind = "holiday" if name else "workday"
+                    click.echo(f"  {day} {day:%a} {kind} {name or '调休上班'}")
+                day += timedelta(days=1)
+    _echo_coverage(kefu)
+
+
+@main.group()
+def roster() -> None:
+    """A month's roster in and out (CSV, Excel)."""
+
+
+@roster.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def roster_import(ctx: click.Context, file: Path) -> None:
+    """Load one month's roster (CSV or .xlsx: date,kind,username,duty[,min_staff,start,end]);
+    one error per bad row, and nothing is saved if any row is bad."""
+    from engine.roster_io import RosterFileError, import_roster
+
+    kefu = _kefu(ctx.find_root())
+    try:
+        with kefu.session() as session:
+            month, shifts, people = import_roster(session, file, kefu.settings)
+    except RosterFileError as exc:
+        click.echo(f"排班表未导入 / roster not imported: {file.name}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"roster {month} imported: {shifts} shifts, {people} assignments")
+
+
+@roster.command("export")
+@click.argument("month", metavar="YYYY-MM")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def roster_export(ctx: click.Context, month: str, output: Path | None) -> None:
+    """Write a month's roster as CSV in the import's columns (stdout by default)."""
+    from engine.roster_io import export_roster
+
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        if not 1 <= number <= 12:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"{month!r} is not a month like 2027-01",
+                                 param_hint="MONTH") from None
+    kefu = _kefu(ctx.find_root())
+    with kefu.session() as session:
+        text = export_roster(session, f"{year:04d}-{number:02d}", kefu.settings)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"written {output}")

@@ -4,6 +4,10 @@
 A view that calls an engine function which may refuse (a form error, a rule) wraps it in
 `attempt()`: a savepoint, so the refusal undoes only that call and the page can still show
 the error and keep what the request did read (e.g. the record of who viewed what, C12).
+
+A GET or HEAD only shows: its unit of work is read-only, so on SQLite it takes no write
+lock and never waits for another person's step (what it records, such as a full view of a
+phone number, is written right after it by `engine.persistence.db.write_after`).
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from engine import Kefu
 
 T = TypeVar("T")
+#: Forms that only ask (a search posted so that a phone number stays out of the URL, C12).
+READ_ONLY_POSTS = frozenset({"audit.search", "audit.export"})
 
 
 class _RequestFailed(Exception):
@@ -32,7 +38,8 @@ def kefu() -> Kefu:
 def session() -> Session:
     if "db" not in g:
         stack = ExitStack()
-        g.db = stack.enter_context(kefu().session())
+        read_only = request.method in ("GET", "HEAD") or request.endpoint in READ_ONLY_POSTS
+        g.db = stack.enter_context(kefu().session(read_only=read_only))
         g.db_stack = stack
     return g.db
 
@@ -55,6 +62,7 @@ def _commit(response: Response) -> Response:
     g.pop("db", None)
     if stack is not None:
         stack.close()  # leaves the unit of work without an error: commit
+        g.kefu_saved = True  # an error from here on must not say that nothing was saved
     return response
 
 

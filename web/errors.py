@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from engine import (
     FormValidationError,
@@ -42,6 +42,10 @@ def api_error(status: int, code: str, message: str,
     return response
 
 
+class BadInput(BadRequest):
+    """A 400 whose description says what was wrong, shown on the page as well."""
+
+
 def _wants_json() -> bool:
     return request.blueprint == "api" or request.path.startswith("/api/")
 
@@ -65,14 +69,26 @@ def _http_error(error: HTTPException) -> Any:
         code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 409: "conflict", 413: "too_large",
                 415: "unsupported_media_type"}.get(status, "error")
-        return api_error(status, code, error.description or error.name)
+        return _with_allow(api_error(status, code, error.description or error.name), error)
     message = _messages().get(status, error.name)
+    if status >= 500 and g.get("kefu_saved"):
+        message = _("What you did was saved, but this page could not be shown. Reload it.")
+    detail = error.description if isinstance(error, BadInput) else None
     if error.description == "csrf":
         message = _("The form expired or did not come from Kefu. Reload the page and try "
                     "again.")
     elif error.description == "read-only":
         message = _("Auditors can read every case but change nothing.")
-    return render_template("errors.html", status=status, message=message), status
+    page = render_template("errors.html", status=status, message=message, detail=detail)
+    return _with_allow(make_response(page, status), error)
+
+
+def _with_allow(response: Any, error: HTTPException) -> Any:
+    """A 405 says which methods the path takes (RFC 9110 requires `Allow`)."""
+    for name, value in error.get_headers():
+        if name.lower() == "allow":
+            response.headers["Allow"] = value
+    return response
 
 
 def kefu_api_error(error: KefuError) -> Any:

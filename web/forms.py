@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
+from engine import attachments
 from web.i18n import bi
 
 LONG_TEXT = 200
@@ -27,7 +28,7 @@ class Field:
     name: str
     title: str
     #: text | textarea | integer | number | yesno | checkbox | radios | select | lines | readonly
-    #: | date | datetime
+    #: | date | datetime | file | files (attachments, web.attachments)
     kind: str
     required: bool = False
     description: str = ""
@@ -42,7 +43,7 @@ class Field:
         """The value as a form control shows it."""
         if self.value is None:
             return ""
-        if self.kind == "lines" and isinstance(self.value, list):
+        if isinstance(self.value, list):  # one per line, editable or read-only context
             return "\n".join(str(v) for v in self.value)
         if isinstance(self.value, bool):
             return "true" if self.value else "false"
@@ -52,6 +53,10 @@ class Field:
 
 
 def _options(prop: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if prop.get("type") == "array" and attachments.is_attachment(prop.get("items") or {}):
+        prop = prop["items"]
+    if attachments.is_attachment(prop):  # the media types a file field accepts
+        return [(t, t) for t in prop.get("x-kefu-accept", [])]
     choices = prop.get("oneOf") or prop.get("anyOf") or []
     if choices and all(isinstance(c, dict) and "const" in c for c in choices):
         return [(_json_text(c["const"]), bi(c.get("title", c["const"]))) for c in choices]
@@ -69,6 +74,10 @@ def _json_text(value: Any) -> str:
 def _kind(prop: Mapping[str, Any], required: bool) -> str:
     if prop.get("readOnly"):
         return "readonly"
+    if attachments.is_attachment(prop):
+        return "file"
+    if prop.get("type") == "array" and attachments.is_attachment(prop.get("items") or {}):
+        return "files"
     options = _options(prop)
     if options:
         return "radios" if len(options) <= RADIO_LIMIT else "select"
@@ -200,6 +209,8 @@ def parse(schema: Mapping[str, Any], form: Any, zone: ZoneInfo | None = None) ->
         if not isinstance(prop, dict) or prop.get("readOnly"):
             continue
         kind = _kind(prop, name in required)
+        if kind in ("file", "files"):  # the uploads: web.attachments.receive
+            continue
         if kind == "checkbox":
             data[name] = form.get(name) == "true"
             continue
@@ -260,6 +271,8 @@ def show_value(value: Any, titles: Mapping[str, str] | None = None) -> str:
     """A stored value as a person reads it: yes/no, choice titles, lists one per line."""
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
+    if isinstance(value, dict) and "sha256" in value:  # an attachment
+        return f"{value.get('name', '')} · SHA-256 {str(value['sha256'])[:12]}…"
     if isinstance(value, list):
         return "\n".join(show_value(v, titles) for v in value)
     if value is None:

@@ -58,3 +58,33 @@ def task_row(item: Any, moment: datetime) -> dict[str, Any]:
             "process": process_names().get(item.process_id, item.process_id),
             "category": titles(case.process_version_id).get("category", {}).get(
                 case.category or "", case.category or "")}
+
+
+def case_rows(file: Any, shown: Any) -> list[tuple[str, str, Any]]:
+    """The case as a whole: what its first step entered and what the process worked out.
+    What later steps entered is each step's own (`step_entries`), never one merged value."""
+    later = file.step_fields
+    return [(name, file.field_titles.get(name, name), value)
+            for name, value in shown.show(file.data).items()
+            if name in file.field_titles and name not in later
+            and value not in (None, "", [])]
+
+
+@dataclass(frozen=True)
+class StepEntry:
+    """One submission after the first, titled as its own form titles its fields."""
+
+    submission: Any
+    rows: list[tuple[str, str, Any]]
+
+
+def step_entries(file: Any, shown: Any) -> list[StepEntry]:
+    entries = []
+    for submission in file.submissions[1:]:
+        properties = file.step_forms.get(submission.step, {}).get("properties", {})
+        rows = [(name, properties.get(name, {}).get("title")
+                 or file.field_titles.get(name, name), value)
+                for name, value in shown.show(dict(submission.data)).items()
+                if value not in (None, "", [])]
+        entries.append(StepEntry(submission, rows))
+    return entries

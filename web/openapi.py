@@ -15,6 +15,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Malformed request", 401: "Missing, unknown or revoked token",
             403: "The token's person may not do this", 404: "No such case or open task",
             409: "Someone else changed the task first; nothing was saved",
+            413: "The request is larger than the installation allows",
             422: "The data broke the form's rules; `fields` names each field"}
     return {str(c): _response(text[c], _ERROR) for c in codes}
 
@@ -23,6 +24,13 @@ def document() -> dict[str, Any]:
     task_id = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
     number = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"},
               "example": "TS202611230000001"}
+    field = {"name": "field", "in": "path", "required": True, "schema": {"type": "string"},
+             "example": "evidence"}
+    process = {"name": "process", "in": "path", "required": True,
+               "schema": {"type": "string"}, "example": "complaint"}
+    upload = {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary"}}}}}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Kefu API", "version": "1.0",
@@ -66,6 +74,22 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _response("The case after the task",
                                                {"$ref": "#/components/schemas/Case"}),
                               **_errors(400, 401, 403, 404, 409, 422)}}},
+            "/api/tasks/{task_id}/files/{field}": {"post": {
+                "summary": "Upload a file for an attachment field of the task's form (checked "
+                           "by content and size); put the answer in that field of `data`",
+                "operationId": "uploadTaskFile", "parameters": [task_id, field],
+                "requestBody": upload,
+                "responses": {"201": _response("The stored file",
+                                               {"$ref": "#/components/schemas/Attachment"}),
+                              **_errors(401, 403, 404, 413, 422)}}},
+            "/api/processes/{process}/files/{field}": {"post": {
+                "summary": "Upload a file for an attachment field of a process's first form, "
+                           "before starting the case",
+                "operationId": "uploadStartFile", "parameters": [process, field],
+                "requestBody": upload,
+                "responses": {"201": _response("The stored file",
+                                               {"$ref": "#/components/schemas/Attachment"}),
+                              **_errors(401, 403, 404, 413, 422)}}},
             "/api/cases/{number}": {"get": {
                 "summary": "Read a case, its data and open tasks", "operationId": "readCase",
                 "parameters": [number],
@@ -115,6 +139,8 @@ def _schemas() -> dict[str, Any]:
             "closed_at": {"type": "string", "format": "date-time", "nullable": True},
             "open_tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
             "data": {"type": "object"}}},
+        "Attachment": {"type": "object", "properties": {
+            "sha256": text, "name": text, "media_type": text, "size": {"type": "integer"}}},
         "Record": {"type": "object", "properties": {
             "seq": {"type": "integer"}, "at": when, "actor": text, "action": text,
             "step": nullable, "title": nullable, "data": {"type": "object"}, "hash": text}},

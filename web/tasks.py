@@ -3,6 +3,7 @@ claim, release and reassign actions; and starting a case of any process one may 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,10 +13,11 @@ from flask_babel import gettext as _
 import engine
 from engine import FormValidationError, KefuError, PermissionDenied, TaskConflict
 from engine.roles import may_act
-from web import db
+from web import attachments, db
 from web.auth import login_required
 from web.forms import fields_for, form_errors, parse
-from web.helpers import due, now, titles
+from web.helpers import case_rows, due, now, step_entries, titles
+from web.once import earlier_result, once
 
 bp = Blueprint("tasks", __name__)
 
@@ -40,57 +42,89 @@ def _schema(version_id: int, form: str) -> dict[str, Any]:
     return db.kefu().version(db.session(), version_id).forms[form]
 
 
-def _case_so_far(case: Any) -> tuple[list[tuple[str, str, Any]], Any]:
-    """The case data as (field, title, value) rows, masked unless the reader handles it."""
+def _case_so_far(case: Any) -> tuple[Any, Any]:
+    """The case, masked unless the reader handles it: (rows, step entries, file)."""
     session = db.session()
     file = engine.casefile.case_file(db.kefu(), session, case)
     shown = engine.disclosure.disclose(session, case, g.actor, now(), file.data, "task")
-    rows = [(name, file.field_titles.get(name, name), value)
-            for name, value in shown.show(file.data).items()
-            if name in file.field_titles and value not in (None, "", [])]
-    return rows, file
+    return (case_rows(file, shown), step_entries(file, shown)), file
+
+
+def _digest(preview: Any) -> str:
+    """What the person saw, so that only a reply they checked is sent."""
+    text = "\x00".join(f"{r.channel}\x00{r.text}" for r in preview.replies)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _preview(item: Any, data: dict[str, Any]) -> Any:
+    return engine.reply_preview.preview_reply(db.kefu(), db.session(), item.id, data)
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: str) -> Any:
+    """A reply step (C7) first shows the exact SMS or letter it would send; it is sent only
+    when the person confirms the very text they saw (`reply_digest`)."""
+    repeated = earlier_result()
+    if repeated is not None:
+        return repeated
     item = _task(task_id)
     if not _offered(item):
         abort(403)
     schema = _schema(item.case.process_version_id, item.form)
     errors: dict[str, list[str]] = {}
-    problem = None
+    problem = notice = None
+    preview = None
+    typed: dict[str, Any] = {}
     if request.method == "POST":
         data = parse(schema, request.form, zone())
+        typed = {**dict(request.form), **data}
+        seen = request.form.get("reply_digest")
+        # In the query too: a script that disables the pressed button drops its value.
+        wants_preview = "preview" in (request.form.get("action"), request.args.get("do"))
         try:
-            db.attempt(engine.complete_task, db.kefu(), db.session(), item.id, g.actor, data)
+            attachments.receive(schema, request, data)
+            preview = _preview(item, data)  # None: the step sends no reply
+            confirmed = preview is None or (not wants_preview
+                                            and seen == _digest(preview))
+            if confirmed:
+                target = db.attempt(once, lambda: _completed(item, data))
         except FormValidationError as exc:
-            errors = exc.field_errors
+            errors, preview = exc.field_errors, None
         except TaskConflict:
             flash(_("This task is no longer open: someone completed it first."), "warning")
             return redirect(url_for("inbox.index"))
         except PermissionDenied:
             abort(403)
         except KefuError as exc:
-            problem = str(exc)
+            problem, preview = str(exc), None
         else:
-            flash(_("Done: %(task)s, case %(number)s.", task=item.title, number=item.case.number),
-                  "success")
-            return redirect(url_for("inbox.index"))
+            if confirmed:
+                return redirect(target)
+            if seen and not wants_preview:
+                notice = _("The text changed after your preview: check it again, then "
+                           "confirm.")
         item = _task(task_id)
-        values: dict[str, Any] = dict(request.form)
-        values.update(data)
-    else:
-        values = {}
-    rows, file = _case_so_far(item.case)
-    if request.method == "GET":
-        values = {k: v for k, v in file.data.items() if k in schema.get("properties", {})}
-    status = 422 if errors or problem else 200
+    (rows, steps), file = _case_so_far(item.case)
+    values = {**engine.steps.form_values(schema, item.spec_name, file.data, file.submissions),
+              **typed}
     return render_template(
         "tasks/task.html", item=item, case=item.case, schema=schema,
         fields=fields_for(schema, values, errors, zone()), top_errors=form_errors(errors, schema),
-        problem=problem, rows=rows, titles=titles(item.case.process_version_id),
-        due=due(item.due_at), held=item.assignee == g.actor.username), status
+        problem=problem, notice=notice, rows=rows, steps=steps,
+        titles=titles(item.case.process_version_id), due=due(item.due_at),
+        held=item.assignee == g.actor.username, preview=preview,
+        reply_digest=_digest(preview) if preview else "",
+        sends_reply=engine.reply_preview.sends_reply(db.kefu(), db.session(), item.id),
+    ), 422 if errors or problem else 200
+
+
+def _completed(item: Any, data: dict[str, Any]) -> str:
+    """Complete the task; where the person goes next."""
+    engine.complete_task(db.kefu(), db.session(), item.id, g.actor, data)
+    flash(_("Done: %(task)s, case %(number)s.", task=item.title, number=item.case.number),
+          "success")
+    return url_for("inbox.index")
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -146,6 +180,9 @@ def start_list() -> Any:
 @bp.route("/start/<process_id>", methods=["GET", "POST"])
 @login_required
 def start(process_id: str) -> Any:
+    repeated = earlier_result()
+    if repeated is not None:
+        return repeated
     session = db.session()
     try:
         version, first = engine.catalog.first_task_of(db.kefu(), session, process_id)
@@ -160,7 +197,8 @@ def start(process_id: str) -> Any:
     if request.method == "POST":
         data = parse(schema, request.form, zone())
         try:
-            case = db.attempt(engine.start_case, db.kefu(), session, process_id, g.actor, data)
+            attachments.receive(schema, request, data)
+            target = db.attempt(once, lambda: _started(process_id, data))
         except FormValidationError as exc:
             errors = exc.field_errors
         except PermissionDenied:
@@ -168,15 +206,21 @@ def start(process_id: str) -> Any:
         except KefuError as exc:
             problem = str(exc)
         else:
-            flash(_("Case %(number)s registered.", number=case.number), "success")
-            return redirect(url_for("cases.receipt", number=case.number)
-                            if _has_receipt(case) else url_for("cases.show", number=case.number))
+            return redirect(target)
         values = {**dict(request.form), **data}
     status = 422 if errors or problem else 200
     return render_template(
         "tasks/start.html", version=version, first=first, schema=schema,
         fields=fields_for(schema, values, errors, zone()), top_errors=form_errors(errors, schema),
         problem=problem), status
+
+
+def _started(process_id: str, data: dict[str, Any]) -> str:
+    """Start the case; where its receipt (or its page) is shown."""
+    case = engine.start_case(db.kefu(), db.session(), process_id, g.actor, data)
+    flash(_("Case %(number)s registered.", number=case.number), "success")
+    return url_for("cases.receipt", number=case.number) if _has_receipt(case) \
+        else url_for("cases.show", number=case.number)
 
 
 def _has_receipt(case: Any) -> bool:

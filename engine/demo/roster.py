@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.calendar import WorkingCalendar
+from engine.calendar_store import calendar_for, shift_holiday
 from engine.config import Settings
 from engine.persistence.models import Person, PersonRole
 from engine.persistence.roster_models import Shift, ShiftAssignment
@@ -45,7 +46,7 @@ def rotation_groups(session: Session) -> list[tuple[Person, list[Person]]]:
 
 
 def generate_roster(session: Session, first: date, last: date, *, tz: ZoneInfo,
-                    min_staff: int = MIN_STAFF) -> int:
+                    min_staff: int = MIN_STAFF, calendar: WorkingCalendar | None = None) -> int:
     """Add the day and night shifts of `first`..`last` (inclusive) that do not exist yet;
     returns how many were added."""
     if last < first:
@@ -55,7 +56,7 @@ def generate_roster(session: Session, first: date, last: date, *, tz: ZoneInfo,
         return 0
     existing = {(day, kind) for day, kind in session.execute(
         select(Shift.day, Shift.kind).where(Shift.day >= first, Shift.day <= last))}
-    calendar = WorkingCalendar(tz=tz)
+    calendar = calendar or WorkingCalendar(tz=tz)
     created = 0
     day = first
     while day <= last:
@@ -76,11 +77,9 @@ def _shift(day: date, kind: str, begins: time, tz: ZoneInfo, calendar: WorkingCa
            min_staff: int, leader: Person, team: list[Person]) -> Shift:
     starts = datetime.combine(day, begins, tz)
     ends = (starts.astimezone(UTC) + SHIFT_LENGTH).astimezone(tz)
-    touched = {starts.date(), (ends - timedelta(microseconds=1)).date()}
-    holidays = [name for d in sorted(touched) if (name := calendar.holiday_name(d))]
+    holiday, name = shift_holiday(calendar, starts, ends)
     shift = Shift(day=day, kind=kind, starts_at=starts, ends_at=ends, min_staff=min_staff,
-                  is_public_holiday=bool(holidays),
-                  holiday_name=holidays[0] if holidays else None)
+                  is_public_holiday=holiday, holiday_name=name)
     shift.assignments = [ShiftAssignment(person=leader, duty="leader", origin="regular")] + [
         ShiftAssignment(person=member, duty="staff", origin="regular") for member in team]
     return shift
@@ -93,4 +92,5 @@ def load_demo_roster(session: Session, settings: Settings, now: datetime) -> int
     first = now.astimezone(tz).date().replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
     last = following.replace(day=month_calendar.monthrange(following.year, following.month)[1])
-    return generate_roster(session, first, last, tz=tz)
+    return generate_roster(session, first, last, tz=tz,
+                           calendar=calendar_for(session, settings))

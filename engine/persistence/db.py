@@ -6,8 +6,10 @@ command) opens one unit of work here and it commits or rolls back in one place.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -21,6 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.persistence.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+_AFTER_COMMIT = "kefu_after_commit"
+_READ_ONLY = "kefu_read_only"
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -36,6 +41,14 @@ class Database:
             event.listen(self.engine, "checkout", partial(_ping_if_idle, self.engine.dialect))
             event.listen(self.engine, "checkin", _note_checkin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        read_options: dict[str, object] = {_READ_ONLY: True}
+        if self.is_postgres:
+            read_options["postgresql_readonly"] = True
+        self._read_sessions = sessionmaker(self.engine.execution_options(**read_options),
+                                           expire_on_commit=False)
+        #: Put into every session's `info` (the history key, engine.kefu): any unit of
+        #: work on this database, however it is opened, signs history the same way.
+        self.session_info: dict[str, object] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -46,10 +59,28 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One unit of work: committed if the block finishes, rolled back if it raises."""
-        with self._sessions() as session, session.begin():
-            yield session
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """One unit of work: committed if the block finishes, rolled back if it raises.
+
+        A read-only unit (a page that only shows) takes no write lock, so on SQLite it never
+        queues behind a person's step; writing in it is an error, and what it must record
+        goes through `write_after`. Callbacks registered with `after_commit` run once the
+        unit has committed, outside any transaction: that is where other threads may be
+        woken without waiting on this unit's locks.
+        """
+        factory = self._read_sessions if read_only else self._sessions
+        with factory() as session:
+            session.info["kefu_database"] = self
+            session.info[_READ_ONLY] = read_only
+            session.info.update(self.session_info)
+            with session.begin():
+                yield session
+            callbacks = session.info.pop(_AFTER_COMMIT, [])
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # what was committed stays committed; the callback's own
+                log.exception("after-commit callback %r failed", callback)  # failure is logged
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration (Alembic), as `kefu init` does."""
@@ -60,6 +91,52 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Call `callback` after the outermost commit of the unit of work `session` belongs to,
+    outside its transaction; never if it rolls back. A savepoint's release is not a commit
+    (SQLAlchemy's own after_commit event fires at both)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+class CommitSignal:
+    """Callbacks of this process, per database, called once after each unit of work that
+    raised the signal has committed (the in-process timer worker is woken this way when
+    deadlines or outgoing notifications change). Callbacks must not block."""
+
+    def __init__(self, name: str) -> None:
+        self._key = f"kefu_signal_{name}"
+        self._listeners: weakref.WeakKeyDictionary[Database, list[Callable[[], None]]] = \
+            weakref.WeakKeyDictionary()
+
+    def connect(self, database: Database, callback: Callable[[], None]) -> None:
+        self._listeners.setdefault(database, []).append(callback)
+
+    def disconnect(self, database: Database, callback: Callable[[], None]) -> None:
+        callbacks = self._listeners.get(database, [])
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    def raise_after_commit(self, session: Session, database: Database) -> None:
+        callbacks = self._listeners.get(database, [])
+        if callbacks and not session.info.get(self._key):
+            session.info[self._key] = True
+            after_commit(session, lambda: [callback() for callback in list(callbacks)])
+
+
+def write_after(session: Session, write: Callable[[Session], None]) -> None:
+    """Run `write` in this unit of work, or, if it is read-only, in a unit of its own right
+    after it commits: a page that only shows still records who saw what (C12)."""
+    if not session.info.get(_READ_ONLY):
+        write(session)
+        return
+    database: Database = session.info["kefu_database"]
+
+    def run() -> None:
+        with database.session() as writer:
+            write(writer)
+    after_commit(session, run)
 
 
 def alembic_config(url: str) -> Config:
@@ -109,6 +186,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
 
 
 def _sqlite_begin_immediate(connection) -> None:  # noqa: ANN001
-    # A unit of work takes the write lock up front, so two writers queue instead of one
-    # failing half-way with "database is locked" after both have read.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A unit of work that writes takes the write lock up front, so two writers queue instead
+    # of one failing half-way with "database is locked" after both have read. A read-only
+    # one takes none (WAL lets it read beside a writer) and SQLite refuses its writes.
+    read_only = bool(connection.get_execution_options().get(_READ_ONLY))
+    if connection.info.get(_READ_ONLY) != read_only:
+        connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+        connection.info[_READ_ONLY] = read_only
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

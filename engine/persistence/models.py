@@ -52,7 +52,7 @@ class WorkflowState(TypeDecorator[str]):
     SQLite allows): every save rewrites the state, and writing a long case's 45 kB of text
     cost 1.5 ms of a step where its 7 kB compressed cost 0.2 ms (level 1: 0.14 ms to
     compress, 0.07 ms to expand). PostgreSQL compresses it itself (lz4, `STATE_LZ4`). A row
-    still holding text (written before migration 0007_scale) reads as it is."""
+    still holding text (written before migration 0011_scale) reads as it is."""
 
     impl = Text
     cache_ok = True
@@ -92,6 +92,8 @@ class Person(Base):
     skill_level: Mapped[int | None] = mapped_column(Integer)
     shift_leader_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: Where e-mail notifications go (engine.notifications); none: no e-mail.
+    email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(default=True)
 
     roles: Mapped[list[PersonRole]] = relationship(
@@ -238,6 +240,9 @@ class HistoryRecord(Base):
     data: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: Which history key signed `hash` (engine.history.key_id); NULL: an unkeyed record
+    #: from before keyed history, sealed by `kefu init`.
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class SmsMessage(Base):
@@ -276,3 +281,6 @@ class PurgeRecord(Base):
     purged_by: Mapped[str] = mapped_column(String(60))
     history_count: Mapped[int]
     history_head: Mapped[str] = mapped_column(String(64))
+    #: HMAC with the history key (engine.history.purge_signature): a purge record cannot be
+    #: made up to excuse a deleted case by someone without the key.
+    signature: Mapped[str | None] = mapped_column(String(64))

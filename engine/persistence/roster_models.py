@@ -125,3 +125,18 @@ class LeaveRecord(Base):
     certificate_required: Mapped[bool] = mapped_column(default=False)
     certificate_due: Mapped[datetime | None]
     certificate_received_at: Mapped[datetime | None]
+
+
+class RosterRequest(Base):
+    """A leave or swap case's claim on one person's shift while the case runs: a second
+    request for the same person and shift is refused while the first is pending."""
+
+    __tablename__ = "roster_request"
+    __table_args__ = (Index("ix_roster_request_person_shift", "person_id", "shift_id"),
+                      Index("ix_roster_request_case", "case_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # leave | swap
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    shift_id: Mapped[int] = mapped_column(ForeignKey("shift.id", ondelete="CASCADE"))

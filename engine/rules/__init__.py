@@ -135,4 +135,4 @@ def refuse_if(breaches: list[Breach]) -> None:
 
 
 # Importing the operator modules registers them (engine.operators.REGISTRY).
-from engine.rules import common, leave, report, swap  # noqa: E402, F401
+from engine.rules import common, leave, leave_deadlines, report, swap  # noqa: E402, F401

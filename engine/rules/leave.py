@@ -2,12 +2,13 @@
 made and again at the final approval, and the approved leave written into the roster.
 
 Who approves (L2, L3) is the process's own business: processes/leave.bpmn walks the levels
-and the DMN table leave_approval.dmn says where the chain ends.
+and the DMN table leave_approval.dmn says where the chain ends. Its first level is the
+employee's own shift leader (逐级, no 交叉请假: docs/routing.md), due before the shift.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,13 +16,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from engine import history, roster
-from engine.calendar import WorkingCalendar, calendar_from_settings
+from engine.calendar import WorkingCalendar
+from engine.calendar_store import calendar_for, flag_uncovered
 from engine.config import Settings
 from engine.errors import FormValidationError
 from engine.operators import OperatorContext, operator
 from engine.persistence.models import Person
 from engine.persistence.roster_models import LeaveRecord, ShiftAssignment
 from engine.rules import Breach, RuleViolation, refuse_if
+from engine.rules.claims import claim, refuse_overlaps
 from engine.rules.common import (
     day_en,
     day_zh,
@@ -34,6 +37,7 @@ from engine.rules.common import (
     tz_of,
     who,
 )
+from engine.rules.leave_deadlines import endorse_times
 
 KINDS = {
     "general_personal": ("一般事假", "general personal leave"),
@@ -92,14 +96,14 @@ def read_request(session: Session, tz: ZoneInfo, data: dict[str, Any]) -> LeaveR
                                                      "can be an emergency"]})
         asked_at = min(asked_at, parse_moment(data.get("phoned_at"), "phoned_at", tz))
     certificate = None
-    if data.get("has_certificate"):
+    if data.get("certificate_file") or data.get("has_certificate"):  # the file; older: a box
         certificate = (parse_day(data.get("certificate_from"), "certificate_from"),
                        parse_day(data.get("certificate_to"), "certificate_to"))
     return LeaveRequest(employee, requester, kind, start, end, asked_at, emergency, certificate)
 
 
 def assess(session: Session, settings: Settings, tz: ZoneInfo, req: LeaveRequest,
-           requester_view: bool = True) -> Assessment:
+           requester_view: bool = True, case_id: int | None = None) -> Assessment:
     """Check L4–L8 against the roster as it is now; raises RuleViolation naming every
     broken rule, or returns what the approvers need to see (L1 lateness, L5 certificate)."""
     assignments = roster.assignments_of(session, req.employee, req.start, req.end)
@@ -111,12 +115,14 @@ def assess(session: Session, settings: Settings, tz: ZoneInfo, req: LeaveRequest
         raise FormValidationError({"start": [f"已有获批的请假 / already on approved leave: "
                                              f"{taken[0][1]}"]})
     you = who(req.employee, requester_view and req.employee.id == req.requester.id)
+    refuse_overlaps(session, req.employee, [a.shift for a in assignments], "leave", case_id,
+                    you)
     breaches = _in_person(req, requester_view) + _emergency_recorder(req)
     if not req.emergency:  # an emergency cannot be asked ahead; it is phoned in (L5)
         breaches += _night_shifts(req, assignments, settings, tz, you)
         breaches += _holiday_shifts(req, assignments, settings, tz, you)
     breaches += _swap_shifts(assignments, you)
-    calendar = working_calendar(settings, tz)
+    calendar = calendar_for(session, settings)
     days = _days(assignments, req, calendar)
     if assignments:
         first_day, last_day = assignments[0].shift.day, assignments[-1].shift.day
@@ -241,12 +247,6 @@ def _days(assignments: list[ShiftAssignment], req: LeaveRequest, calendar: Worki
     return round(calendar.working_time_between(req.start, req.end) / working_day, 2)
 
 
-def working_calendar(settings: Settings, tz: ZoneInfo) -> WorkingCalendar:
-    """The centre's working days and hours (for staff who are not on the roster)."""
-    configured = getattr(settings, "working_calendar", None) or {}
-    return replace(calendar_from_settings(configured), tz=tz)
-
-
 def _first_day_back(session: Session, req: LeaveRequest, calendar: WorkingCalendar) -> datetime:
     """L5: the certificate reaches the shift leader during the first shift back."""
     back = roster.next_shift_after(session, req.employee, req.end)
@@ -310,15 +310,42 @@ def _summary(req: LeaveRequest, result: Assessment, tz: ZoneInfo) -> dict[str, A
 @operator("kefu.check_leave")
 def check_leave(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """At the request: L4–L8 refuse, L1 flags, L5 sets the certificate, and the endorser
-    is the shift leader on duty now (else the employee's own leader, L2)."""
-    tz = tz_of(context)
-    req = read_request(context.session, tz, task.data)
-    result = assess(context.session, context.kefu.settings, tz, req)
-    endorser = roster.shift_leader_on_duty(context.session, context.kefu.clock.now(),
-                                           req.employee)
-    out = {**_summary(req, result, tz), "endorser": endorser.username if endorser else None}
+    is the employee's own shift leader (L2, docs/routing.md), due before the shift."""
+    tz, session, now = tz_of(context), context.session, context.kefu.clock.now()
+    settings = context.kefu.settings
+    req = read_request(session, tz, task.data)
+    result = assess(session, settings, tz, req, case_id=context.case.id)
+    routing = roster.route(session, req.employee, shifts=[a.shift for a in result.assignments],
+                           own_first=True)
+    if routing.fallback:
+        history.append(session, context.case, at=now, actor="system", action="routed",
+                       task_spec="endorse", data={"rule": "L2", **routing.as_dict()})
+    note = _calendar_note(context, req, result, task)
+    if note:
+        result.notes.append(note)
+    claim(session, context.case, req.employee, [a.shift for a in result.assignments], "leave")
+    begins = result.assignments[0].shift.starts_at if result.assignments else req.start
+    out = {**_summary(req, result, tz),
+           "endorser": routing.person.username if routing.person else None,
+           "endorser_via": routing.via,
+           **endorse_times(settings, begins, now, emergency=req.emergency)}
     task.data.update(out)
     return out
+
+
+def _calendar_note(context: OperatorContext, req: LeaveRequest, result: Assessment,
+                   task: Any) -> str | None:
+    """L7 asks the official schedule; days it does not cover are flagged on the case."""
+    calendar = calendar_for(context.session, context.kefu.settings)
+    days = sorted({d for a in result.assignments for d in (
+        a.shift.starts_at.astimezone(calendar.tz).date(),
+        (a.shift.ends_at - timedelta(microseconds=1)).astimezone(calendar.tz).date())})
+    if not days:
+        days = [req.start.astimezone(calendar.tz).date()]
+    gaps = [d for d in days if not calendar.covered(d)]
+    return flag_uncovered(context.session, context.case, calendar, context.kefu.clock.now(),
+                          gaps, ("L7 节假日检查", "the L7 public-holiday check"),
+                          task.task_spec.bpmn_id)
 
 
 @operator("kefu.record_leave")
@@ -332,7 +359,8 @@ def record_leave(context: OperatorContext, task: Any, params: dict[str, Any]) ->
         raise RuleViolation([Breach("L2", f"{you[0]}不能审批自己的请假",
                                     f"{you[1]} may not approve their own leave",
                                     {"approvers": approvers})])
-    result = assess(session, context.kefu.settings, tz, req, requester_view=False)
+    result = assess(session, context.kefu.settings, tz, req, requester_view=False,
+                    case_id=context.case.id)
     record = LeaveRecord(
         case_id=context.case.id, case_number=context.case.number, person_id=req.employee.id,
         kind=req.kind, starts_at=req.start, ends_at=req.end, days=result.days,

@@ -59,13 +59,23 @@ def route_report(context: OperatorContext, task: Any, params: dict[str, Any]) ->
     if data.get("category") == SHIFT_LEADER_ONLY and target > LEVELS.index("shift_leader"):
         breaches.append(_trouble_breach())
     refuse_if(breaches)
-    leader = None
+    leader = direct_leader = None
     if LEVELS[direct] == "shift_leader":
-        leader = roster.shift_leader_on_duty(session, context.kefu.clock.now(), reporter)
+        # Q2: a report now goes to the leader of the shift on duty; Q3: the after-the-fact
+        # report goes to the reporter's own (direct) leader. Both by engine.roster.route.
+        now = context.kefu.clock.now()
+        on_duty = roster.route(session, reporter, at=now)
+        own_chain = roster.route(session, reporter, at=now, own_first=True)
+        leader, direct_leader = on_duty.person, own_chain.person
+        for rule, routing in (("Q2", on_duty), ("Q3", own_chain)):
+            if routing.fallback and (rule == "Q2" or target > direct):
+                history.append(session, context.case, at=now, actor="system",
+                               action="routed", task_spec=task.task_spec.bpmn_id,
+                               data={"rule": rule, **routing.as_dict()})
     out = {
         "reporter": reporter.username, "reporter_name": reporter.name,
         "reporter_level": LEVELS[own], "direct_role": LEVELS[direct],
-        "direct_leader": leader.username if leader else None,
+        "direct_leader": direct_leader.username if direct_leader else None,
         "first_level": LEVELS[target], "skipped": target > direct,
         "shift_leader_user": leader.username if leader else None,
         "trail": [], "objection": "",

@@ -12,12 +12,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import history, roster
+from engine.calendar_store import calendar_for, flag_uncovered
 from engine.config import Settings
 from engine.errors import FormValidationError
 from engine.operators import OperatorContext, operator
 from engine.persistence.models import Person
 from engine.persistence.roster_models import SHIFT_KINDS, Shift, ShiftAssignment, SwapRecord
 from engine.rules import Breach, RuleViolation, refuse_if
+from engine.rules.claims import claim, refuse_overlaps
 from engine.rules.common import MONTHS_EN, hours, ordinal, parse_day, person_named, who
 
 JOB_TYPES = {"hotline": ("热线", "hotline"), "vip": ("VIP 专席", "VIP"),
@@ -40,9 +42,11 @@ class SwapPlan:
         return f"{self.mine.shift.day:%Y-%m}"
 
 
-def read_plan(session: Session, data: dict[str, Any], now: datetime) -> SwapPlan:
-    """The swap the form asks for; anything that names no real rostered shift is a form
-    error on the field that named it."""
+def read_plan(session: Session, data: dict[str, Any], now: datetime,
+              case_id: int | None = None) -> SwapPlan:
+    """The swap the form asks for; anything that names no real rostered shift, or a shift
+    that another pending leave or swap of the same person asks about, is a form error on
+    the field that named it."""
     requester = person_named(session, data.get("request_by") or data.get("started_by"),
                              "request_by")
     counterpart = person_named(session, data.get("counterpart"), "counterpart")
@@ -59,6 +63,9 @@ def read_plan(session: Session, data: dict[str, Any], now: datetime) -> SwapPlan
     if roster.assignment_on(session, theirs.shift, requester) is not None:
         raise FormValidationError({"their_shift_date": ["你已在对方的班次上 / you already "
                                                         "work that shift"]})
+    refuse_overlaps(session, requester, [mine.shift], "swap", case_id, who(requester, True))
+    refuse_overlaps(session, counterpart, [theirs.shift], "swap", case_id,
+                    who(counterpart, False))
     return SwapPlan(requester, counterpart, mine, theirs)
 
 
@@ -94,6 +101,7 @@ def check_swap(session: Session, settings: Settings, plan: SwapPlan,
     for person, gives, takes, view in parties:
         breaches += _consecutive(session, settings, person, gives, takes, view)
     breaches += _like_for_like(settings, plan)
+    breaches += _leading_slots(plan)
     breaches += _holidays(plan)
     breaches += _staffing(plan)
     return breaches
@@ -172,6 +180,25 @@ def _like_for_like(settings: Settings, plan: SwapPlan) -> list[Breach]:
     return out
 
 
+def _leading_slots(plan: SwapPlan) -> list[Breach]:
+    """S4 (like for like) for a shift's leading slot: only a holder of the shift_leader
+    role may take it over, or the shift would be led by someone who is not a leader."""
+    out = []
+    for gives, joining in ((plan.mine, plan.counterpart), (plan.theirs, plan.requester)):
+        if gives.duty != "leader" or "shift_leader" in joining.role_names:
+            continue
+        zh, en = roster.shift_label(gives.shift)
+        out.append(Breach(
+            "S4", f"{zh}由{gives.person.name}（{gives.person.staff_no}）任班长，{joining.name}"
+                  f"（{joining.staff_no}）不是班长，不能顶替班长岗位",
+            f"{gives.person.name} ({gives.person.staff_no}) leads {en}; {joining.name} "
+            f"({joining.staff_no}) does not hold the shift-leader role and cannot take the "
+            f"leading slot",
+            {"shift": [gives.shift.day.isoformat(), gives.shift.kind],
+             "leader": gives.person.username, "replacement": joining.username}))
+    return out
+
+
 def _holidays(plan: SwapPlan) -> list[Breach]:
     out = []
     for shift in (plan.mine.shift, plan.theirs.shift):
@@ -213,9 +240,17 @@ def _leaders(session: Session, plan: SwapPlan) -> dict[str, Any]:
 def check_swap_request(context: OperatorContext, task: Any,
                        params: dict[str, Any]) -> dict[str, Any]:
     """At the request: refuse with every broken rule, else name the two shift leaders."""
-    session = context.session
-    plan = read_plan(session, task.data, context.kefu.clock.now())
+    session, now = context.session, context.kefu.clock.now()
+    plan = read_plan(session, task.data, now, context.case.id)
     refuse_if(check_swap(session, context.kefu.settings, plan))
+    claim(session, context.case, plan.requester, [plan.mine.shift], "swap")
+    claim(session, context.case, plan.counterpart, [plan.theirs.shift], "swap")
+    calendar = calendar_for(session, context.kefu.settings)
+    gaps = sorted({d for shift in (plan.mine.shift, plan.theirs.shift)
+                   for d in calendar.uncovered_between(shift.starts_at, shift.ends_at)})
+    calendar_note = flag_uncovered(session, context.case, calendar, now, gaps,
+                                   ("S6 节假日检查", "the S6 public-holiday check"),
+                                   task.task_spec.bpmn_id)
     mine_zh, mine_en = roster.shift_label(plan.mine.shift)
     theirs_zh, theirs_en = roster.shift_label(plan.theirs.shift)
     out = {
@@ -227,7 +262,7 @@ def check_swap_request(context: OperatorContext, task: Any,
         "their_shift_label": f"{theirs_zh} / {theirs_en}", "swap_month": plan.month,
         "handover_due": min(plan.mine.shift.starts_at, plan.theirs.shift.starts_at).isoformat(),
         "title": f"换班 {plan.requester.name}（{mine_zh}）⇄ {plan.counterpart.name}（{theirs_zh}）",
-        **_leaders(session, plan),
+        **_leaders(session, plan), "calendar_note": calendar_note,
     }
     task.data.update(out)
     return out
@@ -237,11 +272,11 @@ def check_swap_request(context: OperatorContext, task: Any,
 def apply_swap(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """After the last approval: S1 and the rules again, then the roster changes at once."""
     session, now, data = context.session, context.kefu.clock.now(), task.data
-    plan = read_plan(session, data, now)
+    plan = read_plan(session, data, now, context.case.id)
     session.execute(select(ShiftAssignment).where(
         ShiftAssignment.id.in_([plan.mine.id, plan.theirs.id]))
         .with_for_update(of=ShiftAssignment).execution_options(populate_existing=True))
-    plan = read_plan(session, data, now)
+    plan = read_plan(session, data, now, context.case.id)
     approvers = [data.get("approve_requester_leader_by"), data.get("approve_counterpart_leader_by")]
     approvers = [a for a in approvers if a]
     breaches = _consent_and_approvals(plan, data, approvers)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
-from engine import history
+from engine import history, notifications
 from engine.deadlines import DUE, REMINDER, TIMER
 from engine.escalation import holder
 from engine.kefu import Kefu
@@ -65,7 +65,7 @@ def fire_due(kefu: Kefu, now: datetime | None = None, *, max_cases: int | None =
             log.exception("firing the deadlines of case id %s failed", case_id)
             result.failed += 1
             _postpone(kefu, case_id, now, exc)
-    with kefu.session() as session:
+    with kefu.session(read_only=True) as session:
         result.busy = _still_due(session, now)
     return result
 
@@ -115,7 +115,7 @@ def _fire_case(kefu: Kefu, session: Session, case_id: int, now: datetime) -> int
                            task_spec=row.spec_name, task_title=row.title,
                            data={"due_at": row.due_at.isoformat()})
         elif row.kind in (REMINDER, DUE):
-            _notify(session, case, row, now)
+            _notify(kefu, session, case, row, now)
     if timers_due is not None:
         refresh_timers(kefu, session, case, timers_due)
     else:
@@ -123,7 +123,7 @@ def _fire_case(kefu: Kefu, session: Session, case_id: int, now: datetime) -> int
     return len(rows)
 
 
-def _notify(session: Session, case: Case, row: Deadline, now: datetime) -> None:
+def _notify(kefu: Kefu, session: Session, case: Case, row: Deadline, now: datetime) -> None:
     """A reminder before the due time, or the notice that it has passed, to the holder."""
     item = session.get(TaskItem, row.task_id)
     to = holder(item) if item is not None else {}
@@ -133,6 +133,8 @@ def _notify(session: Session, case: Case, row: Deadline, now: datetime) -> None:
                    action="reminded" if row.kind == REMINDER else "overdue",
                    task_spec=row.spec_name, task_title=row.title,
                    data={"to": to, "due_at": due.isoformat() if due else None})
+    kind = notifications.REMINDER if row.kind == REMINDER else notifications.OVERDUE
+    notifications.notify(kefu, session, case, kind, to, row.title, task_id=row.task_id, due=due)
 
 
 def _postpone(kefu: Kefu, case_id: int, now: datetime, exc: Exception) -> None:

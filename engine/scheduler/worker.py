@@ -23,7 +23,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 
-from engine import deadlines
+from engine import deadlines, notifications
 from engine.kefu import Kefu
 from engine.scheduler.firing import Fired, fire_due
 
@@ -41,6 +41,17 @@ def fire_job(name: str) -> None:
     worker = _WORKERS.get(name)
     if worker is not None:
         worker.run()
+
+
+def deliver_job(name: str) -> None:
+    """APScheduler job: send the notifications that are due (engine.notifications), with
+    no transaction open while a channel is talked to."""
+    worker = _WORKERS.get(name)
+    if worker is not None:
+        try:
+            notifications.deliver_due(worker.kefu)
+        except Exception:  # the database is away: the next run tries again
+            log.exception("%s could not send notifications", name)
 
 
 def recheck_job(name: str) -> None:
@@ -63,6 +74,10 @@ class TimerWorker:
         self._listen = listen and kefu.db.is_postgres
         self._stopping = threading.Event()
         self._listener: threading.Thread | None = None
+        self._waker: threading.Thread | None = None
+        #: Wake-ups asked for and served (`wake`, `settle`).
+        self._wakes = threading.Condition()
+        self._wanted = self._served = 0
         self._lock = threading.Lock()
 
     @property
@@ -72,9 +87,18 @@ class TimerWorker:
     def start(self) -> Fired:
         """Fire everything already overdue (in due order), then keep firing on time."""
         _WORKERS[self.name] = self
-        deadlines.on_change(self.kefu.db, self.arm)
+        deadlines.on_change(self.kefu.db, self.wake)
+        self._waker = threading.Thread(target=self._wake_loop, daemon=True,
+                                       name=f"{self.name}-wake")
+        self._waker.start()
+        notifications.on_enqueued(self.kefu.db, self.deliver_soon)
         result = self.run(arm=False)
         self.scheduler.add_job(recheck_job, "interval", id=f"kefu-recheck-{self.name}",
+                               seconds=self.kefu.settings.timer_recheck_seconds,
+                               args=[self.name], replace_existing=True)
+        # Retries fall due by the clock, and another process's messages are not announced
+        # here: a slow periodic run sends those.
+        self.scheduler.add_job(deliver_job, "interval", id=f"kefu-deliver-{self.name}",
                                seconds=self.kefu.settings.timer_recheck_seconds,
                                args=[self.name], replace_existing=True)
         self.scheduler.start()
@@ -87,16 +111,46 @@ class TimerWorker:
 
     def stop(self) -> None:
         self._stopping.set()
-        deadlines.remove_listener(self.kefu.db, self.arm)
+        deadlines.remove_listener(self.kefu.db, self.wake)
+        with self._wakes:
+            self._wakes.notify_all()
+        notifications.remove_listener(self.kefu.db, self.deliver_soon)
         # A firing that is re-arming right now finishes first: APScheduler's shutdown holds
         # its job-store lock while it waits for running jobs, and re-arming needs that lock.
         with self._lock:
             pass
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
-        if self._listener is not None:
-            self._listener.join(timeout=5)
+        for thread in (self._listener, self._waker):
+            if thread is not None:
+                thread.join(timeout=5)
         _WORKERS.pop(self.name, None)
+
+    def wake(self) -> None:
+        """Re-arm soon, from the worker's own thread: called right after a commit that
+        changed deadlines, by the thread that committed, which must not wait for the
+        database on the worker's behalf (on SQLite that waited out a writer's lock)."""
+        with self._wakes:
+            self._wanted += 1
+            self._wakes.notify_all()
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until every wake-up asked for so far has re-armed the worker."""
+        with self._wakes:
+            return self._wakes.wait_for(lambda: self._served >= self._wanted, timeout)
+
+    def _wake_loop(self) -> None:
+        while True:
+            with self._wakes:
+                self._wakes.wait_for(lambda: self._wanted > self._served
+                                     or self._stopping.is_set())
+                if self._stopping.is_set():
+                    return
+                asked = self._wanted  # a burst of commits needs one re-arm
+            self.arm()
+            with self._wakes:
+                self._served = asked
+                self._wakes.notify_all()
 
     def run(self, *, arm: bool = True) -> Fired:
         """Fire what is due now; the job calls this at the armed time."""
@@ -115,6 +169,15 @@ class TimerWorker:
             self.arm(retry=result.busy)
         return result
 
+    def deliver_soon(self) -> None:
+        """After a commit that wrote notifications: send them now, in the scheduler's
+        thread, so the request or firing that wrote them does not wait for a channel."""
+        if self._stopping.is_set() or not self.scheduler.running:
+            return
+        self.scheduler.add_job(deliver_job, "date", id=f"kefu-deliver-now-{self.name}",
+                               args=[self.name], run_date=datetime.now(UTC),
+                               replace_existing=True)
+
     def arm(self, *, retry: bool = False) -> datetime | None:
         """Point the date job at the earliest pending due time; safe to call from any thread."""
         if self._stopping.is_set():
@@ -124,7 +187,7 @@ class TimerWorker:
             if self._stopping.is_set():  # stop() began while this waited for the lock
                 return None
             try:
-                with self.kefu.session() as session:
+                with self.kefu.session(read_only=True) as session:
                     due = deadlines.next_due(session)
             except Exception:  # the database is away: the re-check job tries again
                 log.exception("%s could not read the next due time", self.name)

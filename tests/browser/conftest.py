@@ -1,25 +1,19 @@
-"""A real server and a real browser: Kefu on a fresh SQLite database set up the way
-`kefu init --demo` does it, served by Werkzeug on 127.0.0.1, driven by Playwright with
-Debian's chromium (`.ci/run` installs it; Playwright cannot download browsers here)."""
+"""The shipped product and a real browser: `kefu init --demo` and `kefu serve` (waitress with
+its timer worker) started as processes on a free port, as the README says, driven by
+Playwright with Debian's chromium (`.ci/run` installs it; Playwright cannot download
+browsers here)."""
 
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner
-from werkzeug.serving import make_server
 
-from engine import FixedClock, Kefu, Settings
-from engine.persistence.db import Database
-from web import create_app
-from web.cli import main
+from tests.served.conftest import START
+from tests.served.driver import served
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -37,22 +31,11 @@ playwright = pytest.importorskip("playwright.sync_api",
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("kefu-browser")
-    url = f"sqlite:///{folder / 'kefu.sqlite3'}"
-    env = {"KEFU_PROCESSES_DIR": str(ROOT / "processes"), "KEFU_FORMS_DIR": str(ROOT / "forms")}
-    result = CliRunner().invoke(main, ["--database-url", url, "init", "--demo"], env=env)
-    assert result.exit_code == 0, result.output
-    clock = FixedClock(datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
-    settings = Settings(database_url=url, processes_dir=ROOT / "processes",
-                        forms_dir=ROOT / "forms")
-    kefu = Kefu(settings, clock=clock, database=Database(url))
-    app = create_app({"SECRET_KEY": "browser-test"}, kefu=kefu)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield {"base": f"http://127.0.0.1:{httpd.server_port}", "kefu": kefu, "clock": clock}
-    httpd.shutdown()
-    thread.join(timeout=10)
-    kefu.db.dispose()
+    with served(folder, f"sqlite:///{folder / 'kefu.sqlite3'}", START) as running:
+        yield {"base": running.base, "clock": running.clock, "served": running}
+    log = running.log_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert "database is locked" not in log, log[-3000:]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import Kefu, hash_password
+from engine import Kefu, hash_password, signin
 from engine.persistence.models import Person
 from web import create_app
 
@@ -64,10 +64,11 @@ class Auth:
     def as_user(self, username: str) -> None:
         """Be `username` without the (slow) password check: for tests about other things."""
         with self.kefu.session() as s:
-            person_id = s.scalar(select(Person.id).where(Person.username == username))
+            person = s.scalars(select(Person).where(Person.username == username)).one()
+            sid = signin.open_session(s, person, "127.0.0.1", self.kefu.clock.now())
         with self.client.session_transaction() as session:
             session.clear()
-            session["uid"] = person_id
+            session["sid"] = sid
             session["csrf"] = "test-csrf-token"
             session.permanent = True
 
@@ -99,3 +100,20 @@ def form(data: dict[str, Any]) -> dict[str, str]:
             return "\n".join(str(v) for v in value)
         return str(value)
     return {key: one(value) for key, value in data.items()}
+
+
+def reply_digest(html: str) -> str | None:
+    """The digest of the reply a reply step's preview shows, if it shows one."""
+    found = re.search(r'name="reply_digest" value="([0-9a-f]+)"', html)
+    return found.group(1) if found else None
+
+
+def submit_task(auth: Auth, task_id: str, data: dict[str, Any]) -> Any:
+    """Complete a task as a person does: a reply step (C7) shows what would be sent, and
+    is sent when the person confirms that text."""
+    response = auth.post(f"/tasks/{task_id}", form(data))
+    digest = reply_digest(response.get_data(as_text=True)) if response.status_code == 200 \
+        else None
+    if digest is None:
+        return response
+    return auth.post(f"/tasks/{task_id}", {**form(data), "reply_digest": digest})

@@ -142,4 +142,5 @@ def test_C9_case_page_shows_the_escalation_level_it_reached(
     assert "升级级别" not in text_of(client.get(f"/cases/{number}"))
     clock.advance(hours=49)
     engine.fire_due(deployed, clock.now())
+    auth.as_user("agent01")  # two days later the idle session has ended: a new one
     assert "升级级别 二级：部门经理" in text_of(client.get(f"/cases/{number}"))

@@ -27,7 +27,7 @@ from tests.complaints import (
     open_tasks,
     register,
 )
-from tests.web.conftest import form
+from tests.web.conftest import form, submit_task
 
 ORG = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))["people"]
 EVERYONE = sorted(p["username"] for p in ORG)
@@ -112,7 +112,7 @@ def check_matrix(client, auth, kefu, item: TaskItem, data: dict | None) -> None:
     assert after is not None and after.assignee is None  # nobody refused changed anything
     if data is not None:
         auth.as_user(sorted(offered_to)[0])
-        assert auth.post(f"/tasks/{item.id}", form(data)).status_code == 302
+        assert submit_task(auth, item.id, data).status_code == 302
 
 
 @pytest.mark.parametrize("step", sorted(OFFERED))

@@ -30,10 +30,11 @@ from tests.web.conftest import form
 from tests.web.test_role_matrix import ORG, _user_tasks, check_matrix, expected
 
 ON_DUTY = "leader04"  # the demo roster's leader of the day shift at the test clock
+OWN = "leader01"  # agent01's own team leader: L2 and Q3 go up one's own chain (docs/routing.md)
 
 #: leave step -> who may do it, for agent01's leave of the day shift of 25 November.
 LEAVE_OFFERED = {
-    "endorse": {ON_DUTY},              # L2: the shift leader on duty, by the roster
+    "endorse": {OWN},                  # L2: the employee's own shift leader (no 交叉请假)
     "approve_cs_head": {"cshead"},     # L2, L3: the CS head, up to one day
     "approve_director": {"director"},  # L3: the centre director, over one day
     "certificate": {"agent01"},        # L5: the sick employee, not who asked for them (L4)
@@ -53,7 +54,7 @@ REPORT_OFFERED = {
     "handle_cs_head": {"cshead"},           # Q2: then the CS head
     "handle_director": {"director"},        # Q2: then the centre director
     "acknowledge": {"agent01"},             # Q4: the reporter carries the instruction out
-    "after_report_shift_leader": {ON_DUTY},  # Q3: the skipped direct leader is told
+    "after_report_shift_leader": {OWN},  # Q3: the skipped direct (own) leader is told
     "after_report_cs_head": {"cshead"},     # Q3: a shift leader skipped the CS head
 }
 
@@ -66,7 +67,7 @@ EMERGENCY = {"category": "safety", "emergency": True, "escalate_to": "center_dir
              "emergency_reason": "机房冒烟"}
 
 #: The path through each process, in order: (step, who does it, data).
-LEAVE_PATH = [("endorse", ON_DUTY, ENDORSE), ("approve_cs_head", "cshead", LEAVE_APPROVE),
+LEAVE_PATH = [("endorse", OWN, ENDORSE), ("approve_cs_head", "cshead", LEAVE_APPROVE),
               ("approve_director", "director", DIRECTOR)]
 SWAP_PATH = [("consent", "agent07", AGREE), ("approve_requester_leader", "leader01", SWAP_APPROVE),
              ("approve_counterpart_leader", "leader03", SWAP_APPROVE)]
@@ -229,7 +230,7 @@ def test_L5_the_shift_leader_on_duty_records_a_phoned_emergency_through_the_web(
     assert auth.post("/start/leave", form(emergency)).status_code == 302
     [number] = _cases(rostered, "leave")
     assert [(t.spec_name, t.candidate_user) for t in open_tasks(rostered, number)] == [
-        ("endorse", "leader03")]
+        ("endorse", OWN)]  # L2: agent01's own leader endorses what leader03 recorded
 
 
 def test_Q2_a_shift_leader_reports_to_the_cs_head_through_the_web(client, auth,

@@ -15,6 +15,35 @@ document.addEventListener("DOMContentLoaded", function () {
     box.scrollLeft = Math.max(0, (bbox.x - view.x) * scale - box.clientWidth / 2);
     box.scrollTop = Math.max(0, (bbox.y - view.y) * scale - box.clientHeight / 2);
   });
+  // One click, one action: a form is sent once; its button says it is working. The server
+  // also answers a repeat with the first result (web/once.py), for retries JS cannot see.
+  document.querySelectorAll('form[method="post"]').forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.sent) { event.preventDefault(); return; }
+      form.dataset.sent = "1";
+      var pressed = event.submitter || form.querySelector('button[type="submit"]');
+      form.querySelectorAll('button[type="submit"]').forEach(function (button) {
+        button.setAttribute("aria-disabled", "true");
+        button.classList.add("working");
+      });
+      if (pressed && document.body.dataset.working) {
+        pressed.dataset.label = pressed.textContent;
+        pressed.textContent = document.body.dataset.working;
+      }
+    });
+  });
+  // A page restored by the browser's back button can be sent again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll('form[data-sent]').forEach(function (form) {
+      delete form.dataset.sent;
+      form.querySelectorAll("button.working").forEach(function (button) {
+        button.removeAttribute("aria-disabled");
+        button.classList.remove("working");
+        if (button.dataset.label) { button.textContent = button.dataset.label; }
+      });
+    });
+  });
   // Focus the first field with an error, so a keyboard or phone user lands on it.
   var firstError = document.querySelector(".has-error input, .has-error select, .has-error textarea");
   if (firstError) { firstError.focus(); }

@@ -1,7 +1,7 @@
 """case_record.workflow_state zlib-compressed on SQLite (see models.WorkflowState)
 
-Revision ID: 0007_scale
-Revises: 0006_inbox_order
+Revision ID: 0011_scale
+Revises: 0010_rules
 Create Date: 2026-12-01 21:30:00
 """
 import zlib
@@ -9,8 +9,8 @@ import zlib
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_scale'
-down_revision = '0006_inbox_order'
+revision = '0011_scale'
+down_revision = '0010_rules'
 branch_labels = None
 depends_on = None
 
