@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.orm import Session, defer, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -90,7 +90,8 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
 def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
                   data: dict[str, Any]) -> Case:
     """Validate the form data, complete the task and run the engine to the next wait."""
-    case = _lock_case(session, task_id)
+    # A worker that keeps no workflows live reads the state with the lock (one round trip).
+    case = _lock_case(session, task_id, with_state=kefu.live.size == 0)
     items = session.connection().execute(_CASE_TASK_ROWS, {"case_id": case.id}).all()
     item = next((i for i in items if i.id == task_id), None)
     if item is None:
@@ -235,8 +236,10 @@ def _workflow_to_run(kefu: Kefu, session: Session, case: Case,
     engine attached before anything runs (a user task's pre- and post-scripts too)."""
     workflow = kefu.live.take(case)
     if workflow is None:
-        # Read under the row lock: a copy loaded earlier in this session may be stale.
-        stored = session.scalar(select(Case.workflow_state).where(Case.id == case.id))
+        # Read under the row lock (by the lock itself, or now): a copy loaded earlier in
+        # this session may be stale.
+        stored = case.workflow_state if inspect(case).info.get(_STATE_LOCKED) else \
+            session.scalar(select(Case.workflow_state).where(Case.id == case.id))
         workflow = load_workflow(stored, loaded.spec, loaded.subprocess_specs)
     workflow.script_engine = _script_engine(kefu, session, case)
     return workflow
@@ -258,10 +261,12 @@ def case_data(workflow: BpmnWorkflow, where: Frontier | None = None) -> dict[str
 
 
 #: Built once, with bound values: building a statement cost more than running it.
-_LOCK_CASE = (select(Case).join(TaskItem, TaskItem.case_id == Case.id)
-              .where(TaskItem.id == bindparam("task_id")).with_for_update(of=Case)
-              .options(defer(Case.workflow_state))  # read only without a live copy
-              .execution_options(populate_existing=True))
+_LOCK_CASE_WITH_STATE = (select(Case).join(TaskItem, TaskItem.case_id == Case.id)
+                         .where(TaskItem.id == bindparam("task_id")).with_for_update(of=Case)
+                         .execution_options(populate_existing=True))
+_LOCK_CASE = _LOCK_CASE_WITH_STATE.options(
+    defer(Case.workflow_state))  # read only without a live copy
+_STATE_LOCKED = "kefu_state_read_with_lock"
 _TASK_TABLE = TaskItem.__table__
 _CASE_TASK_ROWS = select(_TASK_TABLE).where(_TASK_TABLE.c.case_id == bindparam("case_id"))
 _DELETE_TASKS = delete(_TASK_TABLE).where(_TASK_TABLE.c.id.in_(bindparam("ids", expanding=True)))
@@ -270,12 +275,14 @@ _MOVE_TASK = update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("task_id"))
 _INSERT_TASKS = insert(_TASK_TABLE)
 
 
-def _lock_case(session: Session, task_id: str) -> Case:
+def _lock_case(session: Session, task_id: str, with_state: bool = False) -> Case:
     """Lock the task's case row; the second of two simultaneous actors waits here, and
     what it reads after this sees the first's result."""
-    case = session.scalar(_LOCK_CASE, {"task_id": task_id})
+    case = session.scalar(_LOCK_CASE_WITH_STATE if with_state else _LOCK_CASE,
+                          {"task_id": task_id})
     if case is None:
         raise _gone(task_id)
+    inspect(case).info[_STATE_LOCKED] = with_state
     return case
 
 

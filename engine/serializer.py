@@ -28,6 +28,8 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine.state_text import TaskTexts, read_state
+from engine.stored_tasks import StoredTask, StoredTaskConverter, task_uuid
 from engine.workflows import KefuSubWorkflow, KefuWorkflow
 
 _SPEC_OBJECT = "_kefu_spec_object"
@@ -48,7 +50,9 @@ class _SharedSpecWorkflowConverter(BpmnWorkflowConverter):
             return super().from_dict(dct)
         spec, subprocess_specs = shared
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        task_from_dict = self.registry.convert_from_dict[self.registry.typenames[Task]]
+        workflow.tasks = {task_uuid(key): task_from_dict(record, workflow=workflow)
+                          for key, record in dct["tasks"].items()}
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
@@ -141,7 +145,9 @@ def _unchanged_if(task: Task) -> tuple[Any, ...] | None:
 def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _SharedSpecWorkflowConverter
+    config[Task] = StoredTaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
+    registry.typenames[StoredTask] = registry.typenames[Task]  # saved as any task is
     # Kefu's workflow classes (engine.workflows) under SpiffWorkflow's names: the stored
     # JSON stays SpiffWorkflow's, and restores as Kefu's classes (registered last).
     _SharedSpecWorkflowConverter(KefuWorkflow, registry, typename=BpmnWorkflow.__name__)
@@ -181,7 +187,25 @@ def dump_workflow_in_full(workflow: BpmnWorkflow) -> str:
 
 def load_workflow(text: str, spec: BpmnProcessSpec,
                   subprocess_specs: dict[str, BpmnProcessSpec]) -> BpmnWorkflow:
-    dct = json.loads(text)
+    dct, texts = read_state(text)
     dct.pop(SERIALIZER.VERSION_KEY, None)
     dct[_SPEC_OBJECT] = (spec, subprocess_specs)
-    return SERIALIZER.registry.restore(dct)
+    workflow = SERIALIZER.registry.restore(dct)
+    _remember_read(workflow, texts)
+    return workflow
+
+
+def _remember_read(workflow: BpmnWorkflow, texts: TaskTexts) -> None:
+    """Seed the memo of unchanged task texts with the texts just read, so that the first
+    save after a restore (every step on a worker that does not hold the case live) encodes
+    only the tasks that can change, not the case's whole past. Each text is what this
+    module wrote for the task, whose record restores to the same task."""
+    for sub_key, members in texts.items():
+        each = workflow if sub_key is None else workflow.subprocesses[task_uuid(sub_key)]
+        memo = _finished.setdefault(each, {})
+        tasks = each.tasks
+        for key, member in members.items():
+            task = tasks[task_uuid(key)]
+            check = _unchanged_if(task)
+            if check is not None:
+                memo[task.id] = (check, member)

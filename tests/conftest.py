@@ -72,9 +72,12 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
+    # KEFU_TEST_LIVE_WORKFLOWS=0 runs every test restoring each step's workflow from its
+    # stored JSON, as a worker that does not hold the case live does.
     return Settings(database_url="sqlite://", processes_dir=ROOT / "processes",
                     forms_dir=ROOT / "forms", history_key="test-history-key",
-                    attachments_dir=tmp_path / "attachments")
+                    attachments_dir=tmp_path / "attachments",
+                    live_workflows=int(os.environ.get("KEFU_TEST_LIVE_WORKFLOWS", "500")))
 
 
 def saved_as_spiffworkflow_would(kefu: Kefu, session: Session, case: Case,

@@ -66,3 +66,35 @@ def test_inbox_indexes_from_the_migrations_are_the_models(database: Database,
         if database.is_postgres:
             with database.engine.begin() as conn:
                 conn.exec_driver_sql("DROP SCHEMA kefu_migrated CASCADE")
+
+
+def test_states_stored_as_text_are_compressed_by_the_migration_and_read_alike(
+        tmp_path: Path) -> None:
+    """On SQLite every save rewrites the state, so it is kept compressed; a state written
+    before the migration is compressed by it, and reads back the same text either way."""
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from engine.persistence.db import alembic_config
+    from engine.persistence.models import Case
+
+    db = Database(f"sqlite:///{tmp_path / 'z.sqlite3'}")
+    command.upgrade(alembic_config(db.url), "0010_rules")
+    state = '{"tasks":{},"data":{"content":"本月话费多扣了 30 元"}}'
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO process_version (id, process_id, version, name, "
+                          "content_hash, spec_json, sources, deployed_at, deployed_by) "
+                          "VALUES (1, 'p', 1, 'p', 'h', '{}', '{}', '2026-12-01', 'x')"))
+        conn.execute(text("INSERT INTO case_record (id, number, process_id, process_version_id,"
+                          " state, created_at, created_by, workflow_state, history_seq, "
+                          "history_head, row_version) VALUES (1, 'TS1', 'p', 1, 'running', "
+                          "'2026-12-01', 'x', :s, 0, '', 1)"), {"s": state})
+    command.upgrade(alembic_config(db.url), "0011_scale")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT typeof(workflow_state) FROM case_record")).scalar() \
+            == "blob"
+        assert conn.execute(select(Case.workflow_state)).scalar() == state
+    command.downgrade(alembic_config(db.url), "0010_rules")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT workflow_state FROM case_record")).scalar() == state
+    db.dispose()

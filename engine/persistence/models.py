@@ -4,6 +4,7 @@ the same `Base`."""
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class WorkflowState(TypeDecorator[str]):
+    """The workflow JSON. SQLite keeps it zlib-compressed (a BLOB in the TEXT column, which
+    SQLite allows): every save rewrites the state, and writing a long case's 45 kB of text
+    cost 1.5 ms of a step where its 7 kB compressed cost 0.2 ms (level 1: 0.14 ms to
+    compress, 0.07 ms to expand). PostgreSQL compresses it itself (lz4, `STATE_LZ4`). A row
+    still holding text (written before migration 0011_scale) reads as it is."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | bytes | None:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return zlib.compress(value.encode(), 1)
+
+    def process_result_value(self, value: str | bytes | None, dialect: Any) -> str | None:
+        if isinstance(value, bytes):
+            return zlib.decompress(value).decode()
+        return value
 
 
 class Base(DeclarativeBase):
@@ -130,7 +152,7 @@ class Case(Base):
     created_by: Mapped[str] = mapped_column(String(60))
     closed_at: Mapped[datetime | None]
     retain_until: Mapped[datetime | None]
-    workflow_state: Mapped[str] = mapped_column(Text)
+    workflow_state: Mapped[str] = mapped_column(WorkflowState)
     history_seq: Mapped[int] = mapped_column(default=0)
     history_head: Mapped[str] = mapped_column(String(64), default="")
     row_version: Mapped[int] = mapped_column(default=1)

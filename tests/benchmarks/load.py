@@ -1,0 +1,494 @@
+"""A centre's peak on the served product, over HTTP, with several processes.
+
+Starts Kefu as a centre runs it — on PostgreSQL `gunicorn web.wsgi:app` with N workers and
+two `kefu worker`s; on SQLite `kefu serve` alone (waitress, its timer worker in process) —
+then replays a peak on 127.0.0.1 only: many signed-in sessions of the demo centre's
+people polling their inboxes, agents registering complaints, the others doing their steps
+from their inboxes (claiming what is only offered), while the installation's clock (a
+clock file, setting `clock_file`) runs fast so that deadlines fall due and escalations
+(C9, hours set short) fire. Reports steps/s, p50/p95/p99 of a step and of an inbox page,
+and checks afterwards: no 5xx, no lost or doubled step (every step the server confirmed is
+in the case's history once), `kefu audit verify` clean, every deadline due fired once, no
+"database is locked" or traceback in the servers' logs.
+
+    .venv/bin/python -m tests.benchmarks.load [--quick] [--db sqlite|postgres|both]
+                                              [--web 1,2] [--out results.json]
+
+Why a small asyncio + httpx driver and not Locust: the run has to start and stop the
+servers, move their clock, and read the database and `kefu audit verify` afterwards, in
+one command bounded in time and requests; Locust would add gevent and its own runner for
+what is here a few coroutines, and httpx is already the end-to-end tests' client
+(tests/served/driver.py, whose form handling this reuses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import subprocess
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from lxml import html
+from sqlalchemy import create_engine, func, select, text
+
+from engine.persistence.deadline_models import Deadline
+from tests.served.conftest import START, installation
+from tests.served.driver import (
+    COMPLAINT_INTAKE,
+    COMPLAINT_STEPS,
+    KEFU,
+    PASSWORD,
+    ROOT,
+    ClockFile,
+    _hidden_fields,
+    environment,
+)
+
+#: The demo centre's people (engine/demo/organisation.yaml) by what they do in the peak.
+AGENTS = [f"agent{n:02d}" for n in range(1, 11)]
+HANDLERS = ["duty01", "bill01", "bill02", "billhead", "leader01", "leader02", "manager01"]
+POLLING = AGENTS + HANDLERS + ["vip01", "vip02", "qa01", "net01", "nethead", "mkt01",
+                               "mkthead", "leader03", "leader04", "cshead", "director"]
+#: Form data per task title: the steps of a complaint (tests/served/driver.py).
+STEP_DATA = {title: data for _, title, data in COMPLAINT_STEPS}
+#: The installation's hours for C9's escalations in the peak, and its timer re-check.
+SHORT_TIMERS = {"KEFU_ESCALATION_FIRST_HOURS": "1", "KEFU_ESCALATION_SECOND_HOURS": "1",
+                "KEFU_TIMER_RECHECK_SECONDS": "1"}
+
+
+@dataclass(frozen=True)
+class Peak:
+    sessions: int  # signed-in sessions polling their inbox, spread over POLLING's people
+    poll_s: float  # each session's inbox poll, on average
+    register_s: float  # each agent registers a complaint this often, on average
+    seconds: float  # length of the peak
+    max_requests: int  # the peak also stops after this many requests
+    clock_minutes_per_s: float  # the installation's time runs this fast
+
+
+FULL = Peak(sessions=240, poll_s=8.0, register_s=6.0, seconds=60, max_requests=40_000,
+            clock_minutes_per_s=10.0)
+QUICK = Peak(sessions=40, poll_s=4.0, register_s=5.0, seconds=20, max_requests=8_000,
+             clock_minutes_per_s=10.0)
+#: A request unanswered this long counts as failed (and bounds the run's end).
+TIMEOUT_S = 10.0
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    statuses: Counter[str] = field(default_factory=Counter)
+    #: (case number, task title) of every step the server confirmed, intake included.
+    confirmed: list[tuple[str, str]] = field(default_factory=list)
+    conflicts: int = 0
+    failures: list[str] = field(default_factory=list)
+    requests: int = 0
+
+
+class Desk:
+    """One signed-in browser session."""
+
+    def __init__(self, base: str, username: str, tally: Tally) -> None:
+        self.username, self.tally = username, tally
+        # Idle connections are dropped before the servers' keep-alive (gunicorn's 2 s)
+        # closes them, so that a poll never races a closing connection.
+        self.http = httpx.AsyncClient(base_url=base, timeout=TIMEOUT_S, follow_redirects=False,
+                                      limits=httpx.Limits(keepalive_expiry=1.0))
+
+    async def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request; a GET whose kept-alive connection the server closed at that moment
+        is sent again, as a browser does. A request that gets no answer counts as 599."""
+        for attempt in (1, 2):
+            try:
+                return await self.http.request(method, path, **kwargs)
+            except httpx.RemoteProtocolError:
+                if method != "GET" or attempt == 2:
+                    break
+                self.tally.statuses["GET resent"] += 1
+            except httpx.TransportError:
+                break
+        self.tally.failures.append(f"{method} {path}: no answer")
+        return httpx.Response(599, text="")
+
+    async def request(self, kind: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        started = time.perf_counter()
+        response = await self.send(method, path, **kwargs)
+        self.tally.latencies[kind].append(time.perf_counter() - started)
+        self.tally.statuses[f"{kind} {response.status_code}"] += 1
+        self.tally.requests += 1
+        if 500 <= response.status_code < 599:
+            self.tally.failures.append(f"{method} {path}: {response.status_code}")
+        return response
+
+    async def login(self) -> None:
+        for _ in range(3):
+            page = await self.send("GET", "/login")
+            if page.status_code != 200:
+                continue
+            response = await self.send("POST", "/login", data={
+                **_hidden_fields(page), "username": self.username, "password": PASSWORD})
+            if response.status_code == 302:
+                return
+        raise RuntimeError(f"{self.username} could not sign in")
+
+    def share_session(self, other: Desk) -> None:
+        """Sign in as `other` is: Kefu's session is a signed cookie, so a copy of it is a
+        session of its own to the server (the peak's few hundred sessions of 34 people
+        then cost 34 password checks, not hundreds)."""
+        self.http.cookies = httpx.Cookies(other.http.cookies)
+
+    async def inbox(self) -> list[tuple[str, str, str, bool]]:
+        """(task id, case number, title, only offered) of each task in the inbox."""
+        response = await self.request("inbox", "GET", "/inbox")
+        if response.status_code != 200:
+            return []
+        tree = html.fromstring(response.text)
+        rows = []
+        for section in ("mine", "offered"):
+            for row in tree.xpath(f'//section[@id="{section}"]//tbody/tr'):
+                links = row.xpath('.//a[starts-with(@href, "/tasks/")]/@href')
+                number = re.search(r"[A-Z]{2}\d{15}", row.text_content())
+                title = next((t for t in STEP_DATA if t in row.text_content()), None)
+                if links and number and title:
+                    rows.append((links[0].split("/")[2], number.group(0), title,
+                                 section == "offered"))
+        return rows
+
+    async def post_form(self, kind: str, path: str, form_page: str,
+                        data: dict[str, Any]) -> bool:
+        """Submit a form as the browser would; True if the server confirmed it."""
+        page = await self.send("GET", form_page)
+        if page.status_code != 200:
+            return False  # the task went meanwhile (another desk did it)
+        response = await self.request(kind, "POST", path, data={**_hidden_fields(page), **data})
+        if response.status_code != 302:
+            return False
+        landed = await self.send("GET", response.headers["location"])
+        return 'class="flash success"' in landed.text
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+async def _poll(desk: Desk, peak: Peak, until: float) -> None:
+    await asyncio.sleep(random.uniform(0, peak.poll_s))
+    while time.monotonic() < until and desk.tally.requests < peak.max_requests:
+        await desk.inbox()
+        await asyncio.sleep(random.uniform(0.5, 1.5) * peak.poll_s)
+
+
+async def _work(desk: Desk, peak: Peak, until: float, registers: bool) -> None:
+    """Do the steps in one's inbox; an agent also registers complaints between them."""
+    next_register = time.monotonic() + random.uniform(0, peak.register_s)
+    while time.monotonic() < until and desk.tally.requests < peak.max_requests:
+        for task_id, number, title, offered in await desk.inbox():
+            if offered and not await desk.post_form("claim", f"/tasks/{task_id}/claim",
+                                                    "/inbox", {}):
+                desk.tally.conflicts += 1
+                continue
+            if await desk.post_form("step", f"/tasks/{task_id}", f"/tasks/{task_id}",
+                                    STEP_DATA[title]):
+                desk.tally.confirmed.append((number, title))
+            else:
+                desk.tally.conflicts += 1
+        if registers and time.monotonic() >= next_register:
+            number = await _register(desk)
+            if number:
+                desk.tally.confirmed.append((number, "intake"))
+            next_register = time.monotonic() + random.uniform(0.5, 1.5) * peak.register_s
+        await asyncio.sleep(random.uniform(0.5, 1.5))
+
+
+async def _register(desk: Desk) -> str | None:
+    page = await desk.send("GET", "/start/complaint")
+    if page.status_code != 200:
+        return None
+    response = await desk.request("step", "POST", "/start/complaint",
+                                  data={**_hidden_fields(page), **COMPLAINT_INTAKE})
+    found = re.search(r"/cases/([A-Z]{2}\d+)", response.headers.get("location", ""))
+    return found.group(1) if response.status_code == 302 and found else None
+
+
+async def _run_clock(clock: ClockFile, peak: Peak, until: float) -> None:
+    while time.monotonic() < until:
+        await asyncio.sleep(0.5)
+        clock.advance(minutes=peak.clock_minutes_per_s * 0.5)
+
+
+async def _peak(base: str, peak: Peak, clock: ClockFile) -> tuple[Tally, float]:
+    tally = Tally()
+    pollers = [Desk(base, POLLING[i % len(POLLING)], tally) for i in range(peak.sessions)]
+    workers = [Desk(base, name, tally) for name in AGENTS + HANDLERS]
+    desks = pollers + workers
+    first: dict[str, Desk] = {}
+    for desk in desks:
+        first.setdefault(desk.username, desk)
+    signing_in = list(first.values())
+    for batch in range(0, len(signing_in), 8):
+        await asyncio.gather(*(d.login() for d in signing_in[batch:batch + 8]))
+    for desk in desks:
+        if desk is not first[desk.username]:
+            desk.share_session(first[desk.username])
+    began = time.monotonic()
+    until = began + peak.seconds
+    try:
+        await asyncio.gather(
+            _run_clock(clock, peak, until),
+            *(_poll(d, peak, until) for d in pollers),
+            *(_work(d, peak, until, d.username in AGENTS) for d in workers))
+    finally:
+        await asyncio.gather(*(d.close() for d in desks))
+    return tally, time.monotonic() - began
+
+
+# --- the served product ----------------------------------------------------------------
+
+@dataclass
+class Installation:
+    base: str
+    env: dict[str, str]
+    clock: ClockFile
+    logs: list[Path]
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    with log.open("w", encoding="utf-8") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
+
+
+def _address(process: subprocess.Popen[str], log: Path, pattern: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = re.search(pattern, log.read_text(encoding="utf-8"))
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            raise RuntimeError(f"{log.name}: exited\n{log.read_text(encoding='utf-8')}")
+        time.sleep(0.1)  # waiting for a process to start
+    raise RuntimeError(f"{log.name}: did not start\n{log.read_text(encoding='utf-8')}")
+
+
+@contextmanager
+def served(kind: str, web: int, folder: Path) -> Iterator[Installation]:
+    """`kefu init --demo`, then the servers: SQLite `kefu serve`; PostgreSQL gunicorn with
+    `web` workers and two `kefu worker`s."""
+    with installation(kind, folder) as url:
+        clock = ClockFile(folder / "clock.txt", START)
+        env = environment(folder, url, clock, SHORT_TIMERS)
+        init = subprocess.run([KEFU, "init", "--demo"], cwd=ROOT, env=env, text=True,
+                              capture_output=True, timeout=300, check=False)
+        if init.returncode != 0:
+            raise RuntimeError(init.stdout + init.stderr)
+        processes: list[subprocess.Popen[str]] = []
+        logs = [folder / "web.log"]
+        try:
+            if kind == "sqlite":
+                processes.append(_start([KEFU, "serve", "--port", "0"], env, logs[0]))
+                base = _address(processes[0], logs[0], r"serving on (http://\S+)")
+            else:
+                gunicorn = str(Path(KEFU).with_name("gunicorn"))
+                processes.append(_start([gunicorn, "--workers", str(web), "--threads", "8",
+                                         "--bind", "127.0.0.1:0", "web.wsgi:app"],
+                                        env, logs[0]))
+                base = _address(processes[0], logs[0], r"Listening at: (http://\S+)")
+                for n in (1, 2):
+                    logs.append(folder / f"worker{n}.log")
+                    processes.append(_start([KEFU, "worker", "--name", f"w{n}"], env, logs[-1]))
+            yield Installation(base, env, clock, logs)
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def _late(moment: datetime) -> Any:
+    """Pending deadlines due before `moment` (through the model's column type, which stores
+    UTC on either database)."""
+    return (select(Deadline.kind, func.count()).where(Deadline.fired_at.is_(None),
+                                                      Deadline.due_at < moment)
+            .group_by(Deadline.kind))
+
+
+def _drain(inst: Installation, limit_s: float = 60.0) -> float | None:
+    """Seconds after the peak until every deadline due (30 minutes of the installation's
+    time before its last moment) has fired; None if not within `limit_s`."""
+    engine = create_engine(inst.env["KEFU_DATABASE_URL"])
+    began = time.monotonic()
+    try:
+        while time.monotonic() - began < limit_s:
+            with engine.connect() as conn:
+                if not conn.execute(_late(inst.clock.now() - timedelta(minutes=30))).all():
+                    return round(time.monotonic() - began, 1)
+            time.sleep(1)  # waiting for the timer workers, not timing them
+        return None
+    finally:
+        engine.dispose()
+
+
+def _checks(inst: Installation, tally: Tally) -> dict[str, Any]:
+    """What must hold after the peak: each confirmed step recorded once, deadlines fired."""
+    engine = create_engine(inst.env["KEFU_DATABASE_URL"])
+    with engine.connect() as conn:
+        recorded = Counter(
+            (number, _step_of(title or spec)) for number, title, spec in conn.execute(text(
+                "SELECT c.number, h.task_title, h.task_spec FROM history_record h "
+                "JOIN case_record c ON c.id = h.case_id WHERE h.action = 'completed'")))
+        late = dict(conn.execute(_late(inst.clock.now() - timedelta(minutes=30))).all())
+        fired = conn.execute(text("SELECT count(*) FROM deadline WHERE fired_at IS NOT NULL "
+                                  "AND kind <> 'urge'")).scalar()
+        escalations = conn.execute(text(
+            "SELECT count(*) FROM history_record WHERE action = 'escalated'")).scalar()
+        doubled_escalations = conn.execute(text(
+            "SELECT count(*) FROM (SELECT case_id, task_spec FROM history_record "
+            "WHERE action = 'escalated' GROUP BY case_id, task_spec HAVING count(*) > 1) d"
+        )).scalar()
+    engine.dispose()
+    confirmed = Counter(tally.confirmed)
+    audit = subprocess.run([KEFU, "audit", "verify"], cwd=ROOT, env=inst.env, text=True,
+                           capture_output=True, timeout=300, check=False)
+    logs = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in inst.logs)
+    return {
+        "lost_steps": sum((confirmed - recorded).values()),
+        "doubled_steps": sum(v - 1 for v in recorded.values() if v > 1),
+        "unconfirmed_but_recorded": sum((recorded - confirmed).values()),
+        "deadlines_fired": fired, "deadlines_due_not_fired": sum(late.values()),
+        "due_not_fired_by_kind": late,
+        "escalations": escalations, "doubled_escalations": doubled_escalations,
+        "audit_verify_ok": audit.returncode == 0,
+        "audit_verify": (audit.stdout + audit.stderr).strip().splitlines()[-1:],
+        "database_is_locked": logs.count("database is locked"),
+        "tracebacks": logs.count("Traceback"),
+    }
+
+
+def _step_of(title: str) -> str:
+    """A history record's task title (Chinese / English) as the driver names the step."""
+    return next((t for t in STEP_DATA if title.startswith(t)),
+                "intake" if title.startswith("受理投诉") else title)
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+    return {"n": len(ordered), "p50": at(0.50), "p95": at(0.95), "p99": at(0.99)}
+
+
+def measure(kind: str, web: int, peak: Peak, keep: Path | None = None) -> dict[str, Any]:
+    with _folder(keep, f"{kind}-{web}") as folder, served(kind, web, folder) as inst:
+        tally, elapsed = asyncio.run(_peak(inst.base, peak, inst.clock))
+        drained = _drain(inst)
+        checks = _checks(inst, tally)
+    return {
+        "db": kind, "web_processes": web if kind == "postgres" else 1,
+        "timer_workers": 2 if kind == "postgres" else "in process",
+        "sessions": peak.sessions, "seconds": round(elapsed, 1), "requests": tally.requests,
+        "steps": len(tally.confirmed), "steps_per_s": round(len(tally.confirmed) / elapsed, 2),
+        "step_ms": _percentiles(tally.latencies["step"]),
+        "inbox_ms": _percentiles(tally.latencies["inbox"]),
+        "claim_ms": _percentiles(tally.latencies["claim"]),
+        "server_errors": sum(not f.endswith("no answer") for f in tally.failures),
+        "no_answer": sum(f.endswith("no answer") for f in tally.failures),
+        "conflicts": tally.conflicts,
+        "timer_backlog_drained_s": drained,
+        "statuses": dict(tally.statuses), **checks,
+    }
+
+
+@contextmanager
+def _folder(keep: Path | None, name: str) -> Iterator[Path]:
+    """A new folder for an installation: kept under `keep` (its logs and SQLite file) if
+    given, else removed afterwards. A kept PostgreSQL database is dropped all the same."""
+    if keep is None:
+        with tempfile.TemporaryDirectory() as folder:
+            yield Path(folder)
+        return
+    folder = keep / name
+    folder.mkdir(parents=True, exist_ok=False)
+    yield folder
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = ["| database | web processes | sessions | steps/s | step p50 / p95 / p99 (ms) | "
+             "inbox p50 / p95 / p99 (ms) | 5xx / no answer | lost / doubled | "
+             "deadlines fired (late) | escalations | audit | locked |",
+             "| --- " * 12 + "|"]
+    for r in results:
+        s, i = r["step_ms"], r["inbox_ms"]
+        lines.append(
+            f"| {r['db']} | {r['web_processes']} | {r['sessions']} | {r['steps_per_s']} | "
+            f"{s.get('p50')} / {s.get('p95')} / {s.get('p99')} | "
+            f"{i.get('p50')} / {i.get('p95')} / {i.get('p99')} | "
+            f"{r['server_errors']} / {r['no_answer']} | "
+            f"{r['lost_steps']} / {r['doubled_steps']} | {r['deadlines_fired']} "
+            f"({r['deadlines_due_not_fired']}) | {r['escalations']} | "
+            f"{'clean' if r['audit_verify_ok'] else 'FAILED'} | {r['database_is_locked']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller, 20-second peak")
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--web", default="1,2", help="PostgreSQL web processes to compare")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep each installation's logs (and SQLite file) here")
+    args = parser.parse_args(argv)
+    peak = QUICK if args.quick else FULL
+    runs = ([("sqlite", 1)] if args.db in ("sqlite", "both") else []) + \
+        ([("postgres", int(n)) for n in args.web.split(",")]
+         if args.db in ("postgres", "both") else [])
+    results = []
+    for kind, web in runs:
+        results.append(measure(kind, web, peak, args.keep))
+        print(json.dumps(results[-1], ensure_ascii=False), flush=True)
+    print(table(results))
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    if not args.quick and args.db == "both":
+        _update_readme(table(results), peak)
+    return results
+
+
+README = ROOT / "README.md"
+README_START, README_END = "<!-- load:start -->", "<!-- load:end -->"
+
+
+def _update_readme(rows: str, peak: Peak) -> None:
+    """Put a full run's table between the README's load-test markers (if it has them)."""
+    text = README.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        return
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    when = datetime.now().astimezone().isoformat(timespec="seconds")
+    note = (f"\n{peak.sessions} sessions polling every ~{peak.poll_s:g} s, {len(AGENTS)} agents "
+            f"registering every ~{peak.register_s:g} s, {len(HANDLERS)} handlers, "
+            f"{peak.seconds:g} s; run {when}.\n")
+    README.write_text(f"{head}{README_START}\n{rows}\n{note}{README_END}{tail}",
+                      encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
