@@ -1,7 +1,7 @@
 """case_record.workflow_state zlib-compressed on SQLite (see models.WorkflowState)
 
-Revision ID: 0011_scale
-Revises: 0010_rules
+Revision ID: 0012_scale
+Revises: 0011_modeler
 Create Date: 2026-12-01 21:30:00
 """
 import zlib
@@ -9,8 +9,8 @@ import zlib
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011_scale'
-down_revision = '0010_rules'
+revision = '0012_scale'
+down_revision = '0011_modeler'
 branch_labels = None
 depends_on = None
 
