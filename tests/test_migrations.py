@@ -79,7 +79,7 @@ def test_states_stored_as_text_are_compressed_by_the_migration_and_read_alike(
     from engine.persistence.models import Case
 
     db = Database(f"sqlite:///{tmp_path / 'z.sqlite3'}")
-    command.upgrade(alembic_config(db.url), "0010_rules")
+    command.upgrade(alembic_config(db.url), "0011_modeler")
     state = '{"tasks":{},"data":{"content":"本月话费多扣了 30 元"}}'
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO process_version (id, process_id, version, name, "
@@ -89,12 +89,12 @@ def test_states_stored_as_text_are_compressed_by_the_migration_and_read_alike(
                           " state, created_at, created_by, workflow_state, history_seq, "
                           "history_head, row_version) VALUES (1, 'TS1', 'p', 1, 'running', "
                           "'2026-12-01', 'x', :s, 0, '', 1)"), {"s": state})
-    command.upgrade(alembic_config(db.url), "0011_scale")
+    command.upgrade(alembic_config(db.url), "0012_scale")
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT typeof(workflow_state) FROM case_record")).scalar() \
             == "blob"
         assert conn.execute(select(Case.workflow_state)).scalar() == state
-    command.downgrade(alembic_config(db.url), "0010_rules")
+    command.downgrade(alembic_config(db.url), "0011_modeler")
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT workflow_state FROM case_record")).scalar() == state
     db.dispose()

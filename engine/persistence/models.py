@@ -52,7 +52,7 @@ class WorkflowState(TypeDecorator[str]):
     SQLite allows): every save rewrites the state, and writing a long case's 45 kB of text
     cost 1.5 ms of a step where its 7 kB compressed cost 0.2 ms (level 1: 0.14 ms to
     compress, 0.07 ms to expand). PostgreSQL compresses it itself (lz4, `STATE_LZ4`). A row
-    still holding text (written before migration 0011_scale) reads as it is."""
+    still holding text (written before migration 0012_scale) reads as it is."""
 
     impl = Text
     cache_ok = True
