@@ -49,6 +49,9 @@ _ENGINE_FAILURES = (SpiffWorkflowException, TypeError, NameError, KeyError, Valu
 CASE_PREFIXES = {"complaint": "TS", "leave": "QJ", "shift_swap": "HB", "request_report": "BG"}
 #: Case columns copied from the case data so that search never opens a workflow.
 SEARCH_FIELDS = ("category", "complainant_phone", "department", "title")
+#: Case data searched by its words (a complaint's content, a leave's reason, names).
+SEARCH_TEXT_FIELDS = ("title", "complainant_name", "content", "reason", "description",
+                      "employee_name", "reporter_name")
 
 
 def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
@@ -370,6 +373,9 @@ def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
     for name in SEARCH_FIELDS:
         if data.get(name) not in (None, ""):
             setattr(case, name, str(data[name])[:200])
+    words = " ".join(str(data[n]) for n in SEARCH_TEXT_FIELDS if data.get(n) not in (None, ""))
+    if words and words != case.search_text:
+        case.search_text = words[:4000]
     # A ready or waiting task means not completed; only then walk the tree to be sure.
     if not where.ready and not where.waiting and workflow.is_completed() \
             and case.state == "running":

@@ -52,9 +52,15 @@ def own_fields(schema: Mapping[str, Any]) -> list[str]:
 
 def apply_submission(data: dict[str, Any], schema: Mapping[str, Any],
                      submitted: Mapping[str, Any]) -> None:
-    """Set every field of the form in `data`: what was entered, or None if left empty."""
-    for name in own_fields(schema):
+    """Set every field of the form in `data`: what was entered, or None if left empty. Data
+    the form does not name is kept only where its schema admits more (JSON Schema's
+    `additionalProperties`, true unless said otherwise: an API caller's data for a step
+    drawn without a form)."""
+    fields = own_fields(schema)
+    for name in fields:
         data[name] = submitted.get(name)
+    if schema.get("additionalProperties", True) is not False:
+        data.update((k, v) for k, v in submitted.items() if k not in fields)
 
 
 def submissions(records: Iterable[Any]) -> list[Submission]:

@@ -9,7 +9,6 @@ a phone by its last digits, other words search the case title and content.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -94,10 +93,10 @@ def filters(query: Select[Any], args: Any, moment: datetime) -> Select[Any]:
 
 
 def _matches(words: str) -> Any:
-    """A case number, the last digits of a phone, a category label, or words of the
-    content (the stored case data escapes non-ASCII as JSON does, so the words are too)."""
+    """A case number, the last digits of a phone, a category label, or words of who and
+    what the case is about (Case.search_text)."""
     terms = [Case.number == words.upper(), Case.title.contains(words, autoescape=True),
-             Case.workflow_state.contains(json.dumps(words)[1:-1], autoescape=True)]
+             Case.search_text.contains(words, autoescape=True)]
     if words.isdigit() and len(words) >= 4:
         terms.append(Case.complainant_phone.endswith(words, autoescape=True))
     codes = category_codes(words)

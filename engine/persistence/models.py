@@ -147,6 +147,9 @@ class Case(Base):
     category: Mapped[str | None] = mapped_column(String(40))
     complainant_phone: Mapped[str | None] = mapped_column(String(20))
     department: Mapped[str | None] = mapped_column(String(40))
+    #: Who and what the case is about, in the words people search by (engine.runtime
+    #: SEARCH_TEXT_FIELDS): searching never reads the stored workflow.
+    search_text: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(60))

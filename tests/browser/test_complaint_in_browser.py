@@ -235,7 +235,7 @@ def test_C1_to_C10_a_complaint_from_intake_to_archive_and_audit(desk: Staff, bro
     phone.context.close()
 
 
-def test_a_form_is_sent_once_however_often_its_button_is_pressed(browser: Any,
+def test_C1_a_form_is_sent_once_however_often_its_button_is_pressed(browser: Any,
                                                                  server: dict[str, Any]) -> None:
     """Issue 12: pressing 提交 twice sends one request; the button says it is working."""
     desk = Staff(browser, server, DESKTOP)

@@ -95,7 +95,7 @@ def test_C3_a_new_deadline_wakes_the_timer_worker_at_once(kefu_served: Served) -
     assert first in notices
 
 
-def test_a_form_sent_twice_does_its_action_once(kefu_served: Served) -> None:
+def test_C1_a_complaint_form_sent_twice_registers_one_case(kefu_served: Served) -> None:
     """A double click or a browser retry sends the same form again: one case, and the
     second answer shows the first one's result."""
     agent = Desk(kefu_served.base, "agent03")

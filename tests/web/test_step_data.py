@@ -144,7 +144,7 @@ def test_C7_the_reply_shows_the_exact_sms_and_its_segments_before_it_is_sent(
     html = client.get(f"/tasks/{task_id}").get_data(as_text=True)
     assert "预览答复" in html and "确认发送" not in html
     assert "计费系统重复扣费" in _field(html, "approved_cause")  # the approved proposal
-    assert ">退还 30 元</div>" in _field(html, "approved_solutions")  # a list, one per line
+    assert "<li>退还 30 元</li>" in _field(html, "approved_solutions")  # a list, one per line
     long_reply = {**REPLY, "follow_up": "下月账单将再次核对，" * 6}
     shown = auth.post(f"/tasks/{task_id}", form(long_reply))
     assert shown.status_code == 200 and [t.spec_name for t in open_tasks(deployed, number)] \
@@ -208,8 +208,9 @@ def test_S1_two_leaders_opinions_stay_two(client, auth, rostered, people) -> Non
     steps = page.split("各步骤填写的内容")[1].split("流程图")[0]
     first = steps.split("申请人班长批准")[1].split("对方班长批准")[0]
     second = steps.split("对方班长批准")[1]
-    assert "leader01" in first and "白班人手已核对" in first and "夜班可调" not in first
-    assert "leader03" in second and "夜班可调" in second
+    # each leader by name and staff number (the display layer), each with his own opinion
+    assert "张建国（工号 8001）" in first and "白班人手已核对" in first and "夜班可调" not in first
+    assert "钱永刚（工号 8003）" in second and "夜班可调" in second
     case_section = page.split("各步骤填写的内容")[0].split("班长意见")
     assert len(case_section) == 1  # no single merged "leader's opinion" for the case
 
