@@ -66,7 +66,7 @@ class Settings:
     #: Rehearsals and end-to-end tests only: read the time from this file (engine.clock).
     clock_file: str = ""
     #: The installation's directory (history key, session secret); by default the folder
-    #: of the SQLite file, or ./instance for another database (engine.instance).
+    #: of the SQLite file, or ./instance/<backend-host-port-database> for another database.
     instance_dir: Path | None = None
     #: KEFU_HISTORY_KEY: the key of the history's HMAC chain, instead of the key file.
     history_key: str = field(default="", repr=False)

@@ -9,9 +9,12 @@ only in memory gets secrets that live only as long as the process, like its data
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from engine.config import Settings
 
@@ -29,7 +32,12 @@ def instance_dir(settings: Settings) -> Path | None:
         if not path or path.startswith(":memory:"):
             return None
         return Path(path).resolve().parent
-    return Path("instance").resolve()
+    # A server database: a folder of its own under ./instance, so that two installations
+    # run from one checkout (two databases) share no secrets.
+    url_ = make_url(url)
+    name = "-".join(str(part) for part in (url_.get_backend_name(), url_.host or "local",
+                                            url_.port or "", url_.database or "") if part)
+    return (Path("instance") / re.sub(r"[^A-Za-z0-9._-]", "_", name)).resolve()
 
 
 def secret(settings: Settings, name: str, *, create: bool = True) -> str:

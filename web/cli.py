@@ -338,21 +338,27 @@ def report() -> None:
     """Reports on the centre's cases."""
 
 
+def _month(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, int]:
+    """A `YYYY-MM` argument as (year, month), or a usage error naming it."""
+    try:
+        year, number = (int(part) for part in value.split("-"))
+        if not 1 <= number <= 12:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a month like 2026-11",
+                                 param_hint="MONTH") from None
+    return year, number
+
+
 @report.command("monthly")
-@click.argument("month", metavar="YYYY-MM")
+@click.argument("month", metavar="YYYY-MM", callback=_month)
 @click.pass_context
-def report_monthly(ctx: click.Context, month: str) -> None:
+def report_monthly(ctx: click.Context, month: tuple[int, int]) -> None:
     """C11: complaint hot spots by category and the resolution, on-time and satisfaction
     rates against their targets."""
     from engine.analysis import monthly_report
 
-    try:
-        year, number = (int(part) for part in month.split("-"))
-        if not 1 <= number <= 12:
-            raise ValueError
-    except ValueError:
-        raise click.BadParameter(f"{month!r} is not a month like 2026-11",
-                                 param_hint="MONTH") from None
+    year, number = month
     kefu = _kefu(ctx.find_root())
     with kefu.session() as session:
         result = monthly_report(session, kefu.settings, year, number)
@@ -466,20 +472,14 @@ def roster_import(ctx: click.Context, file: Path) -> None:
 
 
 @roster.command("export")
-@click.argument("month", metavar="YYYY-MM")
+@click.argument("month", metavar="YYYY-MM", callback=_month)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.pass_context
-def roster_export(ctx: click.Context, month: str, output: Path | None) -> None:
+def roster_export(ctx: click.Context, month: tuple[int, int], output: Path | None) -> None:
     """Write a month's roster as CSV in the import's columns (stdout by default)."""
     from engine.roster_io import export_roster
 
-    try:
-        year, number = (int(part) for part in month.split("-"))
-        if not 1 <= number <= 12:
-            raise ValueError
-    except ValueError:
-        raise click.BadParameter(f"{month!r} is not a month like 2027-01",
-                                 param_hint="MONTH") from None
+    year, number = month
     kefu = _kefu(ctx.find_root())
     with kefu.session() as session:
         text = export_roster(session, f"{year:04d}-{number:02d}", kefu.settings)
