@@ -26,7 +26,8 @@ import ast
 import builtins
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from types import CodeType
 from typing import Any
 
@@ -290,22 +291,12 @@ class KefuScriptEngine(PythonScriptEngine):
         self.operators = operators
 
     def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
-        try:
+        with _naming_element(task, "expression"):
             return super().evaluate(task, expression, external_context)
-        except Exception as exc:
-            located = _located(exc, task, "expression")
-            if located is exc:
-                raise
-            raise located from exc
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
-        try:
+        with _naming_element(task, "script"):
             return super().execute(task, script, external_context)
-        except Exception as exc:
-            located = _located(exc, task, "script")
-            if located is exc:
-                raise
-            raise located from exc
 
     def call_service(self, task: Any, operation_name: str, operation_params: dict,
                      **_: Any) -> str:
@@ -314,6 +305,18 @@ class KefuScriptEngine(PythonScriptEngine):
             raise ScriptError(f"unknown service operator {operation_name!r}")
         params = {name: spec["value"] for name, spec in operation_params.items()}
         return json.dumps(operator(task, params))
+
+
+@contextmanager
+def _naming_element(task: Any, what: str) -> Iterator[None]:
+    """Re-raise a sandbox refusal met in the block as one that names the element."""
+    try:
+        yield
+    except Exception as exc:
+        located = _located(exc, task, what)
+        if located is exc:
+            raise
+        raise located from exc
 
 
 def _located(exc: Exception, task: Any, what: str) -> Exception:

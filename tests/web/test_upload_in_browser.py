@@ -29,8 +29,6 @@ playwright = pytest.importorskip("playwright.sync_api",
 
 @pytest.fixture
 def base(app, deployed) -> Iterator[str]:
-    if deployed.db.is_sqlite and ":memory:" in deployed.db.url:
-        pytest.skip("needs a database file shared with the server thread")
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
