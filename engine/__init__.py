@@ -6,27 +6,30 @@ Nothing outside `engine` imports deeper than this module, so the inside can chan
 # casefile, catalog, disclosure: reads for the web (issue 5); roster: leave, swaps, reports
 # (issue 4); attachments, notifications: files in forms, telling people (issue 15);
 # engine.rules registers the rule operators.
-from engine import (
-    access,
-    attachments,
-    calendar_store,
-    casefile,
-    catalog,
-    checkpoints,
-    disclosure,
-    events,
-    notifications,
-    reply_preview,
-    roster,
-    signin,
-    steps,
+from engine.cases import events, steps
+from engine.cases.runtime import (
+    case_data,
+    claim_task,
+    complete_task,
+    load_case_workflow,
+    reassign_task,
+    release_task,
+    start_case,
 )
-from engine.calendar_store import calendar_coverage
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.config import Settings, settings_from_env
-from engine.deadlines import escalation_level, reminders_for, timing
+from engine.definitions import catalog
+from engine.definitions.dryrun import dry_run
+from engine.definitions.specs import (
+    build,
+    check,
+    deploy,
+    deploy_directories,
+    read_files,
+    read_paths,
+)
+from engine.definitions.versiondiff import label_warnings
 from engine.demo.roster import load_demo_roster
-from engine.dryrun import dry_run
 from engine.errors import (
     DeploymentError,
     FormValidationError,
@@ -37,11 +40,14 @@ from engine.errors import (
     RetentionError,
     TaskConflict,
 )
-from engine.history import verify_all, verify_case
 from engine.kefu import Kefu
-from engine.lookup import record_lookup
-from engine.organisation import actor_for, find_actor, load_organisation, team_of
-from engine.passwords import check_password, hash_password
+from engine.messages import attachments, notifications, reply_preview
+from engine.people import roster, signin
+from engine.people.organisation import actor_for, find_actor, load_organisation, team_of
+from engine.people.passwords import check_password, hash_password
+from engine.people.roles import ROLES, Actor
+from engine.people.roster import shift_leader_on_duty
+from engine.people.tokens import actor_for_token, create_token, revoke_tokens
 from engine.persistence import models
 from engine.persistence.queries import (
     case_by_number,
@@ -50,23 +56,15 @@ from engine.persistence.queries import (
     my_tasks,
     search_cases,
 )
-from engine.roles import ROLES, Actor
-from engine.roster import shift_leader_on_duty
+from engine.records import access, casefile, checkpoints, disclosure
+from engine.records.history import verify_all, verify_case
+from engine.records.lookup import record_lookup
 from engine.rules import Breach, RuleViolation
-from engine.runtime import (
-    case_data,
-    claim_task,
-    complete_task,
-    load_case_workflow,
-    reassign_task,
-    release_task,
-    start_case,
-)
 from engine.scheduler.firing import fire_due
 from engine.scheduler.worker import TimerWorker
-from engine.specs import build, check, deploy, deploy_directories, read_files, read_paths
-from engine.tokens import actor_for_token, create_token, revoke_tokens
-from engine.versiondiff import label_warnings
+from engine.timing import calendar_store
+from engine.timing.calendar_store import calendar_coverage
+from engine.timing.deadlines import escalation_level, reminders_for, timing
 
 __all__ = [
     "Actor", "Clock", "DeploymentError", "FixedClock", "FormValidationError", "Kefu",

@@ -32,10 +32,11 @@ class Settings:
     #: Reminders go to the holder of a task at this share of its allowed time.
     reminder_fraction: float = 0.8
     #: Working-time deadlines: `workday_start`/`workday_end` ("HH:MM"), `extra_days_off` and
-    #: `extra_working_days` (lists of "YYYY-MM-DD"), see engine.calendar.calendar_from_settings.
+    #: `extra_working_days` (lists of "YYYY-MM-DD"), see
+    #: engine.timing.calendar.calendar_from_settings.
     working_calendar: dict[str, Any] = field(default_factory=dict)
     #: The official holiday schedule must reach this many days ahead; the worker's log and
-    #: the process owners' and leaders' pages warn when it does not (engine.calendar_store).
+    #: the process owners' and leaders' pages warn when it does not (engine.timing.calendar_store).
     calendar_horizon_days: int = 60
     #: L2: the shift leader's endorsement of a leave is due this long before the shift
     #: starts (a reminder comes before); unanswered at the shift's start, it is flagged (L1).
@@ -44,7 +45,7 @@ class Settings:
     #: (another process on SQLite); on PostgreSQL it is woken at once by NOTIFY.
     timer_recheck_seconds: float = 30.0
     #: Dotted path of an SMS sender class; the default keeps messages in the outbox table.
-    sms_sender: str = "engine.replies:OutboxSender"
+    sms_sender: str = "engine.messages.replies:OutboxSender"
     #: L1: notice before the first shift for general (1 day) and special (1 hour) personal
     #: leave; sick leave is asked before the shift starts. Later requests are flagged.
     leave_general_notice_hours: float = 24.0
@@ -61,7 +62,7 @@ class Settings:
     #: S4: largest allowed difference of skill levels between the two parties.
     swap_max_skill_gap: int = 1
     #: Workflows each worker keeps live after saving them, so that a case's next step
-    #: does not restore its JSON (engine.live); 0 turns this off.
+    #: does not restore its JSON (engine.cases.live); 0 turns this off.
     live_workflows: int = 500
     #: Rehearsals and end-to-end tests only: read the time from this file (engine.clock).
     clock_file: str = ""
@@ -81,7 +82,7 @@ class Settings:
     login_failures_per_address: int = 20
     login_window_minutes: float = 15.0
     login_lockout_minutes: float = 15.0
-    #: Notifications (engine.notifications): the channels new tasks, reminders, overdue
+    #: Notifications (engine.messages.notifications): the channels new tasks, reminders, overdue
     #: notices and escalations go out on, comma-separated: inapp, email, webhook.
     notify_channels: str = "inapp"
     #: E-mail over SMTP; `smtp_user` empty: no login. STARTTLS when `smtp_starttls`.
@@ -103,13 +104,13 @@ class Settings:
     notify_max_attempts: int = 6
     #: Links in e-mails and robot messages start with this (e.g. https://kefu.example.cn).
     public_url: str = ""
-    #: Attachments (engine.attachments) are stored here, named by their SHA-256; by default
+    #: Attachments (engine.messages.attachments) are stored here, named by their SHA-256; by default
     #: in attachments/ of the installation's directory (engine.instance).
     attachments_dir: Path | None = None
     #: No single file may be larger than this, whatever a form allows.
     attachment_max_bytes: int = 10 * 1024 * 1024
     #: A script, condition, timer expression, DMN cell or service parameter running longer
-    #: than this is stopped and its step refused (engine.script_limits).
+    #: than this is stopped and its step refused (engine.scripting.script_limits).
     script_timeout_seconds: float = 1.0
     #: The largest value one operation in a script may make: characters of a string, items
     #: of a list, tuple or range, bits of an integer.

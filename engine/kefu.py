@@ -17,16 +17,17 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from sqlalchemy.orm import Session
 
-from engine import history, instance
+from engine import instance
+from engine.cases.live import LiveWorkflows
+from engine.cases.serializer import load_spec
 from engine.clock import Clock, clock_for
 from engine.config import Settings
+from engine.definitions.operators import REGISTRY, Operator
 from engine.errors import NotFound
-from engine.live import LiveWorkflows
-from engine.operators import REGISTRY, Operator
+from engine.messages.replies import ReplyWriter, SmsSender, load_sender
 from engine.persistence.db import Database
 from engine.persistence.models import ProcessVersion
-from engine.replies import ReplyWriter, SmsSender, load_sender
-from engine.serializer import load_spec
+from engine.records import history
 
 if TYPE_CHECKING:
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -56,9 +57,9 @@ class Kefu:
         self.replies = ReplyWriter(self.settings.processes_dir / "replies",
                                    sender or load_sender(self.settings.sms_sender),
                                    ZoneInfo(self.settings.timezone))
-        # Messages and signals one case throws reach the others (engine.events imports
-        # engine.runtime, which imports this module: imported here, not at the top).
-        from engine.events import forward_thrown
+        # Messages and signals one case throws reach the others (engine.cases.events imports
+        # engine.cases.runtime, which imports this module: imported here, not at the top).
+        from engine.cases.events import forward_thrown
 
         self.save_hooks: list[SaveHook] = [forward_thrown]
         self.operators: dict[str, Operator] = dict(REGISTRY)

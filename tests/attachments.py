@@ -1,11 +1,11 @@
-"""Small files with real magic bytes, stored the way an upload is (engine.attachments)."""
+"""Small files with real magic bytes, stored the way an upload is (engine.messages.attachments)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from engine import Kefu
-from engine.attachments import store
+from engine.messages.attachments import store
 
 #: A one-pixel PNG and the smallest PDF header: enough for the type check by content.
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00"

@@ -24,12 +24,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import engine
-from engine import FixedClock, Kefu, Settings, workflows
-from engine.frontier import frontier
-from engine.organisation import DEMO_FILE
+from engine import FixedClock, Kefu, Settings
+from engine.cases import workflows
+from engine.cases.frontier import frontier
+from engine.cases.serializer import dump_workflow_in_full
+from engine.people.organisation import DEMO_FILE
 from engine.persistence.db import Database
 from engine.persistence.models import Base, Case
-from engine.serializer import dump_workflow_in_full
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -83,8 +84,8 @@ def settings(tmp_path: Path) -> Settings:
 def saved_as_spiffworkflow_would(kefu: Kefu, session: Session, case: Case,
                                  workflow: BpmnWorkflow) -> None:
     """Every save the tests make checks Kefu's two shortcuts against SpiffWorkflow's own
-    answers: the frontier (engine.frontier) against SpiffWorkflow's tree walk, and the state
-    saved with finished tasks converted once (engine.serializer) against a full conversion."""
+    answers: the frontier (engine.cases.frontier) against SpiffWorkflow's tree walk, and the state
+    saved with finished tasks converted once (engine.cases.serializer) against a full conversion."""
     where = frontier(workflow)
     assert where.ready == _walked(workflow.task_tree, state=TaskState.READY)
     assert set(where.waiting) == set(_walked(workflow.task_tree, state=TaskState.WAITING))
@@ -98,7 +99,7 @@ def _walked(first: Task, **kwargs: Any) -> list[Task]:
 @pytest.fixture(autouse=True)
 def scans_as_spiffworkflow_would(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every task query and waiting-task update the engine makes in the tests is checked
-    against SpiffWorkflow's own tree walk (engine.workflows answers them from the tables)."""
+    against SpiffWorkflow's own tree walk (engine.cases.workflows answers them from the tables)."""
     table_scan = workflows._TableScans.get_tasks_iterator
     waiting_tasks = workflows.waiting_tasks
 
@@ -170,7 +171,7 @@ def record_swap(rostered: Kefu):
     record_swap("agent01", date(2026, 11, 26), "agent07", date(2026, 11, 30)) (day shifts)."""
     from sqlalchemy import select
 
-    from engine import roster
+    from engine.people import roster
     from engine.persistence.models import Person
     from engine.persistence.roster_models import SwapRecord
 

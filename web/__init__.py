@@ -1,6 +1,6 @@
 """Kefu's web layer: the staff inbox, case pages, auditors' search and process owners'
 deployments, plus a JSON API. It adds pages, not rules: every decision goes through the
-engine's Python API, and each request is one unit of work (see `web.db`)."""
+engine's Python API, and each request is one unit of work (see `web.server.db`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from flask import Flask, g, redirect, url_for
 from werkzeug.wrappers import Response
 
 from engine import Kefu, instance, settings_from_env
-from web import db, errors, i18n, logmask, security
-from web.jsonbody import StrictJSONProvider
+from web.presentation import i18n
+from web.server import db, errors, logmask, security
+from web.server.jsonbody import StrictJSONProvider
 
 
 def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -> Flask:
@@ -28,7 +29,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
         SESSION_COOKIE_SECURE=os.environ.get("KEFU_SECURE_COOKIES", "") in {"1", "true"},
         SESSION_COOKIE_NAME="kefu_session",
         # The cookie may outlive a session no longer than the server-side absolute lifetime;
-        # the idle timeout and revocation are the session row's (engine.signin).
+        # the idle timeout and revocation are the session row's (engine.people.signin).
         PERMANENT_SESSION_LIFETIME=timedelta(hours=kefu.settings.session_absolute_hours),
         # A form with files: the largest file a form may take, and the rest of the form.
         MAX_CONTENT_LENGTH=kefu.settings.attachment_max_bytes + 2 * 1024 * 1024,
@@ -44,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
         app.config["SECRET_KEY"] = instance.session_secret(kefu.settings)
     app.extensions["kefu"] = kefu
 
-    from web import (
+    from web.views import (
         api,
         attachments,
         audit,
@@ -64,7 +65,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
     security.init_app(app)
     logmask.init_app()
     errors.init_app(app)
-    from web import calendar_banner
+    from web.presentation import calendar_banner
 
     calendar_banner.init_app(app)
 

@@ -16,7 +16,7 @@ import click
 
 import engine
 from engine import Kefu, Settings, settings_from_env
-from engine.organisation import DEMO_FILE
+from engine.people.organisation import DEMO_FILE
 
 
 def _kefu(ctx: click.Context) -> Kefu:
@@ -69,7 +69,7 @@ def _keys(kefu: Kefu) -> None:
     where = "KEFU_HISTORY_KEY" if kefu.settings.history_key else folder / instance.HISTORY_KEY
     click.echo(f"history key: {where} (keep a copy away from the server, docs/security.md)")
     with kefu.session() as session:
-        sealed, refused = engine.checkpoints.seal_unkeyed(session, kefu.history_key)
+        sealed, refused = engine.records.checkpoints.seal_unkeyed(session, kefu.history_key)
     if sealed or refused:
         click.echo(f"history sealed with the key: {sealed} case(s); left unsealed because "
                    f"their chain is already broken: {', '.join(refused) or '-'}")
@@ -142,7 +142,7 @@ def audit_verify(ctx: click.Context, checkpoint_file: Path | None) -> None:
             except (ValueError, UnicodeDecodeError) as exc:
                 raise click.BadParameter(f"{checkpoint_file}: not JSON: {exc}",
                                          param_hint="--checkpoint") from None
-            findings += engine.checkpoints.verify_checkpoint(session, kefu.history_key, doc)
+            findings += engine.records.checkpoints.verify_checkpoint(session, kefu.history_key, doc)
     for finding in findings:
         click.echo(f"TAMPERED {finding}")
     click.echo(f"checked {count} cases: {len(findings)} problem(s)")
@@ -176,7 +176,7 @@ def user() -> None:
 @click.pass_context
 def user_password(ctx: click.Context, username: str, password: str) -> None:
     """Set USERNAME's password; every web session of theirs ends."""
-    _user_change(ctx, engine.signin.set_password, username, password)
+    _user_change(ctx, engine.people.signin.set_password, username, password)
 
 
 @user.command("revoke")
@@ -184,7 +184,7 @@ def user_password(ctx: click.Context, username: str, password: str) -> None:
 @click.pass_context
 def user_revoke(ctx: click.Context, username: str) -> None:
     """Deactivate USERNAME: no sign-in, every web session ends (tokens: kefu token revoke)."""
-    _user_change(ctx, engine.signin.deactivate, username)
+    _user_change(ctx, engine.people.signin.deactivate, username)
 
 
 def _user_change(ctx: click.Context, change: Callable[..., int], username: str,
@@ -204,15 +204,15 @@ def _user_change(ctx: click.Context, change: Callable[..., int], username: str,
 @click.pass_context
 def purge(ctx: click.Context, actor: str) -> None:
     """Remove closed cases whose retention period has ended, leaving a purge record."""
-    from engine.retention import purge_expired
+    from engine.records.retention import purge_expired
 
     kefu = _kefu(ctx)
-    files = engine.attachments.folder(kefu.settings)
+    files = engine.messages.attachments.folder(kefu.settings)
     with kefu.session() as session:
         records = purge_expired(session, kefu.clock.now(), actor, attachments_dir=files)
         numbers = [r.case_number for r in records]
     with kefu.session() as session:
-        swept = engine.attachments.sweep_unreferenced(files, session, kefu.clock.now())
+        swept = engine.messages.attachments.sweep_unreferenced(files, session, kefu.clock.now())
     click.echo(f"purged {len(numbers)} expired case(s): {', '.join(numbers) or '-'}")
     if swept:
         click.echo(f"removed {swept} uploaded file(s) that no case holds")
@@ -235,7 +235,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int, timers: bool) 
 
     from engine.scheduler.worker import TimerWorker
     from web import create_app
-    from web.serving import serve as run_server
+    from web.server.serving import serve as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -356,7 +356,7 @@ def _month(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[in
 def report_monthly(ctx: click.Context, month: tuple[int, int]) -> None:
     """C11: complaint hot spots by category and the resolution, on-time and satisfaction
     rates against their targets."""
-    from engine.analysis import monthly_report
+    from engine.records.analysis import monthly_report
 
     year, number = month
     kefu = _kefu(ctx.find_root())
@@ -376,7 +376,7 @@ def report_monthly(ctx: click.Context, month: tuple[int, int]) -> None:
                    f"{rate.target:.0%}: {verdict}")
 
 
-def _coverage(kefu: Kefu) -> engine.calendar_store.Coverage:
+def _coverage(kefu: Kefu) -> engine.timing.calendar_store.Coverage:
     with kefu.session() as session:
         return engine.calendar_coverage(session, kefu.settings, kefu.clock.now())
 
@@ -398,7 +398,7 @@ def calendar() -> None:
 def calendar_import(ctx: click.Context, file: Path, actor: str) -> None:
     """Load the State Council's schedule for one or more years (YAML or CSV); it replaces
     those years and wins over the packages. Nothing is saved if a line is bad."""
-    from engine.calendar_store import CalendarFileError, import_schedule
+    from engine.timing.calendar_store import CalendarFileError, import_schedule
 
     kefu = _kefu(ctx.find_root())
     try:
@@ -422,7 +422,7 @@ def calendar_show(ctx: click.Context, year: int | None) -> None:
     """Which source answers for each year, who loaded an imported one, and the coverage."""
     from datetime import date, timedelta
 
-    from engine.calendar_store import calendar_for, imports
+    from engine.timing.calendar_store import calendar_for, imports
 
     kefu = _kefu(ctx.find_root())
     with kefu.session() as session:
@@ -457,7 +457,7 @@ def roster() -> None:
 def roster_import(ctx: click.Context, file: Path) -> None:
     """Load one month's roster (CSV or .xlsx: date,kind,username,duty[,min_staff,start,end]);
     one error per bad row, and nothing is saved if any row is bad."""
-    from engine.roster_io import RosterFileError, import_roster
+    from engine.people.roster_io import RosterFileError, import_roster
 
     kefu = _kefu(ctx.find_root())
     try:
@@ -477,7 +477,7 @@ def roster_import(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def roster_export(ctx: click.Context, month: tuple[int, int], output: Path | None) -> None:
     """Write a month's roster as CSV in the import's columns (stdout by default)."""
-    from engine.roster_io import export_roster
+    from engine.people.roster_io import export_roster
 
     year, number = month
     kefu = _kefu(ctx.find_root())
@@ -492,7 +492,7 @@ def roster_export(ctx: click.Context, month: tuple[int, int], output: Path | Non
 
 def _category_labels(kefu: Kefu, session: Any) -> dict[str, str]:
     """Category code -> its title in the complaint forms (`fee` -> `资费 / Fees`)."""
-    from engine import catalog
+    from engine.definitions import catalog
 
     labels: dict[str, str] = {}
     for version in catalog.newest_versions(session):

@@ -6,6 +6,6 @@ Timers then run in `kefu worker` processes beside it (`kefu serve` runs one in p
 """
 
 from web import create_app
-from web.serving import AccessLog
+from web.server.serving import AccessLog
 
 app = AccessLog(create_app())

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.calendar import WorkingCalendar
-from engine.calendar_store import calendar_for, shift_holiday
 from engine.config import Settings
 from engine.persistence.models import Person, PersonRole
 from engine.persistence.roster_models import Shift, ShiftAssignment
+from engine.timing.calendar import WorkingCalendar
+from engine.timing.calendar_store import calendar_for, shift_holiday
 
 ANCHOR = date(2026, 1, 1)
 DAY_START = time(8, 0)

@@ -31,8 +31,8 @@ class Deadline(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
-    #: timer | reminder | due (pending until fired, see engine.deadlines) | urge (a 催单
-    #: sent by engine.escalation, stored already fired so that its holder sees it)
+    #: timer | reminder | due (pending until fired, see engine.timing.deadlines) | urge (a 催单
+    #: sent by engine.timing.escalation, stored already fired so that its holder sees it)
     kind: Mapped[str] = mapped_column(String(20))
     #: The SpiffWorkflow task: the timer event's for `timer`, the user task's otherwise.
     task_id: Mapped[str] = mapped_column(String(36))

@@ -92,7 +92,7 @@ class Person(Base):
     skill_level: Mapped[int | None] = mapped_column(Integer)
     shift_leader_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    #: Where e-mail notifications go (engine.notifications); none: no e-mail.
+    #: Where e-mail notifications go (engine.messages.notifications); none: no e-mail.
     email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(default=True)
 
@@ -147,7 +147,7 @@ class Case(Base):
     category: Mapped[str | None] = mapped_column(String(40))
     complainant_phone: Mapped[str | None] = mapped_column(String(20))
     department: Mapped[str | None] = mapped_column(String(40))
-    #: Who and what the case is about, in the words people search by (engine.runtime
+    #: Who and what the case is about, in the words people search by (engine.cases.runtime
     #: SEARCH_TEXT_FIELDS): searching never reads the stored workflow.
     search_text: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(60))
@@ -243,7 +243,7 @@ class HistoryRecord(Base):
     data: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-    #: Which history key signed `hash` (engine.history.key_id); NULL: an unkeyed record
+    #: Which history key signed `hash` (engine.records.history.key_id); NULL: an unkeyed record
     #: from before keyed history, sealed by `kefu init`.
     key_id: Mapped[str | None] = mapped_column(String(16))
 
@@ -284,6 +284,6 @@ class PurgeRecord(Base):
     purged_by: Mapped[str] = mapped_column(String(60))
     history_count: Mapped[int]
     history_head: Mapped[str] = mapped_column(String(64))
-    #: HMAC with the history key (engine.history.purge_signature): a purge record cannot be
+    #: HMAC with the history key (engine.records.history.purge_signature): a purge record cannot be
     #: made up to excuse a deleted case by someone without the key.
     signature: Mapped[str | None] = mapped_column(String(64))

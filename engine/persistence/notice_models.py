@@ -1,5 +1,5 @@
 """The notification outbox and the attachments of cases: rows that belong to one case and
-are purged with it (engine.retention)."""
+are purged with it (engine.records.retention)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from engine.persistence.models import Base
 
 class Notification(Base):
     """One message to one person on one channel: written in the step's transaction, sent
-    after it commits by engine.notifications.deliver_due, retried with backoff."""
+    after it commits by engine.messages.notifications.deliver_due, retried with backoff."""
 
     __tablename__ = "notification"
     __table_args__ = (
@@ -43,7 +43,7 @@ class Notification(Base):
 
 class Attachment(Base):
     """A file uploaded in a step's form; its content lives outside the database, named by
-    its SHA-256 (engine.attachments), which the step's history record also holds."""
+    its SHA-256 (engine.messages.attachments), which the step's history record also holds."""
 
     __tablename__ = "attachment"
     __table_args__ = (Index("ix_attachment_sha256", "sha256"),)

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
+from engine.people.roles import Actor
 from engine.persistence.models import (
     Case,
     HistoryRecord,
@@ -19,7 +20,6 @@ from engine.persistence.models import (
     TaskItem,
     inbox_order,
 )
-from engine.roles import Actor
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ class Shift(Base):
     ends_at: Mapped[datetime]
     #: S7: a swap must not leave fewer staff than this on duty (leaders not counted).
     min_staff: Mapped[int]
-    #: L7, S6: the shift touches an official public holiday (engine.calendar).
+    #: L7, S6: the shift touches an official public holiday (engine.timing.calendar).
     is_public_holiday: Mapped[bool] = mapped_column(default=False)
     holiday_name: Mapped[str | None] = mapped_column(String(60))
 

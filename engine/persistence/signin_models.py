@@ -1,4 +1,4 @@
-"""Sign-in attempts and web sessions (engine.signin): in the database, so every worker
+"""Sign-in attempts and web sessions (engine.people.signin): in the database, so every worker
 process sees the same lockouts and a session ended in one is ended in all."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Submitted forms' keys (engine.submissions): which action each form already did."""
+"""Submitted forms' keys (engine.cases.submissions): which action each form already did."""
 
 from __future__ import annotations
 

@@ -134,5 +134,5 @@ def refuse_if(breaches: list[Breach]) -> None:
         raise RuleViolation(breaches)
 
 
-# Importing the operator modules registers them (engine.operators.REGISTRY).
+# Importing the operator modules registers them (engine.definitions.operators.REGISTRY).
 from engine.rules import common, leave, leave_deadlines, report, swap  # noqa: E402, F401

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine import roster
 from engine.errors import FormValidationError
+from engine.people import roster
 from engine.persistence.models import Case, Person
 from engine.persistence.roster_models import RosterRequest, Shift
 

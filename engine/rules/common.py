@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.definitions.operators import OperatorContext, operator
 from engine.errors import FormValidationError
-from engine.operators import OperatorContext, operator
+from engine.people.roster import MONTHS_EN, day_en, day_zh  # noqa: F401 - re-exported
 from engine.persistence.models import Person
-from engine.roster import MONTHS_EN, day_en, day_zh  # noqa: F401 - re-exported
 
 
 @operator("kefu.starter")

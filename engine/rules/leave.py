@@ -15,14 +15,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from engine import history, roster
-from engine.calendar import WorkingCalendar
-from engine.calendar_store import calendar_for, flag_uncovered
 from engine.config import Settings
+from engine.definitions.operators import OperatorContext, operator
 from engine.errors import FormValidationError
-from engine.operators import OperatorContext, operator
+from engine.people import roster
 from engine.persistence.models import Person
 from engine.persistence.roster_models import LeaveRecord, ShiftAssignment
+from engine.records import history
 from engine.rules import Breach, RuleViolation, refuse_if
 from engine.rules.claims import claim, refuse_overlaps
 from engine.rules.common import (
@@ -38,6 +37,8 @@ from engine.rules.common import (
     who,
 )
 from engine.rules.leave_deadlines import endorse_times
+from engine.timing.calendar import WorkingCalendar
+from engine.timing.calendar_store import calendar_for, flag_uncovered
 
 KINDS = {
     "general_personal": ("一般事假", "general personal leave"),

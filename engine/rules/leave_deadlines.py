@@ -9,12 +9,12 @@ from typing import Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine import history
 from engine.config import Settings
-from engine.operators import OperatorContext, operator
+from engine.definitions.operators import OperatorContext, operator
+from engine.definitions.specs import task_title
 from engine.persistence.models import HistoryRecord
+from engine.records import history
 from engine.rules.common import moment_en, moment_zh, tz_of
-from engine.specs import task_title
 
 _DECISIONS = ("endorse", "approve_cs_head", "approve_director")
 

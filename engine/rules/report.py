@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import history, roster
+from engine.definitions.operators import OperatorContext, operator
 from engine.errors import FormValidationError, KefuError
-from engine.operators import OperatorContext, operator
+from engine.people import roster
+from engine.records import history
 from engine.rules import Breach, refuse_if
 from engine.rules.common import person_named
 
@@ -62,7 +63,7 @@ def route_report(context: OperatorContext, task: Any, params: dict[str, Any]) ->
     leader = direct_leader = None
     if LEVELS[direct] == "shift_leader":
         # Q2: a report now goes to the leader of the shift on duty; Q3: the after-the-fact
-        # report goes to the reporter's own (direct) leader. Both by engine.roster.route.
+        # report goes to the reporter's own (direct) leader. Both by engine.people.roster.route.
         now = context.kefu.clock.now()
         on_duty = roster.route(session, reporter, at=now)
         own_chain = roster.route(session, reporter, at=now, own_first=True)

@@ -11,16 +11,17 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from engine import history, roster
-from engine.calendar_store import calendar_for, flag_uncovered
 from engine.config import Settings
+from engine.definitions.operators import OperatorContext, operator
 from engine.errors import FormValidationError
-from engine.operators import OperatorContext, operator
+from engine.people import roster
 from engine.persistence.models import Person
 from engine.persistence.roster_models import SHIFT_KINDS, Shift, ShiftAssignment, SwapRecord
+from engine.records import history
 from engine.rules import Breach, RuleViolation, refuse_if
 from engine.rules.claims import claim, refuse_overlaps
 from engine.rules.common import MONTHS_EN, hours, ordinal, parse_day, person_named, who
+from engine.timing.calendar_store import calendar_for, flag_uncovered
 
 JOB_TYPES = {"hotline": ("热线", "hotline"), "vip": ("VIP 专席", "VIP"),
              "outbound": ("外呼", "outbound"), "back_office": ("后台", "back-office")}

@@ -22,9 +22,9 @@ from sqlalchemy import insert, select
 
 import engine
 from engine.kefu import Kefu
+from engine.people.roles import Actor
 from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import Case, ProcessVersion
-from engine.roles import Actor
 
 PROBE_ID = "deadline_probe"
 PROBE_BPMN = """<?xml version="1.0" encoding="UTF-8"?>

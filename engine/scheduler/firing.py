@@ -4,7 +4,7 @@ Any number of timer workers may call `fire_due` against one database at the same
 Each claims a case by locking its row with `SELECT … FOR UPDATE SKIP LOCKED` (PostgreSQL;
 SQLite's single writer is serialised by BEGIN IMMEDIATE), reads the case's due rows again
 under that lock, fires them and commits. The lock is the same one a person completing a
-task takes (engine.runtime), so a deadline and a person acting at the same moment cannot
+task takes (engine.cases.runtime), so a deadline and a person acting at the same moment cannot
 interleave: whoever comes second sees the first one's result. A worker that dies holding
 the lock loses its transaction and its lock with its connection, so nothing is half-fired.
 """
@@ -18,14 +18,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
-from engine import history, notifications
-from engine.deadlines import DUE, REMINDER, TIMER
-from engine.escalation import holder
+from engine.cases.runtime import refresh_timers
 from engine.kefu import Kefu
+from engine.messages import notifications
 from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import Case, TaskItem
-from engine.runtime import refresh_timers
+from engine.records import history
 from engine.scheduler.starts import fire_timer_starts
+from engine.timing.deadlines import DUE, REMINDER, TIMER
+from engine.timing.escalation import holder
 
 log = logging.getLogger(__name__)
 

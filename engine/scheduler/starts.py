@@ -14,12 +14,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from engine import history, timerstarts
+from engine.cases.runtime import start_case
+from engine.definitions import timerstarts
 from engine.errors import KefuError
 from engine.kefu import Kefu
+from engine.people.roles import Actor
 from engine.persistence.start_models import TimerStart
-from engine.roles import Actor
-from engine.runtime import start_case
+from engine.records import history
 
 log = logging.getLogger(__name__)
 SCHEDULE = Actor(username="system", staff_no="", roles=frozenset())

@@ -1,7 +1,7 @@
 """The timer worker: sleeps until the earliest pending deadline, fires it, sleeps again.
 
 One APScheduler 3 `BackgroundScheduler` per worker holds a single date job, re-armed to the
-earliest due time (`engine.deadlines.next_due`, one index lookup) after every firing and
+earliest due time (`engine.timing.deadlines.next_due`, one index lookup) after every firing and
 whenever a transaction changes deadlines: in this process through `deadlines.on_change`,
 in other processes through PostgreSQL's LISTEN/NOTIFY. No polling interval stands between
 a due time and its firing; a slow re-check (`Settings.timer_recheck_seconds`) only covers
@@ -23,9 +23,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 
-from engine import deadlines, notifications
 from engine.kefu import Kefu
+from engine.messages import notifications
 from engine.scheduler.firing import Fired, fire_due
+from engine.timing import deadlines
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def fire_job(name: str) -> None:
 
 
 def deliver_job(name: str) -> None:
-    """APScheduler job: send the notifications that are due (engine.notifications), with
+    """APScheduler job: send the notifications that are due (engine.messages.notifications), with
     no transaction open while a channel is talked to."""
     worker = _WORKERS.get(name)
     if worker is not None:

@@ -12,14 +12,14 @@ PARTS = [
     ("SpiffWorkflow engine (incl. service operators)", "SpiffWorkflow.bpmn.workflow",
      "BpmnWorkflow.do_engine_steps"),
     ("SpiffWorkflow engine (incl. service operators)", "SpiffWorkflow.task", "Task.run"),
-    ("restore workflow (JSON → objects)", "engine.runtime", "load_workflow"),
-    ("serialize workflow (objects → JSON)", "engine.runtime", "dump_workflow"),
-    ("inbox projection", "engine.runtime", "_project_tasks"),
-    ("deadline projection", "engine.deadlines", "project"),
-    ("write the case row (ORM flush)", "engine.runtime", "_flush"),
-    ("lock case", "engine.runtime", "_lock_case"),
-    ("form validation", "engine.runtime", "validate"),
-    ("history records", "engine.history", "append"),
+    ("restore workflow (JSON → objects)", "engine.cases.runtime", "load_workflow"),
+    ("serialize workflow (objects → JSON)", "engine.cases.runtime", "dump_workflow"),
+    ("inbox projection", "engine.cases.runtime", "_project_tasks"),
+    ("deadline projection", "engine.timing.deadlines", "project"),
+    ("write the case row (ORM flush)", "engine.cases.runtime", "_flush"),
+    ("lock case", "engine.cases.runtime", "_lock_case"),
+    ("form validation", "engine.cases.runtime", "validate"),
+    ("history records", "engine.records.history", "append"),
 ]
 OTHER = "everything else (SQL statements, commits, ORM, driver)"
 

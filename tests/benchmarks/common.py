@@ -25,7 +25,7 @@ from sqlalchemy import select, text
 import engine
 from engine import Actor, Kefu, Settings
 from engine.clock import Clock
-from engine.organisation import DEMO_FILE
+from engine.people.organisation import DEMO_FILE
 from engine.persistence import all_models  # noqa: F401 - every table into Base.metadata
 from engine.persistence.db import Database
 from engine.persistence.models import Base, Person, TaskItem

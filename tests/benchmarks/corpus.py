@@ -7,7 +7,7 @@ names, and the files of its folder that hold the processes it calls. It is parse
 SpiffWorkflow (as Kefu's parser, XSD on), deployed by Kefu, and where it deploys, run on a
 temporary SQLite database: every ready task completed with empty data by someone holding
 every role, and the clock moved a day whenever the case waits, for up to 40 steps; the
-deploy check's dry run (engine.dryrun) is counted too. Printed:
+deploy check's dry run (engine.definitions.dryrun) is counted too. Printed:
 how many files SpiffWorkflow parses, how many Kefu deploys, refusals by reason, and how the
 runs ended; a traceback anywhere is a crash and counted as such. Fetched corpora are not
 part of the repository; this only reads the folders it is given.

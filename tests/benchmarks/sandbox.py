@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.sandbox import SandboxEnvironment, check_source
+from engine.scripting.sandbox import SandboxEnvironment, check_source
 from tests.benchmarks.common import SHORT_PATH, fresh_database, open_kefu, people, start, step
 
 SCRIPT = "receipt_issued = True\ntotal = 0\nfor hours in [24, 48]:\n    total += hours\n"

@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from engine.config import Settings
-from engine.sandbox import KefuScriptEngine
+from engine.scripting.sandbox import KefuScriptEngine
 from tests.benchmarks.common import ROOT, SHORT_PATH, Step
 from tests.complaints import INTAKE
 
@@ -73,7 +73,7 @@ class InMemoryComplaints:
 def _deadline_helpers(settings: Settings) -> dict[str, Any]:
     """The deadline helpers Kefu gives scripts (working_time, hours), where they exist."""
     try:
-        from engine import deadlines
+        from engine.timing import deadlines
     except ImportError:
         return {}
     return deadlines.script_helpers(settings)

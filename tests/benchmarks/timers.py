@@ -33,7 +33,7 @@ KINDS = ("timer", "due", "reminder")
 def available() -> str | None:
     """None if the deadlines feature can be measured, else what is missing."""
     missing = []
-    for module, name in (("engine.deadlines", "next_due"),
+    for module, name in (("engine.timing.deadlines", "next_due"),
                          ("engine.persistence.deadline_models", "Deadline"),
                          ("engine.scheduler.worker", "TimerWorker"),
                          ("engine.scheduler.firing", "fire_due")):
@@ -58,8 +58,8 @@ def pending_count(kefu: Kefu) -> int:
 def finding_cost(kefu: Kefu, calls: int = 500) -> dict[str, Any]:
     """Time of the two reads that find due deadlines, `calls` times in one unit of work:
     `deadlines.next_due` (when to wake up) and the firing's claim of the next due case."""
-    from engine import deadlines
     from engine.scheduler import firing
+    from engine.timing import deadlines
 
     now = datetime.now(UTC)
     out: dict[str, Any] = {"pending": pending_count(kefu)}

@@ -179,7 +179,7 @@ def test_C1_to_C10_a_complaint_from_intake_to_archive_and_audit(desk: Staff, bro
     assert "已退还 30 元" in page.inner_text("#preview-sms")  # C7: the exact text, first
     desk.submit("确认发送")
     desk.clock.advance(days=1)
-    desk.login("agent01")  # a day later the idle session has ended (engine.signin)
+    desk.login("agent01")  # a day later the idle session has ended (engine.people.signin)
     desk.open_task("mine", "回访")
     check(page, "reached", "true")
     check(page, "satisfied", "true")

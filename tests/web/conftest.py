@@ -15,7 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import Kefu, hash_password, signin
+from engine import Kefu, hash_password
+from engine.people import signin
 from engine.persistence.models import Person
 from web import create_app
 

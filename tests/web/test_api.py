@@ -132,7 +132,7 @@ def test_kefu_token_create_prints_a_token_that_works_and_revoke_stops_it(
 
 
 def test_L4_rule_refusal_through_the_api_names_the_rule_and_the_facts(client, rostered) -> None:
-    from tests.test_leave_process import DAY_25
+    from tests.rules.test_leave_process import DAY_25
 
     data = {"kind": "general_personal", "reason": "家中有事", **DAY_25, "employee": "agent01"}
     response = client.post("/api/cases", json={"process": "leave", "data": data},

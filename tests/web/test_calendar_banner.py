@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine.calendar_store import import_schedule
+from engine.timing.calendar_store import import_schedule
 from tests.web.conftest import text_of
 
 SCHEDULE = Path(__file__).parent.parent / "data" / "calendar" / "schedule_2027_test.yaml"

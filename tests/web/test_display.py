@@ -9,8 +9,8 @@ import re
 import pytest
 from sqlalchemy import select
 
+from engine.people.roles import ROLES
 from engine.persistence.models import Department, Person, TaskItem
-from engine.roles import ROLES
 from tests.web import world as demo
 from tests.web.conftest import text_of
 

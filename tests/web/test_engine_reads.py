@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 import engine
-from engine.diagram import CasePath, _lines, render_svg
-from engine.disclosure import mask, mask_data, sensitive_fields
+from engine.definitions.diagram import CasePath, _lines, render_svg
+from engine.records.disclosure import mask, mask_data, sensitive_fields
 from tests.complaints import register
 
 BPMN_WITHOUT_LAYOUT = """<?xml version="1.0"?>
@@ -31,8 +31,8 @@ def test_C12_masking_keeps_the_first_three_and_last_four_characters() -> None:
 
 def test_A2_diagram_is_drawn_from_the_files_own_layout(deployed) -> None:
     with deployed.session() as s:
-        version = engine.catalog.newest_version(s, "complaint")
-        svg = engine.casefile.diagram_svg(s, version, CasePath(
+        version = engine.definitions.catalog.newest_version(s, "complaint")
+        svg = engine.records.casefile.diagram_svg(s, version, CasePath(
             done={"intake": 1, "contact": 2}, ready=frozenset({"judge"})))
     assert svg.startswith("<svg") and 'viewBox="' in svg
     assert 'class="node activity userTask done" data-id="intake"' in svg
@@ -66,9 +66,9 @@ def test_tokens_act_as_their_person_until_revoked(deployed) -> None:
 def test_catalog_counts_running_cases_per_version(deployed, people) -> None:
     register(deployed, people["agent01"])
     with deployed.session() as s:
-        [complaint] = [p for p in engine.catalog.processes(deployed, s)
+        [complaint] = [p for p in engine.definitions.catalog.processes(deployed, s)
                        if p.process_id == "complaint"]
-        startable = [v.process_id for v, _first in engine.catalog.startable(
+        startable = [v.process_id for v, _first in engine.definitions.catalog.startable(
             deployed, s, people["agent01"])]
     assert complaint.versions[0].running == 1 and complaint.first_task.role == "agent"
     assert "complaint" in startable

@@ -21,11 +21,11 @@ from tests.complaints import (
     do,
     register,
 )
-from tests.test_leave_process import DAYS_25_26
-from tests.test_leave_process import ask as ask_leave
-from tests.test_report_process import report
-from tests.test_swap_process import ask as ask_swap
-from tests.web.test_role_matrix_staff import (
+from tests.rules.test_leave_process import DAYS_25_26
+from tests.rules.test_leave_process import ask as ask_leave
+from tests.rules.test_report_process import report
+from tests.rules.test_swap_process import ask as ask_swap
+from tests.web.security.test_role_matrix_staff import (
     CERTIFICATE,
     LEAVE_PATH,
     REPORT_PATH,

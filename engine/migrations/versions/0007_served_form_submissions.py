@@ -1,4 +1,4 @@
-"""form_submission: one action per submitted form (engine.submissions)
+"""form_submission: one action per submitted form (engine.cases.submissions)
 
 Revision ID: 0007_served
 Revises: 0006_inbox_order

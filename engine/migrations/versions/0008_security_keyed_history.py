@@ -6,7 +6,7 @@ Revises: 0007_served
 Create Date: 2026-12-01 21:30:00
 
 Existing history records keep key_id NULL: `kefu init` seals them with the installation's
-history key after checking their unkeyed chain (engine.checkpoints.seal_unkeyed).
+history key after checking their unkeyed chain (engine.records.checkpoints.seal_unkeyed).
 """
 import sqlalchemy as sa
 from alembic import op

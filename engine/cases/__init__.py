@@ -1,0 +1,1 @@
+"""Running a case: starting it, completing its steps, and storing its workflow."""

@@ -1,0 +1,1 @@
+"""What process owners deploy: reading, checking and versioning BPMN, DMN and form files."""

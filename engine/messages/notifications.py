@@ -1,0 +1,317 @@
+"""Telling people: a new task, a reminder (at `reminder_fraction` of its time), an overdue
+notice, a 催单 and each escalation level (C9) reach the person on the channels the centre
+configures (`Settings.notify_channels`: inapp, email, webhook).
+
+A step only writes `notification` rows, inside its own transaction, so that a slow or
+broken mail server can never hold a case's lock or undo a step. `deliver_due` sends the
+pending rows later, each attempt outside any transaction, and retries a failure with
+backoff until `notify_max_attempts`; a row that gave up stays `failed` with its error for
+the administrators' page. In-app rows are delivered the moment the step commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.messages.notify_channels import Channel, Outgoing, Undeliverable, channels_for
+from engine.people.roles import ROLES
+from engine.persistence.db import CommitSignal
+from engine.persistence.models import Case, Person, PersonRole
+from engine.persistence.notice_models import Notification
+
+if TYPE_CHECKING:
+    from engine.kefu import Kefu
+    from engine.persistence.db import Database
+
+log = logging.getLogger(__name__)
+
+TASK, REMINDER, OVERDUE, URGE, ESCALATION = "task", "reminder", "overdue", "urge", "escalation"
+INAPP = "inapp"
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+RETRY_MAX = timedelta(hours=1)
+_TABLE = Notification.__table__
+_INSERT = insert(_TABLE)
+
+
+def _zh(text: str | None) -> str:
+    """The Chinese half of a bilingual title (`联系投诉人 / Contact complainant`)."""
+    return (text or "").split(" / ")[0].strip()
+
+
+def _when(moment: datetime | None, tz: ZoneInfo) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def wording(kind: str, number: str, title: str, *, due: datetime | None = None,
+            level: int | None = None, role: str | None = None, tz: ZoneInfo) -> str:
+    """The line a person reads, Chinese first: the centre's language (English for the
+    rest of the message comes from the task's own bilingual title)."""
+    name = _zh(title)
+    if kind == TASK:
+        return f"新任务：{name}（案件 {number}）"
+    if kind == REMINDER:
+        return f"提醒：{name} 将于 {_when(due, tz)} 到期（案件 {number}）"
+    if kind == OVERDUE:
+        return f"已超时：{name} 已于 {_when(due, tz)} 到期（案件 {number}）"
+    if kind == URGE:
+        return f"催单：请尽快办理 {name}（案件 {number}）"
+    role_name = ROLES.get(role or "", (role or "", ""))[0]
+    return f"案件升级至第 {level} 级：案件 {number} 已转{role_name}（{name}）"
+
+
+_PEOPLE = Person.__table__
+_ROLES = PersonRole.__table__
+#: Built once, with bound values: every step that opens a task asks this.
+_HOLDERS = (select(_PEOPLE.c.username)
+            .join(_ROLES, _ROLES.c.person_id == _PEOPLE.c.id)
+            .where(_ROLES.c.role == bindparam("role"), _PEOPLE.c.active.is_(True))
+            .order_by(_PEOPLE.c.username))
+_HOLDERS_IN = _HOLDERS.where(_PEOPLE.c.department == bindparam("department"))
+
+
+def recipients(session: Session, to: Mapping[str, Any]) -> list[str]:
+    """The people a task's holder stands for: one named person, or everyone active with
+    the role (in the department, when the task names one)."""
+    if to.get("user"):
+        return [str(to["user"])]
+    if not to.get("role"):
+        return []
+    if to.get("department"):
+        found = session.connection().execute(
+            _HOLDERS_IN, {"role": to["role"], "department": to["department"]})
+    else:
+        found = session.connection().execute(_HOLDERS, {"role": to["role"]})
+    return list(found.scalars())
+
+
+def notify(kefu: Kefu, session: Session, case: Case, kind: str, to: Mapping[str, Any],
+           title: str, *, task_id: str | None = None, due: datetime | None = None,
+           level: int | None = None, role: str | None = None) -> int:
+    """Write the rows that tell `to` about `kind`, in the caller's transaction; returns
+    how many. A group robot (webhook) gets one message naming everyone, not one each."""
+    channels = kefu.settings.channels
+    people = recipients(session, to)
+    if not channels or not people:
+        return 0
+    tz = ZoneInfo(kefu.settings.timezone)
+    subject = wording(kind, case.number, title, due=due, level=level, role=role, tz=tz)
+    now = kefu.clock.now()
+    rows = []
+    for channel in channels:
+        for person in people if channel != "webhook" else [",".join(people)[:60]]:
+            rows.append({
+                "case_id": case.id, "recipient": person, "kind": kind, "channel": channel,
+                "subject": subject[:300], "body": _body(kefu, subject, title, task_id, case),
+                "task_id": task_id, "state": SENT if channel == INAPP else PENDING,
+                "attempts": 0, "next_attempt_at": None if channel == INAPP else now,
+                "last_error": None, "created_at": now,
+                "sent_at": now if channel == INAPP else None, "read_at": None,
+            })
+    session.connection().execute(_INSERT, rows)
+    if len(channels) > 1 or channels[0] != INAPP:
+        ENQUEUED.raise_after_commit(session, kefu.db)
+    return len(rows)
+
+
+def _body(kefu: Kefu, subject: str, title: str, task_id: str | None, case: Case) -> str:
+    lines = [subject, title]
+    base = kefu.settings.public_url.rstrip("/")
+    if base:
+        lines.append(f"{base}/tasks/{task_id}" if task_id else f"{base}/cases/{case.number}")
+    return "\n".join(line for line in lines if line)
+
+
+def new_tasks(kefu: Kefu, session: Session, case: Case, added: Iterable[Mapping[str, Any]]
+              ) -> None:
+    """The tasks a step opened, to whoever they are offered to."""
+    for row in added:
+        to = {"user": row["candidate_user"]} if row.get("candidate_user") else \
+            {"role": row["role"], "department": row.get("department")}
+        notify(kefu, session, case, TASK, to, row["title"], task_id=row["id"])
+
+
+# --- after commit: wake the sender -------------------------------------------------------
+
+#: Raised by every unit of work that wrote outgoing rows (the timer worker sends them).
+ENQUEUED = CommitSignal("outbox")
+
+
+def on_enqueued(database: Database, callback: Callable[[], None]) -> None:
+    """Call `callback` after a unit of work of this process that wrote outgoing rows
+    commits (the timer worker of `kefu serve` sends them at once this way)."""
+    ENQUEUED.connect(database, callback)
+
+
+def remove_listener(database: Database, callback: Callable[[], None]) -> None:
+    ENQUEUED.disconnect(database, callback)
+
+
+# --- sending -------------------------------------------------------------------------------
+
+@dataclass
+class Delivered:
+    """What one call of `deliver_due` did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def backoff(kefu: Kefu, attempts: int) -> timedelta:
+    first = timedelta(seconds=kefu.settings.notify_retry_seconds)
+    return min(first * 2 ** max(attempts - 1, 0), RETRY_MAX)
+
+
+def deliver_due(kefu: Kefu, now: datetime | None = None, *, limit: int = 100,
+                channels: Mapping[str, Channel] | None = None) -> Delivered:
+    """Send what is pending at `now`: claim in one short transaction, send with no
+    transaction open, record the outcome in another. A claimed row is leased until its
+    next retry time, so a worker that dies mid-send leaves it to be retried, not lost."""
+    now = now or kefu.clock.now()
+    channels = channels if channels is not None else channels_for(kefu.settings)
+    claimed = _claim(kefu, now, limit)
+    outcomes: list[tuple[int, str | None, bool]] = []
+    for message in claimed:
+        channel = channels.get(message.channel)
+        try:
+            if channel is None:
+                raise Undeliverable(f"渠道未配置 / channel {message.channel!r} is not configured")
+            channel.send(message)
+        except Undeliverable as exc:
+            outcomes.append((message.id, str(exc), True))
+        except Exception as exc:  # a channel's failure is recorded, never raised
+            outcomes.append((message.id, f"{type(exc).__name__}: {exc}"[:2000], False))
+        else:
+            outcomes.append((message.id, None, False))
+    return _record(kefu, now, outcomes)
+
+
+def _claim(kefu: Kefu, now: datetime, limit: int) -> list[Outgoing]:
+    with kefu.session() as session:
+        query = (select(Notification, Person.email, Person.name, Person.staff_no)
+                 .outerjoin(Person, Person.username == Notification.recipient)
+                 .where(Notification.state == PENDING, Notification.next_attempt_at <= now)
+                 .order_by(Notification.next_attempt_at, Notification.id).limit(limit)
+                 .with_for_update(of=Notification, skip_locked=True))
+        claimed = []
+        for row, email, name, staff_no in session.execute(query):
+            row.attempts += 1
+            row.next_attempt_at = now + backoff(kefu, row.attempts)
+            claimed.append(Outgoing(row.id, row.channel, row.recipient, email,
+                                    _names(session, row.recipient, name, staff_no),
+                                    row.subject, row.body))
+    return claimed
+
+
+def _names(session: Session, recipient: str, name: str | None, staff_no: str | None) -> str:
+    """How a robot message names its people: 姓名（工号）, never a username alone."""
+    if name:
+        return f"{name}（{staff_no}）"
+    users = recipient.split(",")
+    found = dict(session.execute(select(Person.username, Person.name)
+                                 .where(Person.username.in_(users))).all())
+    return "、".join(found.get(u, u) for u in users)
+
+
+def _record(kefu: Kefu, now: datetime, outcomes: list[tuple[int, str | None, bool]]
+            ) -> Delivered:
+    result = Delivered()
+    if not outcomes:
+        return result
+    with kefu.session() as session:
+        rows = {r.id: r for r in session.scalars(
+            select(Notification).where(Notification.id.in_([o[0] for o in outcomes])))}
+        for row_id, error, permanent in outcomes:
+            row = rows[row_id]
+            row.last_error = error
+            if error is None:
+                row.state, row.sent_at, row.next_attempt_at = SENT, now, None
+                result.sent += 1
+            elif permanent or row.attempts >= kefu.settings.notify_max_attempts:
+                row.state, row.next_attempt_at = FAILED, None
+                result.failed += 1
+                log.warning("notification %s to %s by %s failed for good: %s", row.id,
+                            row.recipient, row.channel, error)
+            else:
+                result.retrying += 1
+    return result
+
+
+# --- what people and administrators see ----------------------------------------------------
+
+def unread_count(session: Session, username: str) -> int:
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.recipient == username, Notification.channel == INAPP,
+        Notification.read_at.is_(None))) or 0
+
+
+def inbox(session: Session, username: str, limit: int = 100
+          ) -> list[tuple[Notification, str]]:
+    """A person's in-app notifications, newest first, each with its case's number."""
+    query = (select(Notification, Case.number).join(Case, Case.id == Notification.case_id)
+             .where(Notification.recipient == username, Notification.channel == INAPP)
+             .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
+    return [(row, number) for row, number in session.execute(query)]
+
+
+def mark_read(session: Session, username: str, now: datetime) -> None:
+    session.execute(update(Notification).where(
+        Notification.recipient == username, Notification.channel == INAPP,
+        Notification.read_at.is_(None)).values(read_at=now))
+
+
+@dataclass(frozen=True)
+class ChannelHealth:
+    channel: str
+    sent: int
+    pending: int
+    retrying: int
+    failed: int
+    last_sent_at: datetime | None
+    last_error: str | None
+
+
+def channel_health(session: Session) -> list[ChannelHealth]:
+    """Per channel: what went out, what waits, what keeps failing and why."""
+    out = []
+    channels = session.scalars(select(Notification.channel).distinct()
+                               .where(Notification.channel != INAPP)).all()
+    for channel in sorted(channels):
+        mine = Notification.channel == channel
+        counts = dict(session.execute(select(Notification.state, func.count())
+                                      .where(mine).group_by(Notification.state)).all())
+        retrying = session.scalar(select(func.count()).select_from(Notification).where(
+            mine, Notification.state == PENDING, Notification.last_error.is_not(None))) or 0
+        last_sent = session.scalar(select(func.max(Notification.sent_at)).where(mine))
+        last_error = session.scalar(select(Notification.last_error).where(
+            mine, Notification.last_error.is_not(None))
+            .order_by(Notification.next_attempt_at.desc().nulls_first(),
+                      Notification.id.desc()).limit(1))
+        out.append(ChannelHealth(channel, counts.get(SENT, 0), counts.get(PENDING, 0),
+                                 retrying, counts.get(FAILED, 0), last_sent, last_error))
+    return out
+
+
+def troubles(session: Session, limit: int = 50) -> Sequence[Notification]:
+    """Messages that failed for good or are being retried, newest first."""
+    return session.scalars(select(Notification).where(
+        Notification.channel != INAPP, Notification.last_error.is_not(None),
+        Notification.state != SENT)
+        .order_by(Notification.id.desc()).limit(limit)).all()
+
+
+def failing_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.channel != INAPP, Notification.state != SENT,
+        Notification.last_error.is_not(None))) or 0

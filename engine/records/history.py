@@ -1,0 +1,149 @@
+"""The case history (A1): append-only, and tamper-evident through a keyed hash chain.
+
+Each record's HMAC-SHA256 covers the previous record's and its own content, and the case
+row keeps the count and the head, so an edited, deleted, reordered or truncated history
+shows. The key is kept outside the database (engine.instance: a file in the installation's
+directory or `KEFU_HISTORY_KEY`), so whoever can write to the database but does not hold
+the key cannot recompute a chain that verifies. Records written before the chain was keyed
+carry no key id; `kefu init` seals them once (engine.records.checkpoints.seal_unkeyed) after
+checking their plain SHA-256 chain, and from then on an unkeyed record is a finding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from engine.persistence.models import Case, HistoryRecord
+
+GENESIS = "0" * 64
+#: Where every session of a Kefu's database carries its key (`append`, `verify_all`).
+KEY_INFO = "history_key"
+_INSERT = insert(HistoryRecord.__table__)
+
+
+def key_id(key: bytes) -> str:
+    """A name for a key that reveals nothing of it: which key signed a record."""
+    return hashlib.sha256(b"kefu history key id\0" + key).hexdigest()[:16]
+
+
+def session_key(session: Session) -> bytes:
+    key = session.info.get(KEY_INFO)
+    if not key:
+        raise RuntimeError("no history key: open sessions on a Kefu's database")
+    return key
+
+
+def digest(key: bytes | None, prev_hash: str, case_number: str, seq: int, at: datetime,
+           actor: str, action: str, task_spec: str | None, data: dict[str, Any]) -> str:
+    """HMAC-SHA256 with the key; plain SHA-256 (`key=None`) only for unkeyed old records."""
+    payload = json.dumps(
+        [case_number, seq, at.astimezone(UTC).isoformat(timespec="microseconds"), actor, action,
+         task_spec, data],
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+    )
+    message = (prev_hash + payload).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def record_digest(key: bytes | None, case_number: str, record: HistoryRecord,
+                  prev_hash: str) -> str:
+    return digest(key, prev_hash, case_number, record.seq, record.at, record.actor,
+                  record.action, record.task_spec, record.data)
+
+
+def append(session: Session, case: Case, *, at: datetime, actor: str, action: str,
+           task_spec: str | None = None, task_title: str | None = None,
+           data: dict[str, Any] | None = None) -> str:
+    """Add one record and return its hash; must run in the same transaction as the change
+    it records. The record is inserted at once on the session's connection, without an ORM
+    object or an autoflush: nothing in the transaction reads it back, every step writes one
+    or more, and the case's new head is written with the case's own row when it flushes."""
+    key = session_key(session)
+    data = json.loads(json.dumps(data or {}, default=str))
+    seq = case.history_seq + 1
+    prev = case.history_head or GENESIS
+    signed = digest(key, prev, case.number, seq, at, actor, action, task_spec, data)
+    session.connection().execute(_INSERT, {
+        "case_id": case.id, "seq": seq, "at": at, "actor": actor, "action": action,
+        "task_spec": task_spec, "task_title": task_title, "data": data, "prev_hash": prev,
+        "hash": signed, "key_id": key_id(key),
+    })
+    case.history_seq = seq
+    case.history_head = signed
+    return signed
+
+
+def purge_signature(key: bytes, case_number: str, history_count: int, history_head: str,
+                    purged_at: datetime) -> str:
+    message = json.dumps(["purge", case_number, history_count, history_head,
+                          purged_at.astimezone(UTC).isoformat(timespec="microseconds")])
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Finding:
+    case_number: str
+    seq: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"#{self.seq}" if self.seq is not None else ""
+        return f"{self.case_number}{where}: {self.problem}"
+
+
+def case_records(session: Session, case: Case) -> list[HistoryRecord]:
+    return list(session.scalars(
+        select(HistoryRecord).where(HistoryRecord.case_id == case.id).order_by(HistoryRecord.id)
+    ))
+
+
+def verify_case(session: Session, case: Case, key: bytes | None = None) -> list[Finding]:
+    key = key or session_key(session)
+    own = key_id(key)
+    records = case_records(session, case)
+    findings = []
+    prev = GENESIS
+    for expected_seq, record in enumerate(records, start=1):
+        if record.seq != expected_seq:
+            findings.append(Finding(case.number, record.seq,
+                                    f"out of order or missing: expected record {expected_seq}"))
+        if record.prev_hash != prev:
+            findings.append(Finding(case.number, record.seq,
+                                    "chain broken: previous record was changed or removed"))
+        if record.key_id is None:
+            findings.append(Finding(case.number, record.seq,
+                                    "not signed with the history key: recomputed without "
+                                    "it, or written before keyed history and never sealed"))
+        elif record.key_id != own:
+            findings.append(Finding(case.number, record.seq,
+                                    f"signed with another key ({record.key_id}), not this "
+                                    "installation's"))
+        elif record_digest(key, case.number, record, record.prev_hash) != record.hash:
+            findings.append(Finding(case.number, record.seq, "record content was edited"))
+        prev = record.hash
+    if len(records) != case.history_seq or prev != (case.history_head or GENESIS):
+        findings.append(Finding(case.number, None,
+                                f"history has {len(records)} records, the case expects "
+                                f"{case.history_seq}: records were deleted or added"))
+    return findings
+
+
+def verify_all(session: Session, key: bytes | None = None) -> tuple[int, list[Finding]]:
+    """Check every case; returns how many were checked and what was wrong."""
+    key = key or session_key(session)
+    count = 0
+    findings: list[Finding] = []
+    for case in session.scalars(select(Case).order_by(Case.id)).yield_per(500):
+        count += 1
+        findings.extend(verify_case(session, case, key))
+    return count, findings

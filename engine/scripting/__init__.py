@@ -1,0 +1,1 @@
+"""The restricted Python that process scripts and expressions run in, and its limits."""

@@ -1,0 +1,339 @@
+"""The restricted Python that BPMN scripts, conditions, timer expressions, DMN cells and
+service-task parameters run in.
+
+Process files come from process owners, not programmers we vet, so a script may read and
+write case data and call Kefu's helpers, but not import, open files, reach the network or
+climb out of the sandbox. It is built on RestrictedPython (Zope's, maintained since 1999
+and the sandbox SpiffArena, SpiffWorkflow's own platform, runs BPMN scripts in): its
+compiler rewrites every attribute read, subscript, iteration and write into calls of guard
+functions and refuses names and attributes that start with `_` and the `inspect` attributes
+of frames, code, generators, coroutines and tracebacks. A hand-written AST filter missed
+`gi_frame.f_back.f_globals` (issue 13); a library whose whole job is this closes that
+family and follows new Python syntax (it refuses AST nodes it does not know).
+
+Kefu's policy on top (`_KefuPolicy`, `_getattr`): no `type`/`object`/`getattr`/`vars`/
+`globals` and the like, not even as names; no `str.format`/`format_map`, `mro` or frame
+attributes under other spellings; no computed or huge f-string format specs; no classes,
+imports, `global`, async code, bare `except:` or `break`/`continue`/`return` in `finally`
+(either would swallow the time limit); no subscript keys that start with `_`. Limits on
+time and size: engine.scripting.script_limits. Every source is compiled (and so checked) once, at
+deploy and again at the first run in each worker; the code object is cached per source.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from types import CodeType
+from typing import Any
+
+from RestrictedPython import (
+    RestrictingNodeTransformer,
+    compile_restricted_eval,
+    compile_restricted_exec,
+    safe_builtins,
+)
+from RestrictedPython.Eval import default_guarded_getitem
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+
+from engine.errors import ScriptError
+from engine.scripting.script_limits import (
+    Deadline,
+    Limits,
+    OutOfTime,
+    current_run,
+    guards,
+    width_problem,
+)
+
+#: RestrictedPython's safe builtins, less the ones that reach types, ids or the process's
+#: exit, plus the collection builtins process scripts use.
+_DROPPED = {"__build_class__", "setattr", "delattr", "id", "hash", "issubclass", "pow",
+            "BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit", "_getattr_",
+            "range"}
+_ADDED = ("all", "any", "dict", "enumerate", "filter", "list", "map", "max", "min",
+          "reversed", "set", "sorted", "sum", "tuple", "zip", "frozenset")
+SAFE_BUILTINS: dict[str, Any] = {
+    **{k: v for k, v in safe_builtins.items() if k not in _DROPPED},
+    **{name: getattr(builtins, name) for name in _ADDED},
+}
+#: Names a script may not even mention: each is a way to a type, a scope or the interpreter.
+_REFUSED_NAMES = frozenset({
+    "type", "object", "getattr", "setattr", "delattr", "hasattr", "vars", "globals",
+    "locals", "dir", "eval", "exec", "compile", "breakpoint", "input", "help",
+    "memoryview", "super", "classmethod", "staticmethod", "property", "id", "print",
+    "BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit",
+})
+#: Attributes refused besides `_*`: frames, code, generators and coroutines (RestrictedPython's
+#: list and Python 2's spellings), format walks and the method resolution order.
+_REFUSED_ATTRIBUTES = INSPECT_ATTRIBUTES | frozenset({
+    "f_locals", "f_trace", "f_code", "co_code", "tb_next", "gi_yieldfrom", "cr_await",
+    "cr_origin", "ag_await", "func_globals", "func_code", "func_closure", "func_defaults",
+    "im_func", "im_self", "im_class", "cell_contents", "mro", "format", "format_map",
+})
+_FILENAME = "<process script>"
+#: Methods that can multiply a value's size, guarded on values (engine.scripting.script_limits) and
+#: so refused on the types themselves.
+_SIZED_TYPES = (str, bytes, list, int)
+_SIZED_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace",
+                            "join", "extend", "to_bytes"})
+
+
+def _placed(new: Any, old: ast.AST) -> Any:
+    """A node the policy made, at the place of the one it stands for."""
+    return ast.fix_missing_locations(ast.copy_location(new, old))
+
+
+def _tick() -> ast.Expr:
+    return ast.Expr(ast.Call(func=ast.Name("_tick_", ast.Load()), args=[], keywords=[]))
+
+
+def _guard_call(name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Name(name, ast.Load()), args=list(args), keywords=[])
+
+
+_GUARDED_OPS = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_",
+                ast.Add: "_add_", ast.Mod: "_mod_"}
+
+
+class _KefuPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy with Kefu's refusals and the limit calls added."""
+
+    def error(self, node: ast.AST, info: str) -> None:
+        self.errors.append(f"line {getattr(node, 'lineno', '?')}: {info}")
+
+    def _refuse_statement(self, node: ast.AST) -> None:
+        self.error(node, f"{type(node).__name__} is not allowed in scripts")
+
+    visit_Import = visit_ImportFrom = visit_Global = visit_Nonlocal = _refuse_statement
+    visit_ClassDef = visit_AsyncFunctionDef = visit_Await = _refuse_statement
+    visit_AsyncFor = visit_AsyncWith = _refuse_statement
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        if node.id.startswith("_") or node.id in _REFUSED_NAMES:
+            self.error(node, f"name {node.id!r} is not allowed")
+            return node
+        return super().visit_Name(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> Any:
+        if node.attr.startswith("_") or node.attr in _REFUSED_ATTRIBUTES:
+            self.node_contents_visit(node)  # an inner refusal is reported first
+            self.error(node, f"attribute {node.attr!r} is not allowed")
+            return node
+        return super().visit_Attribute(node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
+        if node.type is None:
+            self.error(node, "a bare except: is not allowed; name the exceptions to catch")
+        return super().visit_ExceptHandler(node)
+
+    def visit_Try(self, node: ast.Try) -> Any:
+        for statement in node.finalbody:
+            for inner in ast.walk(statement):
+                if isinstance(inner, ast.Return | ast.Break | ast.Continue):
+                    self.error(inner, f"{type(inner).__name__} inside finally is not allowed")
+        return super().visit_Try(node)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
+        spec = node.format_spec
+        if spec is not None:
+            parts = getattr(spec, "values", [spec])
+            if not all(isinstance(p, ast.Constant) for p in parts):
+                self.error(node, "a computed format spec is not allowed")
+            else:
+                problem = width_problem("".join(str(p.value) for p in parts))
+                if problem:
+                    self.error(node, problem)
+        return super().visit_FormattedValue(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        node = super().visit_BinOp(node)
+        guard = _GUARDED_OPS.get(type(node.op))
+        if guard is None:
+            return node
+        return _placed(_guard_call(guard, node.left, node.right), node)
+
+    def visit_While(self, node: ast.While) -> Any:
+        node = super().visit_While(node)
+        node.body.insert(0, _placed(_tick(), node))
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
+        node = super().visit_FunctionDef(node)
+        node.body.insert(0, _placed(_tick(), node))
+        return node
+
+    def visit_Lambda(self, node: ast.Lambda) -> Any:
+        node = super().visit_Lambda(node)
+        ticked = ast.BoolOp(op=ast.Or(), values=[_guard_call("_tick_"), node.body])
+        node.body = _placed(ticked, node.body)
+        return node
+
+
+@functools.lru_cache(maxsize=4096)
+def check_source(source: str, mode: str = "exec") -> CodeType:
+    """Compile a script ("exec") or an expression ("eval") in the sandbox; raises ScriptError
+    naming the line of each refusal. The code is cached: a process's scripts are the same
+    strings at every step (a refusal is not remembered: it raises every time)."""
+    try:
+        ast.parse(source, _FILENAME, mode)
+    except SyntaxError as exc:
+        raise ScriptError(f"line {exc.lineno}: syntax error: {exc.msg}") from exc
+    compile_mode = compile_restricted_exec if mode == "exec" else compile_restricted_eval
+    result = compile_mode(source, _FILENAME, policy=_KefuPolicy)
+    if result.errors:
+        raise ScriptError("; ".join(dict.fromkeys(result.errors)))
+    return result.code
+
+
+def _guarded_getitem(obj: Any, key: Any) -> Any:
+    if isinstance(key, str) and key.startswith("_"):
+        raise KeyError(f"key {key!r} is not allowed")
+    return default_guarded_getitem(obj, key)
+
+
+@functools.cache
+def _sandbox_globals(max_size: int) -> dict[str, Any]:
+    """What the compiled code calls, besides per-run ticks, for one size limit."""
+    size_guards = dict(guards(max_size))
+    sized = size_guards.pop("sized")
+    guarded_range = size_guards.pop("range")
+
+    def getattr_(obj: Any, name: str, default: Any = None) -> Any:
+        if name.startswith("_") or name in _REFUSED_ATTRIBUTES:
+            raise AttributeError(f"attribute {name!r} is not allowed")
+        if isinstance(obj, type) and obj in _SIZED_TYPES and name in _SIZED_METHODS:
+            raise AttributeError(f"{obj.__name__}.{name} is not allowed; call it on a value")
+        if isinstance(obj, str | bytes | list | int):
+            stand_in = sized(obj, name)
+            if stand_in is not None:
+                return stand_in
+        return safer_getattr(obj, name, default)
+
+    return {
+        "__builtins__": {**SAFE_BUILTINS, "range": guarded_range},
+        "_getattr_": getattr_, "_getitem_": _guarded_getitem, "_write_": full_write_guard,
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        **size_guards,
+    }
+
+
+class SandboxEnvironment(TaskDataEnvironment):
+    """Task data as globals, with only safe builtins and Kefu's helpers beside it.
+
+    A script runs in a scope of its own; the task data takes its results only when it
+    finishes, so a script stopped half way changes nothing."""
+
+    def __init__(self, helpers: Mapping[str, Callable[..., Any]],
+                 limits: Limits | None = None) -> None:
+        super().__init__(dict(helpers))
+        self.limits = limits or Limits()
+        self._guards = _sandbox_globals(self.limits.max_size)
+
+    def _scope(self, context: Mapping[str, Any], external: Mapping[str, Any] | None,
+               deadline: Deadline) -> dict[str, Any]:
+        return {**self.globals, **(external or {}), **context, **self._guards,
+                "_tick_": deadline.tick, "_getiter_": deadline.getiter}
+
+    def evaluate(self, expression: str, context: dict,
+                 external_context: dict | None = None) -> Any:
+        code = check_source(expression, "eval")
+        deadline = Deadline(self.limits.timeout_seconds)
+        token = current_run.set(deadline)
+        try:
+            return eval(code, self._scope(context, external_context, deadline))  # noqa: S307
+        except OutOfTime:
+            raise self._out_of_time() from None
+        finally:
+            current_run.reset(token)
+
+    def execute(self, script: str, context: dict,
+                external_context: dict | None = None) -> bool:
+        code = check_source(script)
+        self.check_for_overwrite(context, external_context or {})
+        deadline = Deadline(self.limits.timeout_seconds)
+        scope = self._scope(context, external_context, deadline)
+        token = current_run.set(deadline)
+        try:
+            exec(code, scope)  # noqa: S102
+        except OutOfTime:
+            raise self._out_of_time() from None
+        finally:
+            current_run.reset(token)
+        hidden = self.globals.keys() | (external_context or {}).keys() | self._guards.keys()
+        for name in [n for n in context if n not in scope]:
+            del context[name]  # the script deleted it
+        context.update({name: value for name, value in scope.items()
+                        if name not in hidden and not name.startswith("_")
+                        and not callable(value)})
+        return True
+
+    def _out_of_time(self) -> ScriptError:
+        return ScriptError(f"it ran longer than the limit of {self.limits.timeout_seconds:g} s")
+
+
+Operator = Callable[[Any, dict[str, Any]], dict[str, Any]]
+
+
+class KefuScriptEngine(PythonScriptEngine):
+    """Runs scripts in the sandbox and dispatches service tasks to Kefu's operators; a
+    sandbox refusal names the BPMN element it happened in."""
+
+    def __init__(self, helpers: Mapping[str, Callable[..., Any]],
+                 operators: Mapping[str, Operator], limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        super().__init__(environment=SandboxEnvironment(helpers, self.limits))
+        self.operators = operators
+
+    def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
+        with _naming_element(task, "expression"):
+            return super().evaluate(task, expression, external_context)
+
+    def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
+        with _naming_element(task, "script"):
+            return super().execute(task, script, external_context)
+
+    def call_service(self, task: Any, operation_name: str, operation_params: dict,
+                     **_: Any) -> str:
+        operator = self.operators.get(operation_name)
+        if operator is None:
+            raise ScriptError(f"unknown service operator {operation_name!r}")
+        params = {name: spec["value"] for name, spec in operation_params.items()}
+        return json.dumps(operator(task, params))
+
+
+@contextmanager
+def _naming_element(task: Any, what: str) -> Iterator[None]:
+    """Re-raise a sandbox refusal met in the block as one that names the element."""
+    try:
+        yield
+    except Exception as exc:
+        located = _located(exc, task, what)
+        if located is exc:
+            raise
+        raise located from exc
+
+
+def _located(exc: Exception, task: Any, what: str) -> Exception:
+    """The sandbox's own refusal (a ScriptError from the environment: a refused source, a
+    limit), reworded to name the element; anything else (a script's bug) as it was."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ScriptError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return exc
+    spec = task.task_spec
+    name = f"{spec.bpmn_id}" + (f" ({spec.bpmn_name})" if spec.bpmn_name else "")
+    return ScriptError(f"the {what} of {name} was stopped: {cause}")

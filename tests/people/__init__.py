@@ -1,0 +1,1 @@
+"""People and their roster: the organisation, roster files, text people type."""

@@ -1,0 +1,1 @@
+"""The centre's rules (SPEC.md C, L, S, Q, A ids) proven through the processes that carry them."""

@@ -1,0 +1,1 @@
+"""Staff at work: the inbox, doing a step, finding work, notices and attachments."""

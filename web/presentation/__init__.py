@@ -1,0 +1,1 @@
+"""How pages say things: the display layer, languages, forms and list summaries."""

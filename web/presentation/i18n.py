@@ -1,0 +1,58 @@
+"""Languages: Simplified Chinese by default, English on request (kept in the session).
+
+Process files carry their own names as `中文 / English`; `bi` shows the half that matches
+the reader's language, so process owners translate in the modeler, not here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, session
+from flask_babel import Babel, get_locale
+
+DEFAULT_LOCALE = "zh_Hans_CN"
+LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    return chosen if chosen in LANGUAGES else DEFAULT_LOCALE
+
+
+def is_chinese() -> bool:
+    locale = get_locale()
+    return locale is None or locale.language == "zh"
+
+
+def _cjk_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum(bool(_CJK.match(c)) for c in letters) / len(letters) if letters else 0.0
+
+
+def bi(text: object) -> str:
+    """The reader's half of a `中文 / English` text; other texts unchanged."""
+    if text is None:
+        return ""
+    value = str(text)
+    if " / " in value:
+        left, right = value.split(" / ", 1)
+    elif value.count("\n") == 1:  # form descriptions: a Chinese line, then an English one
+        left, right = value.split("\n")
+    else:
+        return value
+    share_left, share_right = _cjk_share(left), _cjk_share(right)
+    if (share_left > 0.2) == (share_right > 0.2):  # an English half may quote a 中文 word
+        return value
+    chinese, english = (left, right) if share_left > share_right else (right, left)
+    return chinese if is_chinese() else english
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale)
+    from web.presentation import display
+
+    display.init_app(app)
+    app.jinja_env.filters["bi"] = display.text  # rule ids and ISO times handled too
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=select_locale)

@@ -1,0 +1,57 @@
+"""Serving Kefu: waitress in `kefu serve`, and an access log (its phone and ID numbers are
+masked by web.server.logmask, C12).
+
+Waitress is a production WSGI server in pure Python with a pool of threads: it needs no
+fork, runs the same on every machine, and lets one process share its in-process timer
+worker and its live workflows (engine.cases.live) with every request, which is what a SQLite
+installation needs. Several processes on PostgreSQL are gunicorn's job (`web.wsgi`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+log = logging.getLogger("kefu.access")
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class AccessLog:
+    """One line per request: method, path with numbers masked, status, milliseconds."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
+        started = time.perf_counter()
+        status: list[str] = []
+
+        def recording(code: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            status[:] = [code.split(" ", 1)[0]]
+            return start_response(code, headers, *exc)
+
+        try:
+            return self.app(environ, recording)
+        finally:
+            query = environ.get("QUERY_STRING", "")
+            target = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+            log.info("%s %s %s %.0f ms", environ.get("REQUEST_METHOD", "-"), target,
+                     status[0] if status else "-", (time.perf_counter() - started) * 1000)
+
+
+def serve(app: WsgiApp, host: str, port: int, threads: int,
+          ready: Callable[[str], None]) -> None:
+    """Serve until interrupted (Ctrl-C, or SIGTERM turned into SystemExit by the caller);
+    `ready` is told the address once the socket listens (port 0 picks a free one)."""
+    from waitress.server import create_server
+
+    server = create_server(AccessLog(app), host=host, port=port, threads=threads,
+                           ident="Kefu", clear_untrusted_proxy_headers=True)
+    try:
+        ready(f"http://{host}:{getattr(server, 'effective_port', port)}")
+        server.run()
+    finally:
+        server.close()

@@ -1,0 +1,80 @@
+"""The inbox: my tasks, tasks I may claim, and (for leaders) my team's tasks to hand on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, render_template, request
+from sqlalchemy import select
+
+import engine
+from web.presentation.helpers import now, process_names, task_row
+from web.presentation.summaries import summaries
+from web.server import db
+from web.views.auth import login_required
+
+bp = Blueprint("inbox", __name__)
+SORTS = ("due", "created", "process")
+DUE_FILTERS = ("overdue", "soon", "none")
+
+
+def _filtered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    process = request.args.get("process", "")
+    category = request.args.get("category", "")
+    due_filter = request.args.get("due", "")
+    if process:
+        rows = [r for r in rows if r["item"].process_id == process]
+    if category:
+        rows = [r for r in rows if r["case"].category == category]
+    if due_filter in DUE_FILTERS:
+        wanted = {"soon", "urgent"} if due_filter == "soon" else {due_filter}
+        rows = [r for r in rows if r["due"].state in wanted]
+    sort = request.args.get("sort", "due")
+    if sort == "created":
+        rows.sort(key=lambda r: r["item"].created_at, reverse=True)
+    elif sort == "process":
+        rows.sort(key=lambda r: (r["process"], r["item"].created_at))
+    else:
+        rows.sort(key=lambda r: (r["item"].due_at is None, r["item"].due_at or r["item"]
+                                 .created_at, r["item"].created_at))
+    return rows
+
+
+@bp.get("/inbox")
+@login_required
+def index() -> Any:
+    session = db.session()
+    moment = now()
+    actor = g.actor
+    mine = [task_row(i, moment) for i in engine.my_tasks(session, actor)]
+    offered = [task_row(i, moment) for i in engine.claimable_tasks(session, actor)]
+    team_rows: list[dict[str, Any]] = []
+    members: list[Any] = []
+    team = engine.team_of(session, g.person) - {actor.username}
+    if team:
+        members = _members(session, team)
+        for item in engine.records.casefile.team_tasks(session, g.person, team):
+            row = task_row(item, moment)
+            row["eligible"] = [p for p in members if item.role in p.role_names and (
+                item.department is None or item.department == p.department)
+                and p.username != item.assignee]
+            team_rows.append(row)
+    reminders = [(r, session.get(engine.models.Case, r.case_id))
+                 for r in engine.reminders_for(session, actor)]
+    everything = mine + offered + team_rows
+    about = summaries(r["case"] for r in everything)
+    for row in everything:
+        row["about"] = about.get(row["case"].id)
+    categories = sorted({(r["case"].category, r["category"]) for r in everything
+                         if r["case"].category})
+    return render_template(
+        "inbox/inbox.html", mine=_filtered(mine), offered=_filtered(offered),
+        team=_filtered(team_rows), members=members, processes=process_names(),
+        categories=categories, sorts=SORTS, args=request.args, now=moment, reminders=reminders,
+        overdue=sum(1 for r in mine + offered if r["due"].state == "overdue"))
+
+
+def _members(session: Any, team: set[str]) -> list[Any]:
+    person = engine.models.Person
+    return list(session.scalars(select(person).where(person.username.in_(sorted(team)))
+                                .order_by(person.staff_no)))
