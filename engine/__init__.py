@@ -64,7 +64,7 @@ from engine.scheduler.firing import fire_due
 from engine.scheduler.worker import TimerWorker
 from engine.timing import calendar_store
 from engine.timing.calendar_store import calendar_coverage
-from engine.timing.deadlines import escalation_level, reminders_for, timing
+from engine.timing.deadlines import escalation_level, reminders_for, task_timing
 
 __all__ = [
     "Actor", "Clock", "DeploymentError", "FixedClock", "FormValidationError", "Kefu",
@@ -78,7 +78,7 @@ __all__ = [
     "check_password", "hash_password", "reply_preview", "steps", "access", "checkpoints",
     "signin",
     "Breach", "RuleViolation", "load_demo_roster", "roster", "shift_leader_on_duty",
-    "TimerWorker", "escalation_level", "fire_due", "reminders_for", "timing", "record_lookup",
+    "TimerWorker", "escalation_level", "fire_due", "reminders_for", "task_timing", "record_lookup",
     "attachments", "notifications",
     "calendar_coverage", "calendar_store",
     "check", "read_paths", "events", "label_warnings", "dry_run",

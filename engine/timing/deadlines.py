@@ -316,7 +316,7 @@ class Timing:
     overdue: bool
 
 
-def timing(item: TaskItem, now: datetime) -> Timing:
+def task_timing(item: TaskItem, now: datetime) -> Timing:
     """Due time, time left (negative when late) and whether the task is overdue."""
     if item.due_at is None:
         return Timing(None, None, False)

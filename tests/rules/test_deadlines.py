@@ -67,9 +67,9 @@ def test_C3_contact_is_due_two_hours_after_acceptance_with_time_left(deployed, p
     number = register(deployed, people["agent01"])
     contact = task(deployed, number, "contact")
     assert contact.due_at == ACCEPTED + timedelta(hours=2)
-    shown = engine.timing(contact, at(clock, minutes=90))
+    shown = engine.task_timing(contact, at(clock, minutes=90))
     assert (shown.time_left, shown.overdue) == (timedelta(minutes=30), False)
-    late = engine.timing(contact, at(clock, hours=2, minutes=5))
+    late = engine.task_timing(contact, at(clock, hours=2, minutes=5))
     assert late.overdue and late.time_left == -timedelta(minutes=5)
     with deployed.session() as s:  # the inbox lists it with its due time
         [offered] = engine.claimable_tasks(s, people["duty01"])
@@ -103,7 +103,7 @@ def test_C3_overdue_contact_is_urged_once_and_can_still_be_done(deployed, people
     assert urged.data["overdue"] == ["contact"]
     assert urged.data["tasks"][0]["to"] == {"role": "duty_supervisor", "department": None}
     assert ("timer", "contact_due") in actions(deployed, number)
-    assert engine.timing(task(deployed, number, "contact"), clock.now()).overdue
+    assert engine.task_timing(task(deployed, number, "contact"), clock.now()).overdue
     assert fire(deployed, clock, hours=3).fired == 0
     assert len(records(deployed, number, "urged")) == 1
     do(deployed, number, "contact", people["duty01"], CONTACT)  # non-interrupting
@@ -285,4 +285,4 @@ def test_C5_due_in_property_gives_a_calendar_due_time_and_one_overdue_record(
     [overdue] = records(kefu, number, "overdue")
     assert overdue.task_spec == "answer"
     assert overdue.data["to"] == {"role": "agent", "department": None}
-    assert engine.timing(task(kefu, number, "answer"), clock.now()).overdue
+    assert engine.task_timing(task(kefu, number, "answer"), clock.now()).overdue
