@@ -41,6 +41,21 @@ class Notification(Base):
     read_at: Mapped[datetime | None]
 
 
+class NoticePreference(Base):
+    """A person's choice for one kind of notice on one channel, where it differs from the
+    centre's setting (engine.messages.notifications.preferences): no row, the default."""
+
+    __tablename__ = "notice_preference"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    #: task | reminder | overdue | urge | escalation
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    #: email | webhook (in-app is always on)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    enabled: Mapped[bool]
+
+
 class Attachment(Base):
     """A file uploaded in a step's form; its content lives outside the database, named by
     its SHA-256 (engine.messages.attachments), which the step's history record also holds."""

@@ -1,0 +1,34 @@
+"""person.mobile (a group robot @-mentions people by it) and notice_preference (per person,
+per kind of notice, the channels that reach them where they differ from the centre's)
+
+Revision ID: 0014_notice_preferences
+Revises: 0013_search_text
+Create Date: 2026-12-02 01:30:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0014_notice_preferences'
+down_revision = '0013_search_text'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('mobile', sa.String(length=20), nullable=True))
+    op.create_table(
+        'notice_preference',
+        sa.Column('person_id', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(length=20), nullable=False),
+        sa.Column('channel', sa.String(length=20), nullable=False),
+        sa.Column('enabled', sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(['person_id'], ['person.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('person_id', 'kind', 'channel'),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('notice_preference')
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.drop_column('mobile')
