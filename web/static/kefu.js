@@ -72,8 +72,13 @@ document.addEventListener("DOMContentLoaded", function () {
       return document.hidden || changed() ||
         (active && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName));
     };
+    var paused = document.getElementById("refresh-paused");
     var look = function () {
-      if (busy()) { window.setTimeout(look, Math.min(every, 10000)); return; }
+      if (busy()) {
+        if (paused) { paused.hidden = false; }
+        window.setTimeout(look, Math.min(every, 10000));
+        return;
+      }
       window.location.replace(refresh.dataset.refreshUrl || window.location.href);
     };
     if (every > 0) { window.setTimeout(look, every); }
