@@ -28,7 +28,7 @@ from engine.messages.notify_channels import Channel, Outgoing, Undeliverable, ch
 from engine.people.roles import ROLES
 from engine.persistence.db import CommitSignal
 from engine.persistence.models import Case, Person, PersonRole
-from engine.persistence.notice_models import NoticePreference, Notification
+from engine.persistence.notice_models import RECIPIENTS_LENGTH, NoticePreference, Notification
 
 if TYPE_CHECKING:
     from engine.kefu import Kefu
@@ -117,7 +117,7 @@ def notify(kefu: Kefu, session: Session, case: Case, kind: str, to: Mapping[str,
         wanted = [p for p in people if (p, channel) not in off]
         if not wanted:
             continue
-        for person in wanted if channel != "webhook" else [",".join(wanted)[:60]]:
+        for person in wanted if channel != "webhook" else [_together(wanted)]:
             rows.append({
                 "case_id": case.id, "recipient": person, "kind": kind, "channel": channel,
                 "subject": subject[:300], "body": _body(kefu, subject, title, task_id, case),
@@ -132,6 +132,18 @@ def notify(kefu: Kefu, session: Session, case: Case, kind: str, to: Mapping[str,
     if any(r["channel"] != INAPP for r in rows):
         ENQUEUED.raise_after_commit(session, kefu.db)
     return len(rows)
+
+
+def _together(people: list[str]) -> str:
+    """The recipients of one group robot message: whole usernames only, as many as the
+    column holds (a cut one would name and @ nobody)."""
+    joined = ""
+    for username in people:
+        longer = f"{joined},{username}" if joined else username
+        if len(longer) > RECIPIENTS_LENGTH:
+            break
+        joined = longer
+    return joined
 
 
 _PREFERENCES = NoticePreference.__table__

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.persistence.models import Base
 
+#: Room for the usernames a robot message names and @-mentions (about 100 of them).
+RECIPIENTS_LENGTH = 1000
+
 
 class Notification(Base):
     """One message to one person on one channel: written in the step's transaction, sent
@@ -23,7 +26,8 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
-    recipient: Mapped[str] = mapped_column(String(60))
+    #: A username; for a group robot's message, every username it names, comma-separated.
+    recipient: Mapped[str] = mapped_column(String(RECIPIENTS_LENGTH))
     #: task | reminder | overdue | urge | escalation
     kind: Mapped[str] = mapped_column(String(20))
     #: inapp | email | webhook

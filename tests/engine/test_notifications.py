@@ -216,8 +216,9 @@ def test_C9_dingtalk_robot_mentions_everyone_it_names_who_has_a_mobile(
         mailed, people, robot: Robot) -> None:  # noqa: F811
     mailed.settings = replace(mailed.settings, webhook_kind="dingtalk", notify_channels="webhook")
     _mobiles(mailed, bill01="13800000201")  # bill02 has no mobile: named, not mentioned
+    number = register(mailed, people["agent01"])
     with mailed.session() as s:
-        case = engine.case_by_number(s, register(mailed, people["agent01"]))
+        case = engine.case_by_number(s, number)
         notifications.notify(mailed, s, case, notifications.URGE,
                              {"role": "dept_handler", "department": "billing"},
                              "部门处理方案 / Department proposal")
@@ -272,3 +273,25 @@ def test_the_organisation_file_takes_a_mobile_and_refuses_a_bad_one(database, tm
     with pytest.raises(engine.KefuError, match=r"bad.yaml: people\[1\]: field 'mobile'"), \
             database.session() as s:
         engine.people.organisation.load_organisation(s, bad, with_passwords=False)
+
+
+def test_C9_a_robot_message_to_a_whole_role_names_and_mentions_every_holder(
+        mailed, people, robot: Robot) -> None:  # noqa: F811
+    mailed.settings = replace(mailed.settings, notify_channels="webhook")
+    number = register(mailed, people["agent01"])
+    notifications.deliver_due(mailed)
+    with mailed.session() as s:
+        agents = notifications.recipients(s, {"role": "agent"})
+        assert len(",".join(agents)) > 60  # more than the column once held
+        s.execute(update(Person).where(Person.username.in_(agents))
+                  .values(mobile="139" + Person.staff_no))
+        staff_nos = dict(s.execute(select(Person.username, Person.staff_no)
+                                   .where(Person.username.in_(agents))).all())
+        case = engine.case_by_number(s, number)
+        notifications.notify(mailed, s, case, notifications.OVERDUE, {"role": "agent"},
+                             "回复客户 / Reply to the customer")
+    notifications.deliver_due(mailed)
+    [message] = [m for m in robot.received if "已超时" in m["text"]["content"]]
+    assert message["text"]["mentioned_mobile_list"] == [f"139{staff_nos[a]}" for a in agents]
+    names = message["text"]["content"].split("：")[0]
+    assert all(f"（{no}）" in names for no in staff_nos.values()), names
