@@ -28,6 +28,10 @@ PAGE = 25
 PAGE_ARGS = {"mine": "page", "offered": "offered_page", "team": "team_page"}
 #: How often an open inbox looks again for new work (web/static/kefu.js, data-refresh).
 REFRESH_SECONDS = 60
+#: Tasks read per section, most urgent first: enough for eight pages; a search or a filter
+#: looks through many more, so that it finds what lies beyond them.
+LIMIT, NARROWED_LIMIT = 200, 2000
+NARROWING = ("q", "process", "category", "due")
 
 
 def _filtered(rows: list[dict[str, Any]], found: set[int] | None) -> list[dict[str, Any]]:
@@ -86,14 +90,15 @@ def index() -> Any:
     session = db.session()
     moment = now()
     actor = g.actor
-    mine = [task_row(i, moment) for i in engine.my_tasks(session, actor)]
-    offered = [task_row(i, moment) for i in engine.claimable_tasks(session, actor)]
+    limit = NARROWED_LIMIT if any(request.args.get(k) for k in NARROWING) else LIMIT
+    mine = [task_row(i, moment) for i in engine.my_tasks(session, actor, limit)]
+    offered = [task_row(i, moment) for i in engine.claimable_tasks(session, actor, limit)]
     team_rows: list[dict[str, Any]] = []
     members: list[Any] = []
     team = engine.team_of(session, g.person) - {actor.username}
     if team:
         members = _members(session, team)
-        for item in engine.records.casefile.team_tasks(session, g.person, team):
+        for item in engine.records.casefile.team_tasks(session, g.person, team, limit):
             row = task_row(item, moment)
             row["eligible"] = [p for p in members if item.role in p.role_names and (
                 item.department is None or item.department == p.department)
@@ -105,7 +110,8 @@ def index() -> Any:
     categories = sorted({(r["case"].category, r["category"]) for r in everything
                          if r["case"].category})
     found = _found(everything)
-    sections = {name: _paged(name, _filtered(rows, found))
+    sections = {name: {**_paged(name, _filtered(rows, found)),
+                       "cut": limit if len(rows) >= limit else 0}
                 for name, rows in (("mine", mine), ("offered", offered), ("team", team_rows))}
     shown = [r for s in sections.values() for r in s["rows"]]
     about = summaries(r["case"] for r in shown)

@@ -177,3 +177,17 @@ def test_inbox_refreshes_itself_at_its_own_url_and_says_when_it_was_made(
     local = clock.now().astimezone(ZoneInfo("Asia/Shanghai"))
     assert f"更新于 {local.month}月{local.day}日 {local:%H:%M}" in text_of(
         client.get("/inbox?due=overdue&q=5678"))
+
+
+def test_a_search_looks_beyond_the_most_urgent_tasks_the_inbox_lists(
+        client, auth, deployed, people, clock, monkeypatch) -> None:
+    monkeypatch.setattr("web.views.inbox.LIMIT", 3)
+    numbers = []
+    for n in range(4):
+        numbers.append(register(deployed, people["agent01"], complainant_phone=f"1390000{n:04d}"))
+        clock.advance(minutes=1)  # the last one is due last: beyond the first three
+    auth.as_user("duty01")
+    offered = _section(client.get("/inbox").get_data(as_text=True), "offered")
+    assert numbers[3] not in offered and "只列出了最紧急的 3 项任务" in offered
+    found = _section(client.get("/inbox?q=0003").get_data(as_text=True), "offered")
+    assert numbers[3] in found and "只列出了" not in found
