@@ -1,6 +1,8 @@
 """Telling people: a new task, a reminder (at `reminder_fraction` of its time), an overdue
 notice, a 催单 and each escalation level (C9) reach the person on the channels the centre
-configures (`Settings.notify_channels`: inapp, email, webhook).
+configures (`Settings.notify_channels`: inapp, email, webhook), less those the person has
+turned off for that kind of notice (`preferences`; in-app is always on). A group robot's
+message @-mentions the people it names who have a mobile number.
 
 A step only writes `notification` rows, inside its own transaction, so that a slow or
 broken mail server can never hold a case's lock or undo a step. `deliver_due` sends the
@@ -21,11 +23,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from engine.config import Settings
 from engine.messages.notify_channels import Channel, Outgoing, Undeliverable, channels_for
 from engine.people.roles import ROLES
 from engine.persistence.db import CommitSignal
 from engine.persistence.models import Case, Person, PersonRole
-from engine.persistence.notice_models import Notification
+from engine.persistence.notice_models import RECIPIENTS_LENGTH, NoticePreference, Notification
 
 if TYPE_CHECKING:
     from engine.kefu import Kefu
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TASK, REMINDER, OVERDUE, URGE, ESCALATION = "task", "reminder", "overdue", "urge", "escalation"
+KINDS = (TASK, REMINDER, OVERDUE, URGE, ESCALATION)
 INAPP = "inapp"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 RETRY_MAX = timedelta(hours=1)
@@ -108,8 +112,12 @@ def notify(kefu: Kefu, session: Session, case: Case, kind: str, to: Mapping[str,
     subject = wording(kind, case.number, title, due=due, level=level, role=role, tz=tz)
     now = kefu.clock.now()
     rows = []
+    off = _turned_off(session, people, kind) if channels != (INAPP,) else set()
     for channel in channels:
-        for person in people if channel != "webhook" else [",".join(people)[:60]]:
+        wanted = [p for p in people if (p, channel) not in off]
+        if not wanted:
+            continue
+        for person in wanted if channel != "webhook" else [_together(wanted)]:
             rows.append({
                 "case_id": case.id, "recipient": person, "kind": kind, "channel": channel,
                 "subject": subject[:300], "body": _body(kefu, subject, title, task_id, case),
@@ -118,10 +126,69 @@ def notify(kefu: Kefu, session: Session, case: Case, kind: str, to: Mapping[str,
                 "last_error": None, "created_at": now,
                 "sent_at": now if channel == INAPP else None, "read_at": None,
             })
+    if not rows:
+        return 0
     session.connection().execute(_INSERT, rows)
-    if len(channels) > 1 or channels[0] != INAPP:
+    if any(r["channel"] != INAPP for r in rows):
         ENQUEUED.raise_after_commit(session, kefu.db)
     return len(rows)
+
+
+def _together(people: list[str]) -> str:
+    """The recipients of one group robot message: whole usernames only, as many as the
+    column holds (a cut one would name and @ nobody)."""
+    joined = ""
+    for username in people:
+        longer = f"{joined},{username}" if joined else username
+        if len(longer) > RECIPIENTS_LENGTH:
+            break
+        joined = longer
+    return joined
+
+
+_PREFERENCES = NoticePreference.__table__
+_OFF = (select(_PEOPLE.c.username, _PREFERENCES.c.channel)
+        .join(_PREFERENCES, _PREFERENCES.c.person_id == _PEOPLE.c.id)
+        .where(_PEOPLE.c.username.in_(bindparam("people", expanding=True)),
+               _PREFERENCES.c.kind == bindparam("kind"),
+               _PREFERENCES.c.enabled.is_(False), _PREFERENCES.c.channel != INAPP))
+
+
+def _turned_off(session: Session, people: list[str], kind: str) -> set[tuple[str, str]]:
+    """(person, channel) pairs the people chose not to be told `kind` on."""
+    found = session.connection().execute(_OFF, {"people": people, "kind": kind})
+    return {(username, channel) for username, channel in found}
+
+
+def choosable(settings: Settings) -> tuple[str, ...]:
+    """The centre's channels a person may turn off (in-app is always on)."""
+    return tuple(c for c in settings.channels if c != INAPP)
+
+
+def preferences(session: Session, settings: Settings, person_id: int
+                ) -> dict[tuple[str, str], bool]:
+    """(kind, channel) -> whether it reaches the person: on for every channel the centre
+    has configured, unless the person turned it off."""
+    out = {(kind, channel): True for kind in KINDS for channel in choosable(settings)}
+    for row in session.scalars(select(NoticePreference)
+                               .where(NoticePreference.person_id == person_id)):
+        if (row.kind, row.channel) in out:
+            out[row.kind, row.channel] = row.enabled
+    return out
+
+
+def save_preferences(session: Session, settings: Settings, person_id: int,
+                     wanted: set[tuple[str, str]]) -> None:
+    """Keep the person's choice for every kind and configured channel: on when in
+    `wanted`. A channel the centre configures later starts on for everyone."""
+    rows = {(r.kind, r.channel): r for r in session.scalars(
+        select(NoticePreference).where(NoticePreference.person_id == person_id))}
+    for key in preferences(session, settings, person_id):
+        row = rows.get(key)
+        if row is None:
+            row = NoticePreference(person_id=person_id, kind=key[0], channel=key[1])
+            session.add(row)
+        row.enabled = key in wanted
 
 
 def _body(kefu: Kefu, subject: str, title: str, task_id: str | None, case: Case) -> str:
@@ -199,29 +266,35 @@ def deliver_due(kefu: Kefu, now: datetime | None = None, *, limit: int = 100,
 
 def _claim(kefu: Kefu, now: datetime, limit: int) -> list[Outgoing]:
     with kefu.session() as session:
-        query = (select(Notification, Person.email, Person.name, Person.staff_no)
+        query = (select(Notification, Person.email, Person.name, Person.staff_no,
+                        Person.mobile)
                  .outerjoin(Person, Person.username == Notification.recipient)
                  .where(Notification.state == PENDING, Notification.next_attempt_at <= now)
                  .order_by(Notification.next_attempt_at, Notification.id).limit(limit)
                  .with_for_update(of=Notification, skip_locked=True))
         claimed = []
-        for row, email, name, staff_no in session.execute(query):
+        for row, email, name, staff_no, mobile in session.execute(query):
             row.attempts += 1
             row.next_attempt_at = now + backoff(kefu, row.attempts)
-            claimed.append(Outgoing(row.id, row.channel, row.recipient, email,
-                                    _names(session, row.recipient, name, staff_no),
-                                    row.subject, row.body))
+            names, mobiles = _named(session, row.recipient, name, staff_no, mobile)
+            claimed.append(Outgoing(row.id, row.channel, row.recipient, email, names,
+                                    row.subject, row.body,
+                                    mobiles if row.channel == "webhook" else ()))
     return claimed
 
 
-def _names(session: Session, recipient: str, name: str | None, staff_no: str | None) -> str:
-    """How a robot message names its people: 姓名（工号）, never a username alone."""
+def _named(session: Session, recipient: str, name: str | None, staff_no: str | None,
+           mobile: str | None) -> tuple[str, tuple[str, ...]]:
+    """How a robot message names its people (姓名（工号）, never a username alone) and
+    the mobile numbers it @-mentions them by."""
     if name:
-        return f"{name}（{staff_no}）"
+        return f"{name}（{staff_no}）", (mobile,) if mobile else ()
     users = recipient.split(",")
-    found = dict(session.execute(select(Person.username, Person.name)
-                                 .where(Person.username.in_(users))).all())
-    return "、".join(found.get(u, u) for u in users)
+    found = {u: (f"{n}（{no}）", m) for u, n, no, m in session.execute(
+        select(Person.username, Person.name, Person.staff_no, Person.mobile)
+        .where(Person.username.in_(users)))}
+    names = "、".join(found.get(u, (u, None))[0] for u in users)
+    return names, tuple(m for u in users if (m := found.get(u, (u, None))[1]))
 
 
 def _record(kefu: Kefu, now: datetime, outcomes: list[tuple[int, str | None, bool]]

@@ -35,6 +35,8 @@ class Outgoing:
     names: str
     subject: str
     body: str
+    #: The mobile numbers of the people a robot message names, to @-mention them.
+    mobiles: tuple[str, ...] = ()
 
 
 class Channel(Protocol):
@@ -63,12 +65,20 @@ class SmtpChannel:
             smtp.send_message(mail)
 
 
-def robot_payload(kind: str, text: str) -> dict[str, object]:
-    """The text message each robot expects (企业微信 群机器人, 钉钉 自定义机器人)."""
+def robot_payload(kind: str, text: str, mobiles: tuple[str, ...] = ()) -> dict[str, object]:
+    """The text message each robot expects (企业微信 群机器人, 钉钉 自定义机器人), with the
+    people it names @-mentioned by mobile number: 企业微信 `mentioned_mobile_list`; 钉钉
+    `at.atMobiles`, and 钉钉 shows the mention only where the text says `@number`."""
     if kind == "dingtalk":
-        return {"msgtype": "text", "text": {"content": text},
-                "at": {"atUserIds": [], "isAtAll": False}}
-    return {"msgtype": "text", "text": {"content": text}}
+        at: dict[str, object] = {"atUserIds": [], "isAtAll": False}
+        if mobiles:
+            at["atMobiles"] = list(mobiles)
+            text = f"{text}\n{' '.join('@' + m for m in mobiles)}"
+        return {"msgtype": "text", "text": {"content": text}, "at": at}
+    content: dict[str, object] = {"content": text}
+    if mobiles:
+        content["mentioned_mobile_list"] = list(mobiles)
+    return {"msgtype": "text", "text": content}
 
 
 def dingtalk_signed(url: str, secret: str, millis: int) -> str:
@@ -87,7 +97,7 @@ class WebhookChannel:
 
     def send(self, message: Outgoing) -> None:
         text = f"{message.names}：{message.body}"
-        payload = json.dumps(robot_payload(self.settings.webhook_kind, text),
+        payload = json.dumps(robot_payload(self.settings.webhook_kind, text, message.mobiles),
                              ensure_ascii=False).encode()
         url = self.settings.webhook_url
         if self.settings.webhook_kind == "dingtalk" and self.settings.webhook_secret:

@@ -6,6 +6,7 @@ changes nothing, and a bad entry is refused naming the entry and the field.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +83,28 @@ def _upsert_person(session: Session, file: str, index: int, entry: Any,
     person.job_type = entry.get("job_type")
     person.skill_level = entry.get("skill_level")
     person.email = entry.get("email") or None
+    person.mobile = _mobile(where, entry.get("mobile"))
     if with_passwords and entry.get("password") and not person.password_hash:
         person.password_hash = hash_password(str(entry["password"]))
     wanted = set(entry["roles"])
     person.roles = [r for r in person.roles if r.role in wanted] + [
         PersonRole(role=r) for r in sorted(wanted - person.role_names)]
     return person
+
+
+def _mobile(where: str, value: Any) -> str | None:
+    """A number a robot can @ (`13812345678`, `+86-13812345678`): digits, an optional
+    leading + and country code with a dash."""
+    if value in (None, ""):
+        return None
+    number = str(value).strip()
+    if not _MOBILE.fullmatch(number):
+        raise KefuError(f"{where}: field 'mobile': {number!r} is not a mobile number "
+                        "(digits, e.g. 13812345678)")
+    return number
+
+
+_MOBILE = re.compile(r"(\+\d{1,4}-)?\d{5,15}")
 
 
 def _clean(where: str, key: str, value: Any) -> str:

@@ -94,6 +94,9 @@ class Person(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     #: Where e-mail notifications go (engine.messages.notifications); none: no e-mail.
     email: Mapped[str | None] = mapped_column(String(254))
+    #: A mobile number: a group robot's message @-mentions the person by it (企业微信
+    #: mentioned_mobile_list, 钉钉 at.atMobiles); none: named, not mentioned.
+    mobile: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(default=True)
 
     roles: Mapped[list[PersonRole]] = relationship(

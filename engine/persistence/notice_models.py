@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.persistence.models import Base
 
+#: Room for the usernames a robot message names and @-mentions (about 100 of them).
+RECIPIENTS_LENGTH = 1000
+
 
 class Notification(Base):
     """One message to one person on one channel: written in the step's transaction, sent
@@ -23,7 +26,8 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
-    recipient: Mapped[str] = mapped_column(String(60))
+    #: A username; for a group robot's message, every username it names, comma-separated.
+    recipient: Mapped[str] = mapped_column(String(RECIPIENTS_LENGTH))
     #: task | reminder | overdue | urge | escalation
     kind: Mapped[str] = mapped_column(String(20))
     #: inapp | email | webhook
@@ -39,6 +43,21 @@ class Notification(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
+
+
+class NoticePreference(Base):
+    """A person's choice for one kind of notice on one channel, where it differs from the
+    centre's setting (engine.messages.notifications.preferences): no row, the default."""
+
+    __tablename__ = "notice_preference"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    #: task | reminder | overdue | urge | escalation
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    #: email | webhook (in-app is always on)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    enabled: Mapped[bool]
 
 
 class Attachment(Base):

@@ -192,3 +192,106 @@ def test_the_timer_worker_sends_a_new_tasks_mail_once_the_step_has_committed(
     [mail] = smtp.messages
     assert mail["To"] == "duty01@kefu.example.cn" and number in mail["Subject"]
     assert [r.state for r in rows(mailed, channel="email")] == ["sent"]
+
+
+def _mobiles(kefu, **numbers: str) -> None:
+    with kefu.session() as s:
+        for username, mobile in numbers.items():
+            s.execute(update(Person).where(Person.username == username).values(mobile=mobile))
+
+
+def test_C9_wecom_robot_mentions_the_named_person_by_mobile(
+        mailed, people, robot: Robot) -> None:  # noqa: F811
+    mailed.settings = replace(mailed.settings, notify_channels="webhook")
+    _mobiles(mailed, duty01="13800000101")
+    number = register(mailed, people["agent01"])
+    notifications.deliver_due(mailed)
+    [message] = robot.received
+    assert message["text"]["mentioned_mobile_list"] == ["13800000101"]
+    assert message["text"]["content"].startswith(
+        f"王志强（8101）：新任务：联系投诉人（案件 {number}）")
+
+
+def test_C9_dingtalk_robot_mentions_everyone_it_names_who_has_a_mobile(
+        mailed, people, robot: Robot) -> None:  # noqa: F811
+    mailed.settings = replace(mailed.settings, webhook_kind="dingtalk", notify_channels="webhook")
+    _mobiles(mailed, bill01="13800000201")  # bill02 has no mobile: named, not mentioned
+    number = register(mailed, people["agent01"])
+    with mailed.session() as s:
+        case = engine.case_by_number(s, number)
+        notifications.notify(mailed, s, case, notifications.URGE,
+                             {"role": "dept_handler", "department": "billing"},
+                             "部门处理方案 / Department proposal")
+    notifications.deliver_due(mailed)
+    [message] = [m for m in robot.received if "催单" in m["text"]["content"]]
+    assert message["text"]["content"].startswith("马超（3001）、朱红（3002）：催单")
+    assert message["at"] == {"atUserIds": [], "isAtAll": False, "atMobiles": ["13800000201"]}
+    assert message["text"]["content"].endswith("@13800000201")  # 钉钉 shows it only so
+
+
+def test_C9_a_person_turns_off_email_for_new_tasks_and_the_robot_for_urging(
+        mailed, people, smtp: Mailbox, robot: Robot) -> None:  # noqa: F811
+    with mailed.session() as s:
+        duty01 = s.scalar(select(Person).where(Person.username == "duty01"))
+        before = notifications.preferences(s, mailed.settings, duty01.id)
+        assert before[("task", "email")] and before[("reminder", "webhook")]  # the centre's
+        assert ("task", "inapp") not in before  # always on: not a choice
+        wanted = set(before) - {("task", "email"), ("urge", "webhook")}
+        notifications.save_preferences(s, mailed.settings, duty01.id, wanted)
+    with mailed.session() as s:
+        after = notifications.preferences(s, mailed.settings, duty01.id)
+        assert not after[("task", "email")] and not after[("urge", "webhook")]
+        assert after[("overdue", "email")] and after[("task", "webhook")]
+    number = register(mailed, people["agent01"])
+    notifications.deliver_due(mailed)
+    assert smtp.messages == []  # no e-mail for a new task
+    assert len(robot.received) == 1
+    assert {r.recipient for r in rows(mailed, channel="inapp")} == {"duty01"}
+    with mailed.session() as s:
+        case = engine.case_by_number(s, number)
+        notifications.notify(mailed, s, case, notifications.URGE, {"user": "duty01"},
+                             "联系投诉人 / Contact complainant")
+    notifications.deliver_due(mailed)
+    assert mail_to(smtp, "duty01@kefu.example.cn") == [
+        f"催单：请尽快办理 联系投诉人（案件 {number}）"]
+    assert len(robot.received) == 1  # the 催单 did not go to the group robot
+    assert [r.kind for r in rows(mailed, channel="inapp")] == ["task", "urge"]  # always
+
+
+def test_the_organisation_file_takes_a_mobile_and_refuses_a_bad_one(database, tmp_path
+                                                                    ) -> None:
+    good = tmp_path / "org.yaml"
+    good.write_text("people:\n  - {username: a1, name: 甲, staff_no: '1', roles: [agent], "
+                    "mobile: '13800000001'}\n", encoding="utf-8")
+    with database.session() as s:
+        engine.people.organisation.load_organisation(s, good, with_passwords=False)
+    with database.session() as s:
+        assert s.scalar(select(Person.mobile).where(Person.username == "a1")) == "13800000001"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("people:\n  - {username: a2, name: 乙, staff_no: '2', roles: [agent], "
+                   "mobile: '138-abc'}\n", encoding="utf-8")
+    with pytest.raises(engine.KefuError, match=r"bad.yaml: people\[1\]: field 'mobile'"), \
+            database.session() as s:
+        engine.people.organisation.load_organisation(s, bad, with_passwords=False)
+
+
+def test_C9_a_robot_message_to_a_whole_role_names_and_mentions_every_holder(
+        mailed, people, robot: Robot) -> None:  # noqa: F811
+    mailed.settings = replace(mailed.settings, notify_channels="webhook")
+    number = register(mailed, people["agent01"])
+    notifications.deliver_due(mailed)
+    with mailed.session() as s:
+        agents = notifications.recipients(s, {"role": "agent"})
+        assert len(",".join(agents)) > 60  # more than the column once held
+        s.execute(update(Person).where(Person.username.in_(agents))
+                  .values(mobile="139" + Person.staff_no))
+        staff_nos = dict(s.execute(select(Person.username, Person.staff_no)
+                                   .where(Person.username.in_(agents))).all())
+        case = engine.case_by_number(s, number)
+        notifications.notify(mailed, s, case, notifications.OVERDUE, {"role": "agent"},
+                             "回复客户 / Reply to the customer")
+    notifications.deliver_due(mailed)
+    [message] = [m for m in robot.received if "已超时" in m["text"]["content"]]
+    assert message["text"]["mentioned_mobile_list"] == [f"139{staff_nos[a]}" for a in agents]
+    names = message["text"]["content"].split("：")[0]
+    assert all(f"（{no}）" in names for no in staff_nos.values()), names

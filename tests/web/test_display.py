@@ -5,6 +5,7 @@ each demo role, each process and each state the demo reaches (tests/web/world.py
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -58,7 +59,9 @@ def test_every_page_of_the_demo_speaks_plain_chinese(client, auth, rostered, bui
     pages = ["/", "/inbox", "/dashboard", "/work/cases?mine=started", "/work/cases?mine=done",
              "/work/cases?mine=team", "/work/cases?overdue=1", "/work/cases?q=资费",
              "/work/lookup?q=13800138004", "/audit/", "/audit/?all=1", "/audit/verify",
-             "/processes/"]
+             "/processes/", "/inbox?q=资费", "/inbox?q=8004&due=overdue&page=2",
+             "/work/cases?overdue=1&team=leader01", "/work/cases?overdue=1&unclaimed=1",
+             "/notifications", "/notifications/preferences"]
     pages += [f"/cases/{n}" for n in built.cases] + [f"/tasks/{t}" for t in tasks]
     pages += [f"/cases/{n}/receipt" for n in built.complaints[:1]]
     seen, failures = 0, []
@@ -73,6 +76,18 @@ def test_every_page_of_the_demo_speaks_plain_chinese(client, auth, rostered, bui
                 failures.append(f"{user} {url}: {problem}")
     assert seen > 150
     assert not failures, "\n".join(sorted(set(failures))[:80])
+
+
+def test_the_notification_choices_page_speaks_plain_chinese(client, auth, rostered, built):
+    rostered.settings = replace(rostered.settings, notify_channels="inapp,email,webhook",
+                                webhook_url="http://127.0.0.1:9/robot")
+    with rostered.session() as s:
+        usernames = set(s.scalars(select(Person.username)))
+    for user in USERS:
+        auth.as_user(user)
+        page = readable(client.get("/notifications/preferences"))
+        assert "电子邮件" in page and "催单" in page, user
+        assert not problems(page, usernames | set(ROLES)), (user, problems(page, usernames))
 
 
 def test_the_history_csv_holds_words_not_codes_or_json(client, auth, built):

@@ -57,6 +57,10 @@ DEADLINE_KINDS = {
     "reminder": "到期提醒 / Reminder", "due": "截止 / Due", "timer": "定时 / Timer",
     "overdue": "超时 / Overdue", "escalation": "升级 / Escalation", "urge": "催办 / Urge",
 }
+#: The kinds of notice a person chooses channels for (engine.messages.notifications.KINDS).
+NOTICE_KINDS = {"task": "新任务 / New task", "reminder": "到期提醒 / Reminder",
+                "overdue": "超时 / Overdue", "urge": "催单 / Urging",
+                "escalation": "升级 / Escalation"}
 STATES = {"running": "处理中 / Running", "closed": "已结案 / Closed"}
 ESCALATION = {0: "未升级 / Not escalated", 1: "一级：值班长 / Level 1: duty shift leader",
               2: "二级：部门经理 / Level 2: department manager"}
@@ -102,6 +106,10 @@ def action(code: str) -> str:
 
 def deadline_kind(code: str) -> str:
     return _label(DEADLINE_KINDS, code)
+
+
+def notice_kind(code: str) -> str:
+    return _label(NOTICE_KINDS, code)
 
 
 def state(code: str) -> str:
@@ -399,7 +407,8 @@ def folded(history: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         when=when, day=day, duration=duration, person=person, department=department,
-        action=action, deadline_kind=deadline_kind, state=state, escalation=escalation,
+        action=action, deadline_kind=deadline_kind, notice_kind=notice_kind, state=state,
+        escalation=escalation,
         sms_state=sms_state, role_name=role_name, text=text, shift_kind=shift_kind)
     app.jinja_env.globals.update(offer=offer, record_rows=record_rows, display_value=value,
                                  shows_rule_ids=shows_rule_ids)

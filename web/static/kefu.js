@@ -44,6 +44,45 @@ document.addEventListener("DOMContentLoaded", function () {
       });
     });
   });
+  // A page that asks for it (data-refresh="seconds") looks again for new work, at the same
+  // URL, so the filters applied stay applied; never while someone types in a field or has
+  // changed a field without sending it. Without JS the page says when it was made.
+  var refresh = document.querySelector("[data-refresh]");
+  if (refresh) {
+    var every = 1000 * Number(refresh.dataset.refresh);
+    var changed = function () {
+      return Array.prototype.some.call(document.querySelectorAll("input, select, textarea"),
+        function (field) {
+          if (field.type === "hidden" || field.type === "submit") { return false; }
+          if (field.type === "checkbox" || field.type === "radio") {
+            return field.checked !== field.defaultChecked;
+          }
+          if (field.tagName === "SELECT") {
+            return Array.prototype.some.call(field.options, function (option, index) {
+              var initially = option.defaultSelected ||
+                (index === 0 && !field.querySelector("option[selected]"));
+              return option.selected !== initially;
+            });
+          }
+          return field.value !== field.defaultValue;
+        });
+    };
+    var busy = function () {
+      var active = document.activeElement;
+      return document.hidden || changed() ||
+        (active && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName));
+    };
+    var paused = document.getElementById("refresh-paused");
+    var look = function () {
+      if (busy()) {
+        if (paused) { paused.hidden = false; }
+        window.setTimeout(look, Math.min(every, 10000));
+        return;
+      }
+      window.location.replace(refresh.dataset.refreshUrl || window.location.href);
+    };
+    if (every > 0) { window.setTimeout(look, every); }
+  }
   // Focus the first field with an error, so a keyboard or phone user lands on it.
   var firstError = document.querySelector(".has-error input, .has-error select, .has-error textarea");
   if (firstError) { firstError.focus(); }

@@ -115,10 +115,12 @@ def index() -> Any:
                         link(overdue=1, department=d) if d else link(overdue=1))
                        for d, n in by_department.most_common()]
     leaders = _team_leaders(session)
-    by_team = Counter(leaders.get(i.assignee or "", "") for i in overdue)
+    by_team = Counter(leaders.get(i.assignee, i.assignee) if i.assignee else ""
+                      for i in overdue)
     team_rows = [(bi(f"{person(t)}班组 / {person(t)}'s team") if t
-                  else bi("未认领 / Not claimed"), n, link(overdue=1)) for t, n in
-                 by_team.most_common()]
+                  else bi("未认领 / Not claimed"), n,
+                  link(overdue=1, team=t) if t else link(overdue=1, unclaimed=1))
+                 for t, n in by_team.most_common()]
     escalated = _escalated(session)
     today = sorted((i for i in items if i.due_at and start <= i.due_at < end),
                    key=lambda i: i.due_at)

@@ -1,10 +1,16 @@
-"""The inbox: my tasks, tasks I may claim, and (for leaders) my team's tasks to hand on."""
+"""The inbox: my tasks, tasks I may claim, and (for leaders) my team's tasks to hand on.
+
+A busy agent has hundreds of tasks: each section is paged (`PAGE` a page, its own page
+number in the URL), and the search box finds tasks by their case the way the worklists do
+(`web.views.worklists.matches`: case number, last digits of the phone, category, words).
+Only the rows of the pages shown are summarised.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, g, render_template, request, url_for
 from sqlalchemy import select
 
 import engine
@@ -12,16 +18,28 @@ from web.presentation.helpers import now, process_names, task_row
 from web.presentation.summaries import summaries
 from web.server import db
 from web.views.auth import login_required
+from web.views.worklists import matches
 
 bp = Blueprint("inbox", __name__)
 SORTS = ("due", "created", "process")
 DUE_FILTERS = ("overdue", "soon", "none")
+PAGE = 25
+#: Each section's own page number in the URL.
+PAGE_ARGS = {"mine": "page", "offered": "offered_page", "team": "team_page"}
+#: How often an open inbox looks again for new work (web/static/kefu.js, data-refresh).
+REFRESH_SECONDS = 60
+#: Tasks read per section, most urgent first: enough for eight pages; a search or a filter
+#: looks through many more, so that it finds what lies beyond them.
+LIMIT, NARROWED_LIMIT = 200, 2000
+NARROWING = ("q", "process", "category", "due")
 
 
-def _filtered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _filtered(rows: list[dict[str, Any]], found: set[int] | None) -> list[dict[str, Any]]:
     process = request.args.get("process", "")
     category = request.args.get("category", "")
     due_filter = request.args.get("due", "")
+    if found is not None:
+        rows = [r for r in rows if r["case"].id in found]
     if process:
         rows = [r for r in rows if r["item"].process_id == process]
     if category:
@@ -40,20 +58,47 @@ def _filtered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _found(rows: list[dict[str, Any]]) -> set[int] | None:
+    """The cases among `rows` the search words match; None when nothing is searched."""
+    words = (request.args.get("q") or "").strip()
+    if not words:
+        return None
+    ids = sorted({r["case"].id for r in rows})
+    case = engine.models.Case
+    return set(db.session().scalars(select(case.id).where(case.id.in_(ids), matches(words))))
+
+
+def _paged(section: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    pages = max(1, -(-len(rows) // PAGE))
+    page = min(max(1, request.args.get(PAGE_ARGS[section], 1, type=int)), pages)
+    return {"rows": rows[(page - 1) * PAGE: page * PAGE], "page": page, "pages": pages,
+            "total": len(rows),
+            "previous": _page_url(section, page - 1) if page > 1 else None,
+            "next": _page_url(section, page + 1) if page < pages else None}
+
+
+def _page_url(section: str, page: int) -> str:
+    """This inbox with the same filters and the other sections' pages, this one at `page`."""
+    params = {k: v for k, v in request.args.items() if v}
+    params[PAGE_ARGS[section]] = str(page)
+    return url_for("inbox.index", **params, _anchor=section)
+
+
 @bp.get("/inbox")
 @login_required
 def index() -> Any:
     session = db.session()
     moment = now()
     actor = g.actor
-    mine = [task_row(i, moment) for i in engine.my_tasks(session, actor)]
-    offered = [task_row(i, moment) for i in engine.claimable_tasks(session, actor)]
+    limit = NARROWED_LIMIT if any(request.args.get(k) for k in NARROWING) else LIMIT
+    mine = [task_row(i, moment) for i in engine.my_tasks(session, actor, limit)]
+    offered = [task_row(i, moment) for i in engine.claimable_tasks(session, actor, limit)]
     team_rows: list[dict[str, Any]] = []
     members: list[Any] = []
     team = engine.team_of(session, g.person) - {actor.username}
     if team:
         members = _members(session, team)
-        for item in engine.records.casefile.team_tasks(session, g.person, team):
+        for item in engine.records.casefile.team_tasks(session, g.person, team, limit):
             row = task_row(item, moment)
             row["eligible"] = [p for p in members if item.role in p.role_names and (
                 item.department is None or item.department == p.department)
@@ -62,15 +107,23 @@ def index() -> Any:
     reminders = [(r, session.get(engine.models.Case, r.case_id))
                  for r in engine.reminders_for(session, actor)]
     everything = mine + offered + team_rows
-    about = summaries(r["case"] for r in everything)
-    for row in everything:
-        row["about"] = about.get(row["case"].id)
     categories = sorted({(r["case"].category, r["category"]) for r in everything
                          if r["case"].category})
+    found = _found(everything)
+    sections = {name: {**_paged(name, _filtered(rows, found)),
+                       "cut": limit if len(rows) >= limit else 0}
+                for name, rows in (("mine", mine), ("offered", offered), ("team", team_rows))}
+    shown = [r for s in sections.values() for r in s["rows"]]
+    about = summaries(r["case"] for r in shown)
+    for row in shown:
+        row["about"] = about.get(row["case"].id)
+    # The filters as applied: what the pagers and the refresh keep.
+    args = {k: v for k, v in request.args.items() if k not in PAGE_ARGS.values() and v}
     return render_template(
-        "inbox/inbox.html", mine=_filtered(mine), offered=_filtered(offered),
-        team=_filtered(team_rows), members=members, processes=process_names(),
-        categories=categories, sorts=SORTS, args=request.args, now=moment, reminders=reminders,
+        "inbox/inbox.html", sections=sections, mine=mine, offered=offered,
+        members=members, processes=process_names(), categories=categories, sorts=SORTS,
+        args=args, all_args=request.args, now=moment, reminders=reminders,
+        searched=found is not None, refresh_seconds=REFRESH_SECONDS,
         overdue=sum(1 for r in mine + offered if r["due"].state == "overdue"))
 
 

@@ -1,11 +1,12 @@
-"""A person's notifications (the count in the header, the list) and, for administrators
-(process owners), the state of each sending channel with the messages that keep failing."""
+"""A person's notifications (the count in the header, the list, the channels each kind of
+notice reaches them on) and, for administrators (process owners), the state of each sending
+channel with the messages that keep failing."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -54,6 +55,29 @@ def index() -> Any:
 def read() -> Any:
     notifications.mark_read(db.session(), g.actor.username, now())
     return redirect(url_for("notices.index"))
+
+
+@bp.get("/notifications/preferences")
+@login_required
+def preferences() -> Any:
+    settings = db.kefu().settings
+    return render_template(
+        "notices/preferences.html", kinds=notifications.KINDS,
+        chosen=notifications.preferences(db.session(), settings, g.person.id),
+        choosable=notifications.choosable(settings), channels=channel_names(),
+        person=g.person)
+
+
+@bp.post("/notifications/preferences")
+@login_required
+def save_preferences() -> Any:
+    """Boxes left unticked turn a channel off; anything not offered is ignored."""
+    settings = db.kefu().settings
+    wanted = {(kind, channel) for kind, _sep, channel in
+              (value.partition(":") for value in request.form.getlist("on"))}
+    notifications.save_preferences(db.session(), settings, g.person.id, wanted)
+    flash(_("Your notification choices are saved."), "info")
+    return redirect(url_for("notices.preferences"))
 
 
 @bp.get("/admin/outbox")

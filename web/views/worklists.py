@@ -62,7 +62,14 @@ def filters(query: Select[Any], args: Any, moment: datetime) -> Select[Any]:
         query = query.where(exists(open_task.where(TaskItem.process_id == process,
                                                    TaskItem.spec_name == spec)))
     if args.get("overdue"):
-        query = query.where(exists(open_task.where(TaskItem.due_at < moment)))
+        late = open_task.where(TaskItem.due_at < moment)
+        # The dashboard's overdue-by-team bars: the late step is held in that team, or by
+        # no one yet (unclaimed=1).
+        if args.get("team"):
+            late = late.where(TaskItem.assignee.in_(sorted(_team(args["team"]))))
+        elif args.get("unclaimed"):
+            late = late.where(TaskItem.assignee.is_(None))
+        query = query.where(exists(late))
     if args.get("due") == "today":
         start, end = day_bounds(moment)
         query = query.where(exists(open_task.where(TaskItem.due_at >= start,
@@ -88,11 +95,22 @@ def filters(query: Select[Any], args: Any, moment: datetime) -> Select[Any]:
         query = query.where(Case.created_at >= first, Case.created_at < following)
     words = (args.get("q") or "").strip()
     if words:
-        query = query.where(_matches(words))
+        query = query.where(matches(words))
     return query
 
 
-def _matches(words: str) -> Any:
+def _team(leader: str) -> set[str]:
+    """A shift leader's team, as the dashboard counts it: the people they lead, and
+    themselves."""
+    person = engine.models.Person
+    found = db.session().scalar(select(person).where(person.username == leader))
+    if found is None:
+        return set()
+    return {leader} | set(db.session().scalars(
+        select(person.username).where(person.shift_leader_id == found.id)))
+
+
+def matches(words: str) -> Any:
     """A case number, the last digits of a phone, a category label, or words of who and
     what the case is about (Case.search_text)."""
     terms = [Case.number == words.upper(), Case.title.contains(words, autoescape=True),

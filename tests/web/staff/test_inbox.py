@@ -3,7 +3,9 @@ sorting, claim and release, and a leader handing a task on within the team (issu
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -119,3 +121,73 @@ def test_C2_someone_without_a_team_cannot_hand_tasks_on(client, auth, deployed, 
     auth.as_user("agent03")
     assert 'id="team"' not in client.get("/inbox").get_data(as_text=True)
     assert auth.post(f"/tasks/{task_id}/reassign", {"to": "agent03"}).status_code == 403
+
+
+def test_inbox_search_finds_tasks_by_case_number_phone_digits_name_and_words(
+        client, auth, deployed, people) -> None:
+    fee = register(deployed, people["agent01"], complainant_name="孙女士",
+                   complainant_phone="13912345678")
+    network = register(deployed, people["agent02"], category="network",
+                       content="家里宽带每晚断线")
+    auth.as_user("duty01")
+    for words, found, not_found in [(fee, fee, network), ("5678", fee, network),
+                                    ("孙女士", fee, network), ("宽带", network, fee),
+                                    (network.lower(), network, fee)]:
+        html = client.get("/inbox", query_string={"q": words}).get_data(as_text=True)
+        offered = _section(html, "offered")
+        assert found in offered and not_found not in offered, words
+        assert f"按“{words}”找到 1 项任务" in html
+        assert f'value="{words}"' in html  # the box keeps what was searched
+    nothing = text_of(client.get("/inbox?q=没有这个词"))
+    assert "找到 0 项任务" in nothing and fee not in nothing and network not in nothing
+
+
+def test_inbox_pages_hundreds_of_tasks_and_keeps_the_filters(client, auth, deployed, people,
+                                                             clock, monkeypatch) -> None:
+    monkeypatch.setattr("web.views.inbox.PAGE", 2)
+    numbers = []
+    for _ in range(5):
+        numbers.append(register(deployed, people["agent01"]))
+        clock.advance(minutes=1)
+    other = register(deployed, people["agent01"], category="network")
+    auth.as_user("duty01")
+    html = client.get("/inbox?category=fee&sort=created").get_data(as_text=True)
+    offered = _section(html, "offered")
+    assert "第 1 页，共 3 页" in offered and "共 5 项" in offered
+    assert numbers[4] in offered and numbers[3] in offered and numbers[2] not in offered
+    assert other not in offered
+    following = re.search(r'<a href="([^"]+)" rel="next">', offered).group(1).replace("&amp;", "&")
+    assert "category=fee" in following and "sort=created" in following
+    second = _section(client.get(following).get_data(as_text=True), "offered")
+    assert "第 2 页，共 3 页" in second and numbers[2] in second and numbers[1] in second
+    assert numbers[4] not in second and 'rel="prev"' in second
+    last = _section(client.get("/inbox?category=fee&sort=created&offered_page=99")
+                    .get_data(as_text=True), "offered")
+    assert "第 3 页，共 3 页" in last and numbers[0] in last  # past the end: the last page
+
+
+def test_inbox_refreshes_itself_at_its_own_url_and_says_when_it_was_made(
+        client, auth, deployed, people, clock) -> None:
+    register(deployed, people["agent01"])
+    auth.as_user("duty01")
+    html = client.get("/inbox?due=overdue&q=5678").get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in html  # a reload would drop choices not yet applied
+    assert 'data-refresh="60"' in html
+    assert 'data-refresh-url="/inbox?due=overdue&amp;q=5678"' in html
+    local = clock.now().astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"更新于 {local.month}月{local.day}日 {local:%H:%M}" in text_of(
+        client.get("/inbox?due=overdue&q=5678"))
+
+
+def test_a_search_looks_beyond_the_most_urgent_tasks_the_inbox_lists(
+        client, auth, deployed, people, clock, monkeypatch) -> None:
+    monkeypatch.setattr("web.views.inbox.LIMIT", 3)
+    numbers = []
+    for n in range(4):
+        numbers.append(register(deployed, people["agent01"], complainant_phone=f"1390000{n:04d}"))
+        clock.advance(minutes=1)  # the last one is due last: beyond the first three
+    auth.as_user("duty01")
+    offered = _section(client.get("/inbox").get_data(as_text=True), "offered")
+    assert numbers[3] not in offered and "只列出了最紧急的 3 项任务" in offered
+    found = _section(client.get("/inbox?q=0003").get_data(as_text=True), "offered")
+    assert numbers[3] in found and "只列出了" not in found

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from engine.persistence.models import HistoryRecord
+from engine.persistence.models import Case, HistoryRecord, TaskItem
 from tests.complaints import CONTACT, JUSTIFIED, PROPOSAL, RETURN, do, register
 from tests.rules.test_leave_process import ask as ask_leave
 from tests.web.conftest import text_of
@@ -107,3 +108,25 @@ def test_C6_a_returned_proposal_goes_back_to_the_handler_who_wrote_it(rostered, 
         do(rostered, number, step, people[who], data)
     (task,) = [t for t in open_tasks(rostered, number) if t.spec_name == "propose"]
     assert task.candidate_user == "bill02"
+
+
+def test_each_overdue_by_team_bar_opens_that_teams_overdue_cases(client, auth, rostered,
+                                                                  people, clock) -> None:
+    held = {register(rostered, people["agent01"]): "agent02",  # 张建国's team
+            register(rostered, people["agent01"]): "agent04",  # 李秀英's team
+            register(rostered, people["agent01"]): None}  # nobody has claimed it
+    with rostered.session() as s:
+        for number, holder in held.items():
+            case = s.scalar(select(Case).where(Case.number == number))
+            for item in s.scalars(select(TaskItem).where(TaskItem.case_id == case.id)):
+                item.assignee, item.due_at = holder, clock.now() - timedelta(hours=1)
+    first, second, unclaimed = held
+    auth.as_user("director")
+    html = client.get("/dashboard").get_data(as_text=True)
+    bars = sorted(set(re.findall(r'/work/cases\?overdue=1&amp;(team=\w+|unclaimed=1)', html)))
+    assert bars == ["team=leader01", "team=leader02", "unclaimed=1"]
+    for query, shown, hidden in [("team=leader01", first, {second, unclaimed}),
+                                 ("team=leader02", second, {first, unclaimed}),
+                                 ("unclaimed=1", unclaimed, {first, second})]:
+        page = text_of(client.get(f"/work/cases?overdue=1&{query}"))
+        assert shown in page and not hidden & set(re.findall(r"TS\d+", page)), query
