@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases.serializer import dump_spec
 from engine.cases.steps import declaration_problems
+from engine.config import Settings
 from engine.definitions import modeler, timers, timerstarts
 from engine.definitions.operators import REGISTRY
 from engine.errors import DeploymentError, Problem, ScriptError
@@ -69,6 +70,8 @@ class BuiltProcess:
     content_hash: str
     #: A timer start event's schedule (engine.definitions.timerstarts), or None.
     start_timer: Any = None
+    #: What the deploy check's dry run found that might go wrong (Chinese / English).
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -132,9 +135,15 @@ def read_paths(paths: Iterable[Path]) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def build(process_files: Mapping[str, str], form_files: Mapping[str, str],
-          operators: Collection[str] | None = None) -> list[BuiltProcess]:
+          operators: Collection[str] | None = None, settings: Settings | None = None,
+          walk: bool = True) -> list[BuiltProcess]:
     """Validate a whole deployment and build every executable process in it; `operators`:
-    the service operator ids a service task may name (default: every registered one)."""
+    the service operator ids a service task may name (default: every registered one).
+
+    With `walk` (a deployment always), each sound process is then walked along its paths
+    in memory (engine.definitions.dryrun, with `settings`' helpers): what would fail a
+    live case is refused too, and what might is kept as the process's warnings. Tests of
+    what the running engine does with a bad process build it with walk=False."""
     out = _Collector()
     forms = _check_forms(form_files, out)
     forms.setdefault(DONE_FORM, json.loads(DONE_FORM_TEXT))
@@ -181,7 +190,22 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str],
         ))
     if out.problems:
         raise DeploymentError(out.problems)
+    if walk:
+        _walk(built, settings or Settings(), out)
     return built
+
+
+def _walk(built: list[BuiltProcess], settings: Settings, out: _Collector) -> None:
+    from engine.definitions import dryrun  # it builds on this module's BuiltProcess
+
+    for process in built:
+        report = dryrun.explore(settings, process)
+        process.warnings = tuple(report.warnings)
+        for problem in report.refusals:
+            if problem not in out.problems:
+                out.problems.append(problem)
+    if out.problems:
+        raise DeploymentError(out.problems)
 
 
 def files_hash(sources: Mapping[str, str]) -> str:
