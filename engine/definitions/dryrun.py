@@ -28,7 +28,7 @@ import math
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -186,7 +186,7 @@ class Report:
     """What the walks of one process found."""
 
     refusals: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
     runs: int = 0
     #: True when a cap (runs, time) stopped the walks before every flow was taken.
     capped: bool = False
@@ -207,7 +207,7 @@ class _Finding:
 
 def dry_run(settings: Settings, built: BuiltProcess) -> list[str]:
     """The warnings of the deploy check's walk (its refusals stop `build` already)."""
-    return explore(settings, built).warnings
+    return [str(w) for w in explore(settings, built).warnings]
 
 
 def explore(settings: Settings, built: BuiltProcess) -> Report:
@@ -414,24 +414,30 @@ class _Explorer:
             if sure:
                 report.refusals.append(problem)
             else:
-                why = ("（这条路径经过一个没有说明结果的服务任务，不一定会发生）/ (the path "
-                       "passes a service task whose operator documents no result: it may not "
-                       "happen)") if not finding.certain else \
-                    ("（其他数据能走出去）/ (other data does leave it)")
-                report.warnings.append(f"{_where(problem)}: {problem.reason} {why}")
+                zh, en = problem.reason.split(" / ", 1)
+                problem = replace(problem, reason=(
+                    f"{zh}（这条路径经过一个没有说明结果的服务任务，不一定会发生） / {en} (the "
+                    "path passes a service task whose operator documents no result: it may "
+                    "not happen)" if not finding.certain else
+                    f"{zh}（其他数据能走出去） / {en} (other data does leave it)"))
+                report.warnings.append(problem)
         reached = {gateway for gateway, _ in self.taken}
         for gateway, target in sorted(self.targets - self.taken):
             if gateway in reached:
                 report.warnings.append(self._untaken(gateway, target))
+        file, line = self._locate(self.spec.name)
         if self.endless:
-            report.warnings.append(
-                f"试运行有一次走了 {MAX_STEPS} 步还没停下（没有人办、也没有定时器的循环？）/ a "
-                f"dry run did not stop within {MAX_STEPS} steps (a loop with no person and "
-                "no timer in it?)")
+            report.warnings.append(Problem(
+                file=file, line=line, element=self.spec.name, reason=(
+                    f"试运行有一次走了 {MAX_STEPS} 步还没停下（没有人办、也没有定时器的循环？） / "
+                    f"a dry run did not stop within {MAX_STEPS} steps (a loop with no person "
+                    "and no timer in it?)"), guide=f"{modeler.GUIDE}#testing"))
         if report.capped:
-            report.warnings.append(
-                f"试运行在 {report.runs} 次后停止（上限），还有流向没有试到 / the dry run "
-                f"stopped at its cap after {report.runs} runs, with flows still untried")
+            report.warnings.append(Problem(
+                file=file, line=line, element=self.spec.name, reason=(
+                    f"试运行在 {report.runs} 次后停止（上限），还有流向没有试到 / the dry run "
+                    f"stopped at its cap after {report.runs} runs, with flows still untried"),
+                guide=f"{modeler.GUIDE}#testing"))
 
     def _problem(self, finding: _Finding) -> Problem:
         spec = finding.task.task_spec
@@ -463,7 +469,7 @@ class _Explorer:
         return Problem(file=file, reason=reason, line=line, element=spec.bpmn_id, fix=fix,
                        guide=f"{modeler.GUIDE}#{guide}")
 
-    def _untaken(self, gateway: str, target: str) -> str:
+    def _untaken(self, gateway: str, target: str) -> Problem:
         spec = next(s.task_specs[gateway] for s in [self.spec, *self.subprocesses.values()]
                     if gateway in s.task_specs)
         zh_name, en_name = _halves(task_title(spec))
@@ -471,11 +477,14 @@ class _Explorer:
         flow_id, line, condition = self._flow(file, spec.bpmn_id, target)
         said = f"（条件 {_one_line(condition)}）" if condition else "（默认流向）"
         said_en = f" (condition {_one_line(condition)})" if condition else " (the default flow)"
-        where = f"{file}:{line}" if line else file
-        return (f"{where} [{flow_id}]: 网关「{zh_name}」的流向 {flow_id}{said}在 "
-                f"{self.run_number} 次试运行里从未走到，没有哪组表单数据让它成立 / flow {flow_id} "
-                f"of gateway “{en_name}”{said_en} was never taken in {self.run_number} dry "
-                "runs: no drawn form data leads there")
+        return Problem(file=file, line=line, element=flow_id, reason=(
+            f"网关「{zh_name}」的流向 {flow_id}{said}在 {self.run_number} 次试运行里从未走到，"
+            f"没有哪组表单数据让它成立 / flow {flow_id} of gateway “{en_name}”{said_en} was "
+            f"never taken in {self.run_number} dry runs: no drawn form data leads there"),
+            fix=("若这条路只由服务任务或外部数据决定，可以不管；否则检查条件里的字段名和取值 / "
+                 "if only a service task or outside data decides it, this may be fine; else "
+                 "check the field names and values in the condition"),
+            guide=f"{modeler.GUIDE}#conditions")
 
     def _flow(self, file: str, source: str, target: str) -> tuple[str, int | None, str | None]:
         """The id, line and condition of the sequence flow from `source` to `target`."""
@@ -558,8 +567,3 @@ def _halves(text: str) -> tuple[str, str]:
         left, right = (p.strip() for p in text.split(" / ", 1))
         return left, right
     return text, text
-
-
-def _where(problem: Problem) -> str:
-    where = problem.file + (f":{problem.line}" if problem.line else "")
-    return where + (f" [{problem.element}]" if problem.element else "")

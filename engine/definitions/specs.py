@@ -70,8 +70,8 @@ class BuiltProcess:
     content_hash: str
     #: A timer start event's schedule (engine.definitions.timerstarts), or None.
     start_timer: Any = None
-    #: What the deploy check's dry run found that might go wrong (Chinese / English).
-    warnings: tuple[str, ...] = ()
+    #: What the deploy check's dry run found that might go wrong (engine.definitions.dryrun).
+    warnings: tuple[Problem, ...] = ()
 
 
 @dataclass

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import engine
 from tests.complaints import do, open_tasks
 
