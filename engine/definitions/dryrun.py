@@ -3,15 +3,16 @@ before anything is kept, so that what would crash or get stuck in a live case is
 deploy rather than met by a customer's case.
 
 A run is a workflow in memory under its own clock. At each user task it submits data drawn
-from the task's form schema (`variants`: each enum option and boolean value, numbers at
-their bounds, strings at their lengths, only the required fields); a DMN task gets inputs
-that hit each of its rules; a service task is answered by a stub that writes what its
-operator documents (engine.definitions.operators.RESULTS) and touches nothing; timers fire
-by moving the clock; a message or signal wait is something from outside and ends the run.
-Runs differ in which variant each choice takes: first every variant in turn, then random
-(seeded) combinations, until every outgoing flow of every gateway reached has been taken,
-nothing new was found for a while, or the cap (`MAX_RUNS` runs, `MAX_STEPS` steps a run,
-`BUDGET` seconds a process) is reached. At the cap the walk simply stops and says so.
+from the task's form schema (`field_values`: each enum option and boolean value, numbers
+at their bounds, strings at their lengths, an optional field left empty); a DMN task gets
+inputs that hit each of its rules; a service task is answered by a stub that writes what
+its operator documents (engine.definitions.operators.RESULTS) and touches nothing; timers
+fire by moving the clock; a message or signal wait is something from outside and ends the
+run. Runs differ in which value each choice (a field, a rule, an outcome) takes: first
+every value in turn, each choice at its own pace, then random (seeded) combinations, until
+every outgoing flow of every gateway reached has been taken, nothing new was found for a
+while, or the cap (`MAX_RUNS` runs, `MAX_STEPS` steps a run, `BUDGET` seconds a process)
+is reached. At the cap the walk simply stops and says so (a warning).
 
 What surely breaks a live case is refused: a script, condition or expression that fails on
 a path reached with the forms' data, a timer that does not evaluate to a time, a gateway
@@ -36,6 +37,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.cases.serializer import load_spec
@@ -52,12 +54,12 @@ from engine.timing.deadlines import engine_clock, script_helpers, timer_due
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 #: Runs per process at most; steps (tasks run, clock moves) per run at most.
-MAX_RUNS = 60
+MAX_RUNS = 200
 MAX_STEPS = 400
 #: Seconds the walks of one process may take: a check answers a person at the deploy page.
 BUDGET = 2.0
 #: Random runs in a row that take no new flow before the walk stops early.
-PATIENCE = 20
+PATIENCE = 60
 
 _FIX_DATA = ("只用表单字段或前面的步骤写下的变量；可选字段没填时值为 None，先判断再用 / use only "
              "variables a form or an earlier step sets; an optional field left empty is None, "
@@ -116,24 +118,20 @@ def _field_values(schema: Mapping[str, Any]) -> list[Any]:
     return []
 
 
-def variants(schema: Any) -> list[dict[str, Any]]:
-    """Submissions of a form that together try each value of each field worth trying:
-    one with every field, one with only the required ones, then one per other value."""
-    base = sample(schema) if isinstance(schema, dict) else {}
-    if not isinstance(base, dict):
-        return [{}]
-    properties = {n: p for n, p in (schema.get("properties") or {}).items()
-                  if isinstance(p, dict) and not p.get("readOnly")}
+def field_values(schema: Any) -> dict[str, list[Any]]:
+    """The values worth trying of each field a person fills in: each option, both truth
+    values, numbers at their bounds, strings at their lengths, and None (left empty) for an
+    optional field; a field with nothing to tell apart gets its one sample value."""
+    if not isinstance(schema, dict):
+        return {}
     required = set(schema.get("required") or [])
-    found = [base, {n: v for n, v in base.items() if n in required}]
-    for name, prop in properties.items():
-        for value in _field_values(prop):
-            found.append({**base, name: value})
-    unique: list[dict[str, Any]] = []
-    for each in found:
-        if each not in unique:
-            unique.append(each)
-    return unique
+    found = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        if not isinstance(prop, dict) or prop.get("readOnly"):
+            continue
+        values = _field_values(prop) or [sample(prop)]
+        found[name] = values if name in required else [*values, None]
+    return found
 
 
 def _dmn_variants(task_spec: Any) -> list[dict[str, Any]]:
@@ -271,8 +269,8 @@ class _Explorer:
             before = len(self.taken), len(self.findings)
             self._run_once()
             self.run_number += 1
-            if self.targets <= self.taken:
-                break
+            if self.targets <= self.taken and self.run_number >= self.widest:
+                break  # every flow taken, and every value of every choice tried
             if self.run_number > self.widest:
                 quiet = quiet + 1 if (len(self.taken), len(self.findings)) == before else 0
                 if quiet >= PATIENCE:
@@ -347,8 +345,11 @@ class _Explorer:
         spec = task.task_spec
         form = spec.extensions.get("properties", {}).get(FORM_PROPERTY)
         schema = self.forms.get(form, {})
-        options = variants(schema)
-        submitted = options[self.choose(f"form:{spec.name}", len(options))]
+        submitted = {}
+        for name, values in field_values(schema).items():
+            value = values[self.choose(f"form:{spec.name}:{name}", len(values))]
+            if value is not None:
+                submitted[name] = value
         apply_submission(task.data, schema, submitted)
         now = clock.now().isoformat()
         task.data.update({f"{spec.bpmn_id}_by": "dryrun", f"{spec.bpmn_id}_at": now,
@@ -537,13 +538,21 @@ def _all_tasks(workflow: Any) -> list[Any]:
 
 
 def _task_of(exc: BaseException) -> Any:
+    """The task an error happened at: the one SpiffWorkflow names, else the innermost task
+    in the traceback (a bad timer value fails, unnamed, in the task before it)."""
     seen: BaseException | None = exc
     while seen is not None:
         task = getattr(seen, "task", None)
-        if task is not None and hasattr(task, "task_spec"):
+        if isinstance(task, Task):
             return task
         seen = seen.__cause__ or seen.__context__
-    return None
+    found, trace = None, exc.__traceback__
+    while trace is not None:
+        for value in trace.tb_frame.f_locals.values():
+            if isinstance(value, Task):
+                found = value
+        trace = trace.tb_next
+    return found
 
 
 def _message(exc: BaseException) -> str:

@@ -227,6 +227,7 @@ def _add_file(parser: SpiffBpmnParser, name: str, text: str, out: _Collector) ->
         modeler.normalise(tree, lambda reason, element, line, fix, guide:
                           out.add(name, reason, element, line, fix, guide))
         _check_lanes_and_flows(name, tree, out)
+        _check_compensation(name, tree, out)
     elif not tree.xpath("//*[local-name()='decision']"):
         out.add(name, "决策表文件里没有决策（decision）/ the DMN file holds no decision",
                 line=tree.sourceline,
@@ -263,6 +264,29 @@ def _check_lanes_and_flows(name: str, tree: Any, out: _Collector) -> None:
                 if flow.get(end) not in ids:
                     out.add(name, f"sequence flow {end} points to missing element "
                                   f"{flow.get(end)!r}", flow.get("id"), flow.sourceline)
+
+
+def _check_compensation(name: str, tree: Any, out: _Collector) -> None:
+    """SpiffWorkflow 3.2 implements no compensation: a compensation boundary event is not
+    parsed, and a compensation throw or end event would pass as a plain event, so nothing
+    would be undone while the diagram says it is. Refused, naming the element."""
+    marked = tree.xpath("//*[*[local-name()='compensateEventDefinition']]"
+                        " | //*[@isForCompensation='true']")
+    for element in marked:
+        kind = etree.QName(element).localname
+        zh, en = (element.get("name") or element.get("id"), ) * 2
+        if " / " in zh:
+            zh, en = zh.split(" / ", 1)
+        what = (f"{kind}「{zh}」是补偿处理任务，永远不会运行", f"{kind} “{en}” is a compensation "
+                "handler, which never runs") if element.get("isForCompensation") == "true" \
+            else (f"{kind}「{zh}」不会撤销任何步骤", f"{kind} “{en}” would undo nothing")
+        out.add(name, f"Kefu 不支持补偿（compensation）：{what[0]} / compensation is not "
+                      f"supported: {what[1]} (SpiffWorkflow 3.2 does not implement it)",
+                element.get("id"),
+                element.sourceline,
+                fix="把撤销画成普通的步骤：用网关或边界错误/升级事件走到一个“撤销”任务 / draw "
+                    "the undoing as ordinary steps: a gateway, or an error or escalation "
+                    "boundary event, leading to an undo task", guide="events")
 
 
 def _no_default(out: _Collector, filename: str, bpmn_id: str, kind: tuple[str, str],

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import engine
 from tests.complaints import do, open_tasks
 
@@ -41,3 +43,26 @@ def test_escalation_end_event_interrupts_its_subprocess_for_the_boundary_path(
     with kefu.session() as s:
         case = engine.case_by_number(s, number)
         assert case.state == "closed"
+
+
+def _problems(name: str) -> list[engine.Problem]:
+    with pytest.raises(engine.DeploymentError) as caught:
+        engine.build({name: (DATA / name).read_text("utf-8")}, {})
+    return caught.value.problems
+
+
+def test_compensation_boundary_event_and_its_handler_are_refused_naming_each() -> None:
+    problems = {p.element: p for p in _problems("compensation.bpmn")}
+    assert set(problems) == {"on_undo", "cancel_booking", "undo"}
+    boundary = problems["on_undo"]
+    assert (boundary.file, boundary.line) == ("compensation.bpmn", 6)
+    assert boundary.reason.startswith("Kefu 不支持补偿（compensation）：boundaryEvent「on_undo」")
+    assert "compensation handler, which never runs" in problems["cancel_booking"].reason
+    assert boundary.guide == "docs/process-guide.md#events" and "升级事件" in boundary.fix
+
+
+def test_compensation_throw_and_end_events_are_refused_not_run_as_plain_events() -> None:
+    problems = {p.element: p.reason for p in _problems("compensation_throw.bpmn")}
+    assert set(problems) == {"undo", "end"}
+    assert "intermediateThrowEvent「撤销」不会撤销任何步骤" in problems["undo"]
+    assert "endEvent “end” would undo nothing" in problems["end"]
