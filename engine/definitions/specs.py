@@ -359,8 +359,12 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser, forms: Mappi
             _check_code(param["value"], "eval", filename, bpmn_id, "service parameter", out)
         operation = getattr(task_spec, "operation_name", None)
         if operation is not None and operation not in operators:
-            out.add(filename, f"service task names operator {operation!r}, which does not "
-                              f"exist (known: {', '.join(sorted(operators))})", bpmn_id)
+            out.add(filename, f"服务任务的操作 {operation!r} 不存在 / service task names operator "
+                              f"{operation!r}, which does not exist (known: "
+                              f"{', '.join(sorted(operators))})", bpmn_id,
+                    fix="在建模器里选一个已有的操作 id（列在括号里），或请开发人员先登记这个操作 / "
+                        "pick an operator id listed in the brackets, or have a developer "
+                        "register this one first", guide="replies")
         engine = getattr(task_spec, "dmnEngine", None)
         if engine is not None:
             used |= {p.filename for p in parser.dmn_parsers.values() if p.decision is not None
@@ -485,8 +489,11 @@ def _check_call_cycles(out: _Collector) -> None:
             path = _path_back(callee, start, calls)
             if path is not None:
                 loop = " → ".join([start, *path])
-                out.add(name, f"call activity calls {callee!r}, which leads back to "
-                              f"{start!r} ({loop}): a process may not call itself", element)
+                out.add(name, f"调用活动调用 {callee!r}，又绕回 {start!r}（{loop}）：流程不能调用"
+                              f"自己 / call activity calls {callee!r}, which leads back to "
+                              f"{start!r} ({loop}): a process may not call itself", element,
+                        fix="去掉这个调用，或把要重复的步骤画成流程内的循环 / remove the call, or "
+                            "draw the repetition as a loop inside the process", guide="testing")
 
 
 def _path_back(node: str, target: str, calls: Mapping[str, list[tuple[str, str, str]]],

@@ -261,7 +261,8 @@ def test_guide_lists_every_role_of_the_project_as_engine_roles_names_it() -> Non
 
 
 @pytest.mark.parametrize("anchor", ["deploy", "roles", "forms", "conditions", "decisions",
-                                    "deadlines", "messages", "testing", "rollback"])
+                                    "deadlines", "replies", "messages", "testing", "rollback",
+                                    "events"])
 def test_every_section_a_deploy_problem_links_to_exists_in_the_guide(anchor: str) -> None:
     assert f'<a id="{anchor}"></a>' in GUIDE.read_text(encoding="utf-8")
 
