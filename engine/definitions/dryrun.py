@@ -247,6 +247,8 @@ class _Explorer:
         self.left: set[str] = set()
         self.findings: dict[tuple[str, str], _Finding] = {}
         self.endless = False
+        #: Errors no task can be named for (warned about, as nothing locates them).
+        self.unplaced: list[str] = []
         self.rng = random.Random(0)
         # Per run: how a choice is made, and what this run chose and met.
         self.run_number = 0
@@ -369,7 +371,9 @@ class _Explorer:
     # -- what a run met -----------------------------------------------------------
     def _found(self, exc: BaseException) -> None:
         task = _task_of(exc) or self.current
-        if task is None:
+        if task is None:  # before any task ran: said as the process's own
+            if _message(exc) not in self.unplaced:
+                self.unplaced.append(_message(exc))
             return
         spec = task.task_spec
         if isinstance(spec, ExclusiveGateway | InclusiveGateway) and \
@@ -427,6 +431,11 @@ class _Explorer:
             if gateway in reached:
                 report.warnings.append(self._untaken(gateway, target))
         file, line = self._locate(self.spec.name)
+        for error in self.unplaced:
+            report.warnings.append(Problem(
+                file=file, line=line, element=self.spec.name, reason=(
+                    f"试运行出错：{_one_line(error)} / a dry run failed: {_one_line(error)}"),
+                guide=f"{modeler.GUIDE}#testing"))
         if self.endless:
             report.warnings.append(Problem(
                 file=file, line=line, element=self.spec.name, reason=(

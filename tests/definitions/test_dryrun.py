@@ -258,3 +258,17 @@ def test_every_flow_of_the_repositorys_processes_is_taken_by_the_dry_run(
     built = {b.process_id: b for b in engine.build(PROCESSES, FORMS)}[process_file]
     report = dryrun.explore(engine.Settings(), built)
     assert report.refusals == [] and report.warnings == [] and not report.capped
+
+
+def test_multi_instance_over_an_optional_list_left_empty_is_refused() -> None:
+    """tests/data/modeler/multi_instance.bpmn loops over `phones`, which its form lets a
+    person leave empty: every such case would fail at the loop, so it is refused now."""
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data" / "modeler"
+    with pytest.raises(engine.DeploymentError) as caught:
+        engine.build({"multi_instance.bpmn": (data / "multi_instance.bpmn").read_text("utf-8")},
+                     {"phones.json": (data / "phones.json").read_text("utf-8")})
+    [problem] = caught.value.problems
+    assert (problem.file, problem.element) == ("multi_instance.bpmn", "each_item")
+    assert "'NoneType' object is not iterable" in problem.reason
