@@ -24,6 +24,7 @@ stops by itself, the cap.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import math
 import random
@@ -210,7 +211,8 @@ def dry_run(settings: Settings, built: BuiltProcess) -> list[str]:
 
 def explore(settings: Settings, built: BuiltProcess) -> Report:
     """Walk every path of a built process; the report's refusals stop the deployment."""
-    key = (built.content_hash, repr(settings))
+    # The settings change what helpers answer; only their digest is kept (they hold secrets).
+    key = (built.content_hash, hashlib.sha256(repr(settings).encode()).hexdigest())
     if key not in _CACHE:
         if len(_CACHE) > 64:
             _CACHE.clear()

@@ -66,3 +66,12 @@ def test_compensation_throw_and_end_events_are_refused_not_run_as_plain_events()
     assert set(problems) == {"undo", "end"}
     assert "intermediateThrowEvent「撤销」不会撤销任何步骤" in problems["undo"]
     assert "endEvent “end” would undo nothing" in problems["end"]
+
+
+def test_escalation_from_a_called_process_reaches_the_call_activitys_boundary(
+        kefu, people) -> None:
+    _deploy(kefu, "escalation_call.bpmn")
+    with kefu.session() as s:
+        number = engine.start_case(kefu, s, "esc_caller", people["agent01"]).number
+    do(kefu, number, "handle", people["agent01"], {})
+    assert [t.spec_name for t in open_tasks(kefu, number)] == ["lead"]
