@@ -272,3 +272,15 @@ def test_multi_instance_over_an_optional_list_left_empty_is_refused() -> None:
     [problem] = caught.value.problems
     assert (problem.file, problem.element) == ("multi_instance.bpmn", "each_item")
     assert "'NoneType' object is not iterable" in problem.reason
+
+
+def test_gateway_none_of_the_drawn_data_can_leave_is_refused() -> None:
+    bpmn = _bpmn("stuck", "\n".join([
+        '<bpmn:startEvent id="start"/>', _task("intake", "登记 / Register"),
+        '<bpmn:inclusiveGateway id="only_big" name="大额？ / Large?"/>',
+        '<bpmn:endEvent id="end"/>', _flow("f1", "start", "intake"),
+        _flow("f2", "intake", "only_big"), _flow("big", "only_big", "end", "amount &gt; 9999")]))
+    [problem] = _refused(bpmn)
+    assert problem.element == "only_big"
+    assert problem.reason.startswith("网关「大额？」：试运行的所有数据都走不出去")
+    assert "mark one outgoing flow as the default" in problem.fix
