@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.text import in_language
+
 
 class KefuError(Exception):
     """Base class: anything Kefu refuses on purpose."""
@@ -24,11 +26,19 @@ class Problem:
     guide: str | None = None
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, lang: str | None = None) -> str:
+        """The problem as `kefu deploy` prints it: both languages, or only `lang` ("zh",
+        "en")."""
+        def say(both: str) -> str:
+            return both if lang is None else in_language(both, lang)
+
         where = self.file + (f":{self.line}" if self.line else "")
         element = f" [{self.element}]" if self.element else ""
-        fix = f"\n    改法 / fix: {self.fix}" if self.fix else ""
-        guide = f"\n    说明 / guide: {self.guide}" if self.guide else ""
-        return f"{where}{element}: {self.reason}{fix}{guide}"
+        fix = f"\n    {say('改法 / fix')}: {say(self.fix)}" if self.fix else ""
+        guide = f"\n    {say('说明 / guide')}: {self.guide}" if self.guide else ""
+        return f"{where}{element}: {say(self.reason)}{fix}{guide}"
 
 
 class DeploymentError(KefuError):

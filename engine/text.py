@@ -42,3 +42,32 @@ def clean_data(data: Any, path: str = "", errors: dict[str, list[str]] | None = 
         return [clean_data(value, f"{path}/{i}" if path else str(i), errors)
                 for i, value in enumerate(data)]
     return data
+
+
+#: The languages a message of two halves (`中文 / English`) can be shown in.
+LANGUAGES = ("zh", "en")
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\uff60]")
+
+
+def in_language(text: str, lang: str) -> str:
+    """The `lang` half of a `中文 / English` message; a text that is not two such halves
+    is returned whole, as it is the only one there is. A name inside may hold ` / ` too
+    (`wait「1 小时后 / After 1 hour」`): the halves are split where the Chinese most
+    clearly ends."""
+    parts = text.split(" / ")
+    best, split = 0.0, 0
+    for i in range(1, len(parts)):
+        left, right = " / ".join(parts[:i]), " / ".join(parts[i:])
+        if not _CJK.search(left):
+            continue
+        gap = _cjk_share(left) - _cjk_share(right)
+        if gap > best:
+            best, split = gap, i
+    if not split:
+        return text
+    return " / ".join(parts[:split] if lang == "zh" else parts[split:])
+
+
+def _cjk_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum(bool(_CJK.match(c)) for c in letters) / len(letters) if letters else 0.0

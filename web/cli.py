@@ -80,39 +80,59 @@ def _keys(kefu: Kefu) -> None:
 @click.option("--as", "actor", default="process_owner", help="Who deploys (recorded).")
 @click.option("--check", "check_only", is_flag=True,
               help="Only check (仅检查): report what would change, deploy nothing.")
+@click.option("--lang", type=click.Choice(engine.text.LANGUAGES), envvar="KEFU_LANG",
+              default="zh", show_default=True,
+              help="The language of the report (报告语言): zh 中文 or en English.")
 @click.pass_context
-def deploy(ctx: click.Context, paths: tuple[Path, ...], actor: str, check_only: bool) -> None:
+def deploy(ctx: click.Context, paths: tuple[Path, ...], actor: str, check_only: bool,
+           lang: str) -> None:
     """Validate and deploy PATH... (files or folders; default processes/ and forms/),
-    all or nothing."""
-    _deploy(_kefu(ctx), actor, paths, check_only)
+    all or nothing. The check walks every path of each process in memory first and
+    refuses what would fail a live case (docs/process-guide.md#testing)."""
+    _deploy(_kefu(ctx), actor, paths, check_only, lang)
+
+
+_SAY = {
+    "zh": {"passed": "检查通过（仅检查，未部署）：{id} {what}", "becomes": "将成为第 {v} 版",
+           "unchanged": "未改变", "warning": "  警告：{id}：{text}",
+           "refused": "部署被拒绝，什么都没有部署：", "deployed": "已部署",
+           "same": "未改变"},
+    "en": {"passed": "check passed (nothing deployed): {id} {what}",
+           "becomes": "would become v{v}", "unchanged": "unchanged",
+           "warning": "  warning: {id}: {text}",
+           "refused": "deployment refused, nothing was deployed:", "deployed": "deployed",
+           "same": "unchanged"},
+}
 
 
 def _deploy(kefu: Kefu, actor: str, paths: tuple[Path, ...] = (),
-            check_only: bool = False) -> None:
+            check_only: bool = False, lang: str = "zh") -> None:
+    say = _SAY[lang]
     try:
         files = engine.read_paths(paths) if paths else \
             engine.read_files(kefu.settings.processes_dir, kefu.settings.forms_dir)
-        built = engine.build(*files)
+        built = engine.build(*files, settings=kefu.settings)
         if not built:
             raise engine.DeploymentError([engine.Problem(
                 file=", ".join(map(str, paths)) or str(kefu.settings.processes_dir),
                 reason="没有可部署的流程 / holds no process to deploy")])
         with kefu.session() as session:
             if check_only:
-                lines = [f"check passed (仅检查，未部署): {b.process_id} "
-                         + (f"would become v{v}" if v else "unchanged")
+                lines = [say["passed"].format(id=b.process_id, what=say["becomes"].format(v=v)
+                                              if v else say["unchanged"])
                          for b, v in engine.check(session, built)]
-                lines += [f"  警告 / warning: {b.process_id}: {w}" for b in built
-                          for w in [*engine.label_warnings(b.spec_json),
-                                    *engine.dry_run(kefu.settings, b)]]
+                lines += [say["warning"].format(id=b.process_id, text=engine.text.in_language(
+                              str(w), lang) if isinstance(w, str) else w.text(lang))
+                          for b in built
+                          for w in [*engine.label_warnings(b.spec_json), *b.warnings]]
             else:
                 results = engine.deploy(session, built, actor, kefu.clock.now())
-                lines = [f"{'deployed' if created else 'unchanged'}: {v.process_id} "
+                lines = [f"{say['deployed'] if created else say['same']}: {v.process_id} "
                          f"v{v.version} ({v.content_hash[:12]})" for v, created in results]
     except engine.DeploymentError as exc:
-        click.echo("deployment refused, nothing was deployed:", err=True)
+        click.echo(say["refused"], err=True)
         for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
+            click.echo(f"  {problem.text(lang)}", err=True)
         sys.exit(1)
     for line in lines:
         click.echo(line)

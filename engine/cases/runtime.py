@@ -325,7 +325,9 @@ def script_limits(kefu: Kefu) -> Limits:
                   settings.call_activity_max_depth)
 
 
-@operator("kefu.send_reply")
+@operator("kefu.send_reply", results=lambda params: [
+    {"channel": "sms", "sms_id": 1, "segments": 1, "status": "queued"}
+    if params.get("channel") != "letter" else {"channel": "letter", "letter_id": 1}])
 def send_reply(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """C7: the reply goes out by SMS or letter, and the case history says which."""
     now = context.kefu.clock.now()

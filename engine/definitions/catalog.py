@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from engine.cases.serializer import load_spec
 from engine.config import Settings
-from engine.definitions.dryrun import dry_run
 from engine.definitions.specs import (
     FORM_PROPERTY,
     BuiltProcess,
@@ -183,21 +182,23 @@ def _combined(session: Session, uploads: Mapping[str, str]) -> tuple[dict[str, s
     return process_files, form_files
 
 
-def check_upload(session: Session, uploads: Mapping[str, str]) -> list[tuple[BuiltProcess,
-                                                                            bool]]:
+def check_upload(session: Session, uploads: Mapping[str, str],
+                 settings: Settings | None = None) -> list[tuple[BuiltProcess, bool]]:
     """Validate uploaded files with the deployed ones; (process, would change) pairs.
 
-    Raises DeploymentError naming each file, line and element that is wrong.
+    Raises DeploymentError naming each file, line and element that is wrong (the dry run
+    with `settings`' helpers included).
     """
     # As deploy judges it: changed unless the newest version has exactly these files.
-    return [(b, number is not None)
-            for b, number in check(session, build(*_combined(session, uploads)))]
+    built = build(*_combined(session, uploads), settings=settings)
+    return [(b, number is not None) for b, number in check(session, built)]
 
 
 def deploy_upload(session: Session, uploads: Mapping[str, str], actor: str,
-                  now: Any) -> list[tuple[ProcessVersion, bool]]:
+                  now: Any, settings: Settings | None = None) -> list[tuple[ProcessVersion,
+                                                                            bool]]:
     """Deploy uploaded files with the deployed ones: changed processes get a new version."""
-    return deploy(session, build(*_combined(session, uploads)), actor, now)
+    return deploy(session, build(*_combined(session, uploads), settings=settings), actor, now)
 
 
 @dataclass(frozen=True)
@@ -209,16 +210,17 @@ class Change:
     version: int
     diff: Diff
     staying: int
-    #: Timers whose label says another time than their value.
-    warnings: tuple[str, ...] = ()
+    #: Timers whose label says another time than their value (Chinese / English), and
+    #: what the deploy check's dry run found that might go wrong.
+    warnings: tuple[str | Problem, ...] = ()
 
 
 def changes(session: Session, uploads: Mapping[str, str],
             settings: Settings | None = None) -> list[Change]:
     """check_upload's changed processes, each with its diff against the newest version and
-    the warnings of its timers' labels and (with `settings`) of a dry run."""
+    the warnings of its timers' labels and of its dry run (with `settings`' helpers)."""
     out = []
-    for built, changed in check_upload(session, uploads):
+    for built, changed in check_upload(session, uploads, settings):
         if not changed:
             continue
         newest = session.scalar(select(ProcessVersion).where(
@@ -229,8 +231,7 @@ def changes(session: Session, uploads: Mapping[str, str],
             Case.process_id == built.process_id, Case.state == "running")) or 0
         out.append(Change(built, (newest.version if newest else 0) + 1,
                           diff(old, describe(built.spec_json, built.sources)), staying,
-                          tuple(label_warnings(built.spec_json)
-                                + (dry_run(settings, built) if settings else []))))
+                          (*label_warnings(built.spec_json), *built.warnings)))
     return out
 
 

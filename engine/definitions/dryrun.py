@@ -1,47 +1,70 @@
-"""A dry run of a built process before it is deployed: a workflow in memory, its user tasks
-filled with data drawn from their forms' schemas, its timers fired by moving a private
-clock, until it ends, waits for something from outside, or reaches a service task.
+"""The deploy check's dry run (issue 14): every path of a built process is walked in memory
+before anything is kept, so that what would crash or get stuck in a live case is refused at
+deploy rather than met by a customer's case.
 
-Nothing is stored and no operator runs: an operator's result is the real system's answer
-(the roster, the SMS gateway), so a walk stops quietly at the first service task rather
-than guess it. What the walk finds is reported as a warning beside the deploy check
-(a script or condition that fails with the forms' own data, a timer that does not become
-a time); the static checks in engine.definitions.specs are what refuse a deployment.
+A run is a workflow in memory under its own clock. At each user task it submits data drawn
+from the task's form schema (`field_values`: each enum option and boolean value, numbers
+at their bounds, strings at their lengths, an optional field left empty); a DMN task gets
+inputs that hit each of its rules; a service task is answered by a stub that writes what
+its operator documents (engine.definitions.operators.RESULTS) and touches nothing; timers
+fire by moving the clock; a message or signal wait is something from outside and ends the
+run. Runs differ in which value each choice (a field, a rule, an outcome) takes: first
+every value in turn, each choice at its own pace, then random (seeded) combinations, until
+every outgoing flow of every gateway reached has been taken, nothing new was found for a
+while, or the cap (`MAX_RUNS` runs, `MAX_STEPS` steps a run, `BUDGET` seconds a process)
+is reached. At the cap the walk simply stops and says so (a warning).
+
+What surely breaks a live case is refused: a script, condition or expression that fails on
+a path reached with the forms' data, a timer that does not evaluate to a time, a gateway
+none of the drawn data can leave. What might be fine is a warning with its reason: a flow
+no drawn data took, an error after an operator that documents no result, a run that never
+stops by itself, the cap.
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
+import math
+import random
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lxml import etree
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.cases.serializer import load_spec
+from engine.cases.steps import apply_submission
 from engine.cases.workflows import KefuWorkflow
 from engine.clock import FixedClock
 from engine.config import Settings
+from engine.definitions import modeler, timers
+from engine.definitions.operators import documented_results
 from engine.definitions.specs import FORM_PROPERTY, BuiltProcess, task_title
+from engine.errors import Problem
 from engine.scripting.sandbox import KefuScriptEngine
 from engine.timing.deadlines import engine_clock, script_helpers, timer_due
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
-STEPS = 60
-#: Seconds a walk may take: a check answers a person waiting at the page, and a cycle
-#: timer can keep a walk going without end (then it just stops, reporting nothing).
-BUDGET = 1.0
-#: Walks per process: the n-th walk picks each choice field's n-th option, so that the
-#: branches a choice decides are walked too.
-WALKS = 3
+#: Runs per process at most; steps (tasks run, clock moves) per run at most.
+MAX_RUNS = 200
+MAX_STEPS = 400
+#: Seconds the walks of one process may take: a check answers a person at the deploy page.
+BUDGET = 2.0
+#: Random runs in a row that take no new flow before the walk stops early.
+PATIENCE = 60
 
-
-class _StopAtService(Exception):
-    pass
-
-
-def _stop(_task: Any, _params: dict[str, Any]) -> dict[str, Any]:
-    raise _StopAtService
+_FIX_DATA = ("只用表单字段或前面的步骤写下的变量；可选字段没填时值为 None，先判断再用 / use only "
+             "variables a form or an earlier step sets; an optional field left empty is None, "
+             "so test it before using it")
 
 
 def sample(schema: Any, pick: int = 0) -> Any:
@@ -50,8 +73,7 @@ def sample(schema: Any, pick: int = 0) -> Any:
         return None
     if "const" in schema:
         return schema["const"]
-    options = schema.get("enum") or [o.get("const") for o in schema.get("oneOf", [])
-                                     if isinstance(o, dict) and "const" in o]
+    options = _options(schema)
     if options:
         return options[pick % len(options)]
     if "default" in schema:
@@ -73,92 +95,495 @@ def sample(schema: Any, pick: int = 0) -> Any:
     return "示例" * max(1, (schema.get("minLength", 1) + 1) // 2)
 
 
+def _options(schema: Mapping[str, Any]) -> list[Any]:
+    return list(schema.get("enum") or [o.get("const") for o in schema.get("oneOf", [])
+                                       if isinstance(o, dict) and "const" in o])
+
+
+def _field_values(schema: Mapping[str, Any]) -> list[Any]:
+    """The values of one field worth trying: those a condition on it may tell apart."""
+    options = _options(schema)
+    if options:
+        return options
+    kind = schema.get("type")
+    if kind == "boolean":
+        return [True, False]
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1)
+        high = schema.get("maximum", schema.get("exclusiveMaximum", 1_000_001) - 1)
+        values = [low, high, 1]
+        return [v for i, v in enumerate(values) if v not in values[:i] and low <= v <= high]
+    if kind == "string" and not schema.get("format"):
+        return ["示" * max(1, schema.get("minLength", 1)),
+                "示" * min(schema.get("maxLength", 200), 200)]
+    return []
+
+
+def field_values(schema: Any) -> dict[str, list[Any]]:
+    """The values worth trying of each field a person fills in: each option, both truth
+    values, numbers at their bounds, strings at their lengths, and None (left empty) for an
+    optional field; a field with nothing to tell apart gets its one sample value."""
+    if not isinstance(schema, dict):
+        return {}
+    required = set(schema.get("required") or [])
+    found = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        if not isinstance(prop, dict) or prop.get("readOnly"):
+            continue
+        values = _field_values(prop) or [sample(prop)]
+        found[name] = values if name in required else [*values, None]
+    return found
+
+
+def _dmn_variants(task_spec: Any) -> list[dict[str, Any]]:
+    """Inputs that hit each rule of a business rule task's table (for its plain-name input
+    expressions; entries such as `> 5` or `"complex"` give the value)."""
+    engine = getattr(task_spec, "dmnEngine", None)
+    if engine is None:
+        return []
+    found: list[dict[str, Any]] = []
+    for rule in engine.decision_table.rules:
+        data: dict[str, Any] = {}
+        for entry in rule.inputEntries:
+            name = (entry.input.expression or "").strip()
+            if not name.isidentifier():
+                continue
+            for lhs in entry.lhs:
+                value = _entry_value(lhs)
+                if value is not _NO_VALUE:
+                    data[name] = value
+        if data and data not in found:
+            found.append(data)
+    return found
+
+
+_NO_VALUE = object()
+_COMPARISONS = {">=": 0, "<=": 0, ">": 1, "<": -1, "==": 0}
+
+
+def _entry_value(text: str | None) -> Any:
+    text = (text or "").strip()
+    if not text or text == "-":
+        return _NO_VALUE
+    for operator, shift in _COMPARISONS.items():
+        if text.startswith(operator):
+            value = _literal(text[len(operator):])
+            return value + shift if isinstance(value, int | float) and \
+                not isinstance(value, bool) else value
+    return _literal(text)
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return _NO_VALUE
+
+
+@dataclass
+class Report:
+    """What the walks of one process found."""
+
+    refusals: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    runs: int = 0
+    #: True when a cap (runs, time) stopped the walks before every flow was taken.
+    capped: bool = False
+
+
+class _Capped(Exception):
+    """A run reached MAX_STEPS."""
+
+
+@dataclass
+class _Finding:
+    kind: str
+    task: Any
+    error: str
+    certain: bool
+    data: dict[str, Any]
+
+
 def dry_run(settings: Settings, built: BuiltProcess) -> list[str]:
-    """Walk a built process with the installation's helpers under the walk's own clock."""
-    helpers = {
+    """The warnings of the deploy check's walk (its refusals stop `build` already)."""
+    return [str(w) for w in explore(settings, built).warnings]
+
+
+def explore(settings: Settings, built: BuiltProcess) -> Report:
+    """Walk every path of a built process; the report's refusals stop the deployment."""
+    # The settings change what helpers answer; only their digest is kept (they hold secrets).
+    key = (built.content_hash, hashlib.sha256(repr(settings).encode()).hexdigest())
+    if key not in _CACHE:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        _CACHE[key] = _Explorer(built, _helpers(settings)).explore()
+    return _CACHE[key]
+
+
+_CACHE: dict[tuple[str, str], Report] = {}
+
+
+def _helpers(settings: Settings) -> dict[str, Any]:
+    return {
         "now": lambda: START.isoformat(),
         "add_hours": lambda iso, hours: _shift(iso, timedelta(hours=hours)),
         "add_days": lambda iso, days: _shift(iso, timedelta(days=days)),
         "setting": settings.number,
         **script_helpers(settings),
     }
-    return walk(built, helpers)
 
 
 def _shift(iso: str, delta: timedelta) -> str:
     return (datetime.fromisoformat(iso) + delta).isoformat()
 
 
-def walk(built: BuiltProcess, helpers: dict[str, Any]) -> list[str]:
-    """Warnings, one per place a walk stopped with an error (Chinese / English)."""
-    spec, subprocesses = load_spec(built.spec_json)
-    forms = {n: json.loads(t) for n, t in built.sources.items() if n.endswith(".json")}
-    found: list[str] = []
-    for pick in range(WALKS):
-        problem = _walk_once(spec, subprocesses, forms, helpers, pick)
-        if problem and problem not in found:
-            found.append(problem)
+class _Explorer:
+    def __init__(self, built: BuiltProcess, helpers: dict[str, Any]) -> None:
+        self.built = built
+        self.helpers = helpers
+        self.spec, self.subprocesses = load_spec(built.spec_json)
+        self.forms = {n: json.loads(t) for n, t in built.sources.items()
+                      if n.endswith(".json")}
+        self.targets = self._gateway_flows()
+        self.taken: set[tuple[str, str]] = set()
+        self.left: set[str] = set()
+        self.findings: dict[tuple[str, str], _Finding] = {}
+        self.endless = False
+        #: Errors no task can be named for (warned about, as nothing locates them).
+        self.unplaced: list[str] = []
+        self.rng = random.Random(0)
+        # Per run: how a choice is made, and what this run chose and met.
+        self.run_number = 0
+        self.widest = 1
+        self.visits: dict[str, int] = {}
+        self.certain = True
+        self.submitted: dict[str, Any] = {}
+        self.steps = 0
+        self.current: Any = None
+
+    # -- the walks -------------------------------------------------------------------
+    def explore(self) -> Report:
+        until = time.monotonic() + BUDGET
+        quiet = 0
+        report = Report()
+        while self.run_number < MAX_RUNS:
+            if time.monotonic() > until:
+                report.capped = True
+                break
+            before = len(self.taken), len(self.findings)
+            self._run_once()
+            self.run_number += 1
+            if self.targets <= self.taken and self.run_number >= self.widest:
+                break  # every flow taken, and every value of every choice tried
+            if self.run_number > self.widest:
+                quiet = quiet + 1 if (len(self.taken), len(self.findings)) == before else 0
+                if quiet >= PATIENCE:
+                    break
+        else:
+            report.capped = not self.targets <= self.taken
+        report.runs = self.run_number
+        self._report(report)
+        return report
+
+    def choose(self, key: str, count: int) -> int:
+        """The variant a choice takes: every one in turn over the first runs (a task
+        met again in a loop moves on to the next), then at random."""
+        if count <= 1:
+            return 0
+        self.widest = max(self.widest, count)
+        seen = self.visits.get(key, 0)
+        self.visits[key] = seen + 1
+        if self.run_number < self.widest:  # each its own order, not all in step
+            return (self.run_number * _stride(key, count) + seen) % count
+        return self.rng.randrange(count)
+
+    def _run_once(self) -> None:
+        self.visits, self.certain, self.submitted, self.steps = {}, True, {}, 0
+        self.current = None
+        clock = FixedClock(START)
+        workflow = KefuWorkflow(self.spec, self.subprocesses,
+                                script_engine=KefuScriptEngine(self.helpers, _Stubs(self)))
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(case_number="DRYRUN", process=self.spec.name,
+                             started_by="dryrun")
+        try:
+            with engine_clock(clock):
+                self._steps(workflow, clock)
+        except _Capped:
+            self.endless = True
+        except Exception as exc:  # noqa: BLE001 - whatever stops a run is what it reports
+            self._found(exc)
+        self._record_flows(workflow)
+
+    def _steps(self, workflow: Any, clock: FixedClock) -> None:
+        while True:
+            workflow.do_engine_steps(will_complete_task=self._before)
+            ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+            if ready:
+                for task in ready:
+                    self._before(task)
+                    self._submit(task, clock)
+                    task.run()
+                continue
+            waiting = [t for t in workflow.get_tasks(state=TaskState.WAITING)
+                       if timer_due(t) is not None]
+            if workflow.is_completed() or not waiting:
+                return  # the end, or a wait for something from outside
+            self._before(waiting[0])
+            clock.set(max(clock.now(), min(timer_due(t) for t in waiting))
+                      + timedelta(seconds=1))
+            workflow.refresh_timers()
+
+    def _before(self, task: Any) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _Capped
+        self.current = task
+        rules = _dmn_variants(task.task_spec)
+        if rules:
+            chosen = self.choose(f"dmn:{task.task_spec.name}", len(rules) + 1)
+            if chosen < len(rules):
+                task.data.update(rules[chosen])
+
+    def _submit(self, task: Any, clock: FixedClock) -> None:
+        spec = task.task_spec
+        form = spec.extensions.get("properties", {}).get(FORM_PROPERTY)
+        schema = self.forms.get(form, {})
+        submitted = {}
+        for name, values in field_values(schema).items():
+            value = values[self.choose(f"form:{spec.name}:{name}", len(values))]
+            if value is not None:
+                submitted[name] = value
+        apply_submission(task.data, schema, submitted)
+        now = clock.now().isoformat()
+        task.data.update({f"{spec.bpmn_id}_by": "dryrun", f"{spec.bpmn_id}_at": now,
+                          "owner": task.data.get("owner", "dryrun"),
+                          "accepted_at": task.data.get("accepted_at", now)})
+        self.submitted = {"task": spec.bpmn_id, **submitted}
+
+    def service(self, task: Any, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        outcomes = documented_results(name, params)
+        if not outcomes:
+            self.certain = False
+            return {}
+        chosen = outcomes[self.choose(f"service:{task.task_spec.name}", len(outcomes))]
+        task.data.update(chosen)
+        return chosen
+
+    # -- what a run met -----------------------------------------------------------
+    def _found(self, exc: BaseException) -> None:
+        task = _task_of(exc) or self.current
+        if task is None:  # before any task ran: said as the process's own
+            if _message(exc) not in self.unplaced:
+                self.unplaced.append(_message(exc))
+            return
+        spec = task.task_spec
+        if isinstance(spec, ExclusiveGateway | InclusiveGateway) and \
+                "No conditions satisfied" in str(exc):
+            kind = "stuck"
+        elif isinstance(spec, CatchingEvent) and any(True for _ in timers.timer_definitions(spec)):
+            kind = "timer"
+        elif isinstance(spec, ExclusiveGateway | InclusiveGateway):
+            kind = "condition"
+        else:
+            kind = "script"
+        key = (spec.name, kind)
+        if key not in self.findings or (self.certain and not self.findings[key].certain):
+            self.findings[key] = _Finding(kind, task, _message(exc), self.certain,
+                                          dict(self.submitted))
+
+    def _gateway_flows(self) -> set[tuple[str, str]]:
+        flows = set()
+        for spec in [self.spec, *self.subprocesses.values()]:
+            for task_spec in spec.task_specs.values():
+                if isinstance(task_spec, ExclusiveGateway | InclusiveGateway) \
+                        and len(task_spec.outputs) > 1:
+                    flows |= {(task_spec.name, out.name) for out in task_spec.outputs}
+        return flows
+
+    def _record_flows(self, workflow: Any) -> None:
+        for task in _all_tasks(workflow):
+            parent = task.parent
+            if parent is None or not isinstance(parent.task_spec,
+                                                ExclusiveGateway | InclusiveGateway):
+                continue
+            if task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED,
+                              TaskState.COMPLETED, TaskState.ERROR):
+                self.taken.add((parent.task_spec.name, task.task_spec.name))
+                self.left.add(parent.task_spec.name)
+
+    # -- the report ---------------------------------------------------------------
+    def _report(self, report: Report) -> None:
+        for finding in self.findings.values():
+            problem = self._problem(finding)
+            sure = finding.certain and (finding.kind != "stuck"
+                                        or finding.task.task_spec.name not in self.left)
+            if sure:
+                report.refusals.append(problem)
+            else:
+                zh, en = problem.reason.split(" / ", 1)
+                problem = replace(problem, reason=(
+                    f"{zh}（这条路径经过一个没有说明结果的服务任务，不一定会发生） / {en} (the "
+                    "path passes a service task whose operator documents no result: it may "
+                    "not happen)" if not finding.certain else
+                    f"{zh}（其他数据能走出去） / {en} (other data does leave it)"))
+                report.warnings.append(problem)
+        reached = {gateway for gateway, _ in self.taken}
+        for gateway, target in sorted(self.targets - self.taken):
+            if gateway in reached:
+                report.warnings.append(self._untaken(gateway, target))
+        file, line = self._locate(self.spec.name)
+        for error in self.unplaced:
+            report.warnings.append(Problem(
+                file=file, line=line, element=self.spec.name, reason=(
+                    f"试运行出错：{_one_line(error)} / a dry run failed: {_one_line(error)}"),
+                guide=f"{modeler.GUIDE}#testing"))
+        if self.endless:
+            report.warnings.append(Problem(
+                file=file, line=line, element=self.spec.name, reason=(
+                    f"试运行有一次走了 {MAX_STEPS} 步还没停下（没有人办、也没有定时器的循环？） / "
+                    f"a dry run did not stop within {MAX_STEPS} steps (a loop with no person "
+                    "and no timer in it?)"), guide=f"{modeler.GUIDE}#testing"))
+        if report.capped:
+            report.warnings.append(Problem(
+                file=file, line=line, element=self.spec.name, reason=(
+                    f"试运行在 {report.runs} 次后停止（上限），还有流向没有试到 / the dry run "
+                    f"stopped at its cap after {report.runs} runs, with flows still untried"),
+                guide=f"{modeler.GUIDE}#testing"))
+
+    def _problem(self, finding: _Finding) -> Problem:
+        spec = finding.task.task_spec
+        zh_name, en_name = _halves(task_title(spec))
+        error = _one_line(finding.error)
+        data = _one_line(json.dumps(finding.data, ensure_ascii=False, default=str))[:200]
+        with_data = f"（试运行数据 {data}）" if finding.data else ""
+        with_data_en = f" (dry-run data {data})" if finding.data else ""
+        kind = finding.kind
+        if kind == "stuck":
+            reason = (f"网关「{zh_name}」：试运行的所有数据都走不出去，没有条件成立，"
+                      f"也没有默认流向 / gateway “{en_name}”: none of the drawn data can "
+                      "leave it: no condition holds and there is no default flow")
+            fix, guide = ("在建模器里选中一条流出的流向，设为默认流向 / mark one outgoing flow as "
+                          "the default flow in the modeler"), "conditions"
+        elif kind == "timer":
+            reason = (f"定时器「{zh_name}」的值算不出时间{with_data}：{error} / the timer "
+                      f"“{en_name}” does not evaluate to a time{with_data_en}: {error}")
+            fix, guide = timers.FIX, "deadlines"
+        elif kind == "condition":
+            reason = (f"网关「{zh_name}」的条件出错{with_data}：{error} / a condition of gateway "
+                      f"“{en_name}” fails{with_data_en}: {error}")
+            fix, guide = _FIX_DATA, "conditions"
+        else:
+            reason = (f"「{zh_name}」的脚本或表达式出错{with_data}：{error} / the script or "
+                      f"expression of “{en_name}” fails{with_data_en}: {error}")
+            fix, guide = _FIX_DATA, "testing"
+        file, line = self._locate(spec.bpmn_id)
+        return Problem(file=file, reason=reason, line=line, element=spec.bpmn_id, fix=fix,
+                       guide=f"{modeler.GUIDE}#{guide}")
+
+    def _untaken(self, gateway: str, target: str) -> Problem:
+        spec = next(s.task_specs[gateway] for s in [self.spec, *self.subprocesses.values()]
+                    if gateway in s.task_specs)
+        zh_name, en_name = _halves(task_title(spec))
+        file, _line = self._locate(spec.bpmn_id)
+        flow_id, line, condition = self._flow(file, spec.bpmn_id, target)
+        said = f"（条件 {_one_line(condition)}）" if condition else "（默认流向）"
+        said_en = f" (condition {_one_line(condition)})" if condition else " (the default flow)"
+        return Problem(file=file, line=line, element=flow_id, reason=(
+            f"网关「{zh_name}」的流向 {flow_id}{said}在 {self.run_number} 次试运行里从未走到，"
+            f"没有哪组表单数据让它成立 / flow {flow_id} of gateway “{en_name}”{said_en} was "
+            f"never taken in {self.run_number} dry runs: no drawn form data leads there"),
+            fix=("若这条路只由服务任务或外部数据决定，可以不管；否则检查条件里的字段名和取值 / "
+                 "if only a service task or outside data decides it, this may be fine; else "
+                 "check the field names and values in the condition"),
+            guide=f"{modeler.GUIDE}#conditions")
+
+    def _flow(self, file: str, source: str, target: str) -> tuple[str, int | None, str | None]:
+        """The id, line and condition of the sequence flow from `source` to `target`."""
+        tree = self._tree(file)
+        if tree is not None:
+            for flow in tree.xpath("//*[local-name()='sequenceFlow'][@sourceRef=$s]"
+                                   "[@targetRef=$t]", s=source, t=target):
+                condition = flow.xpath("string(*[local-name()='conditionExpression'])").strip()
+                return flow.get("id"), flow.sourceline, condition or None
+        return target, None, None
+
+    def _tree(self, file: str) -> Any:
+        text = self.built.sources.get(file)
+        if text is None:
+            return None
+        return etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False))
+
+    def _locate(self, bpmn_id: str) -> tuple[str, int | None]:
+        for name, text in self.built.sources.items():
+            if name.endswith((".bpmn", ".dmn")) and f'id="{bpmn_id}"' in text:
+                found = self._tree(name).xpath("//*[@id=$id]", id=bpmn_id)
+                return name, found[0].sourceline if found else None
+        return self.built.process_id, None
+
+
+class _Stubs(dict):
+    """Every operator id answers with what it documents; nothing outside is touched."""
+
+    def __init__(self, explorer: _Explorer) -> None:
+        super().__init__()
+        self.explorer = explorer
+
+    def get(self, name: str, _default: Any = None) -> Any:
+        return lambda task, params: self.explorer.service(task, name, params)
+
+
+def _stride(key: str, count: int) -> int:
+    """A step through `count` variants, coprime with it so that every one comes up."""
+    step = 1 + sum(key.encode()) % count
+    while math.gcd(step, count) != 1:
+        step += 1
+    return step
+
+
+def _all_tasks(workflow: Any) -> list[Any]:
+    found = list(workflow.get_tasks())
+    for sub in getattr(workflow, "subprocesses", {}).values():
+        found.extend(sub.get_tasks())
     return found
 
 
-def _walk_once(spec: Any, subprocesses: Any, forms: dict[str, Any],
-               helpers: dict[str, Any], pick: int) -> str | None:
-    clock = FixedClock(START)
-    operators = _AnyOperator()
-    workflow = KefuWorkflow(spec, subprocesses,
-                            script_engine=KefuScriptEngine(helpers, operators))
-    for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update(case_number="DRYRUN", process=spec.name, started_by="dryrun")
-    where: Any = None
-    try:
-        with engine_clock(clock):
-            until = time.monotonic() + BUDGET
-            for _ in range(STEPS):
-                if time.monotonic() > until:
-                    return None
-                workflow.do_engine_steps()
-                ready = workflow.get_tasks(state=TaskState.READY, manual=True)
-                if ready:
-                    where = ready[0]
-                    form = where.task_spec.extensions.get("properties", {}).get(FORM_PROPERTY)
-                    where.data.update(sample(forms.get(form, {}), pick) or {})
-                    where.data.update({f"{where.task_spec.bpmn_id}_by": "dryrun",
-                                       f"{where.task_spec.bpmn_id}_at": clock.now().isoformat(),
-                                       "owner": where.data.get("owner", "dryrun"),
-                                       "accepted_at": where.data.get("accepted_at",
-                                                                     clock.now().isoformat())})
-                    where.run()
-                    continue
-                waiting = [t for t in workflow.get_tasks(state=TaskState.WAITING)
-                           if timer_due(t) is not None]
-                if workflow.is_completed() or not waiting:
-                    return None
-                where = waiting[0]
-                clock.set(max(clock.now(), min(timer_due(t) for t in waiting))
-                          + timedelta(seconds=1))
-                workflow.refresh_timers()
-    except _StopAtService:
-        return None
-    except Exception as exc:  # noqa: BLE001 - whatever stops a walk is what it reports
-        if _stopped_at_service(exc):
-            return None
-        at = f"{where.task_spec.bpmn_id}「{task_title(where.task_spec)}」" if where else "开始"
-        return (f"试运行（用表单示例数据）在 {at} 之后停下：{exc} / a dry run with the forms' "
-                "sample data stopped here")
-    return None
-
-
-def _stopped_at_service(exc: BaseException) -> bool:
+def _task_of(exc: BaseException) -> Any:
+    """The task an error happened at: the one SpiffWorkflow names, else the innermost task
+    in the traceback (a bad timer value fails, unnamed, in the task before it)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, _StopAtService):
-            return True
+        task = getattr(seen, "task", None)
+        if isinstance(task, Task):
+            return task
         seen = seen.__cause__ or seen.__context__
-    return False
+    found, trace = None, exc.__traceback__
+    while trace is not None:
+        for value in trace.tb_frame.f_locals.values():
+            if isinstance(value, Task):
+                found = value
+        trace = trace.tb_next
+    return found
 
 
-class _AnyOperator(dict):
-    """Every operator id answers by stopping the walk (its result is the real system's)."""
+def _message(exc: BaseException) -> str:
+    parts, seen = [], exc
+    while seen is not None and len(parts) < 3:
+        text = str(seen).strip()
+        if text and not any(text in p for p in parts):
+            parts.append(text)
+        seen = seen.__cause__ or seen.__context__
+    return "; ".join(parts) or type(exc).__name__
 
-    def get(self, _name: str, _default: Any = None) -> Any:
-        return _stop
+
+def _one_line(text: str) -> str:
+    """One line, with no ` / ` (the separator of a message's two languages)."""
+    return " ".join(str(text).split()).replace(" / ", "/")
+
+
+def _halves(text: str) -> tuple[str, str]:
+    """The Chinese and English of a `中文 / English` name (the name twice if it has one)."""
+    if " / " in text:
+        left, right = (p.strip() for p in text.split(" / ", 1))
+        return left, right
+    return text, text

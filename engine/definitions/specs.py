@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases.serializer import dump_spec
 from engine.cases.steps import declaration_problems
+from engine.config import Settings
 from engine.definitions import modeler, timers, timerstarts
 from engine.definitions.operators import REGISTRY
 from engine.errors import DeploymentError, Problem, ScriptError
@@ -69,6 +70,8 @@ class BuiltProcess:
     content_hash: str
     #: A timer start event's schedule (engine.definitions.timerstarts), or None.
     start_timer: Any = None
+    #: What the deploy check's dry run found that might go wrong (engine.definitions.dryrun).
+    warnings: tuple[Problem, ...] = ()
 
 
 @dataclass
@@ -132,9 +135,15 @@ def read_paths(paths: Iterable[Path]) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def build(process_files: Mapping[str, str], form_files: Mapping[str, str],
-          operators: Collection[str] | None = None) -> list[BuiltProcess]:
+          operators: Collection[str] | None = None, settings: Settings | None = None,
+          walk: bool = True) -> list[BuiltProcess]:
     """Validate a whole deployment and build every executable process in it; `operators`:
-    the service operator ids a service task may name (default: every registered one)."""
+    the service operator ids a service task may name (default: every registered one).
+
+    With `walk` (a deployment always), each sound process is then walked along its paths
+    in memory (engine.definitions.dryrun, with `settings`' helpers): what would fail a
+    live case is refused too, and what might is kept as the process's warnings. Tests of
+    what the running engine does with a bad process build it with walk=False."""
     out = _Collector()
     forms = _check_forms(form_files, out)
     forms.setdefault(DONE_FORM, json.loads(DONE_FORM_TEXT))
@@ -181,7 +190,22 @@ def build(process_files: Mapping[str, str], form_files: Mapping[str, str],
         ))
     if out.problems:
         raise DeploymentError(out.problems)
+    if walk:
+        _walk(built, settings or Settings(), out)
     return built
+
+
+def _walk(built: list[BuiltProcess], settings: Settings, out: _Collector) -> None:
+    from engine.definitions import dryrun  # it builds on this module's BuiltProcess
+
+    for process in built:
+        report = dryrun.explore(settings, process)
+        process.warnings = tuple(report.warnings)
+        for problem in report.refusals:
+            if problem not in out.problems:
+                out.problems.append(problem)
+    if out.problems:
+        raise DeploymentError(out.problems)
 
 
 def files_hash(sources: Mapping[str, str]) -> str:
@@ -203,6 +227,7 @@ def _add_file(parser: SpiffBpmnParser, name: str, text: str, out: _Collector) ->
         modeler.normalise(tree, lambda reason, element, line, fix, guide:
                           out.add(name, reason, element, line, fix, guide))
         _check_lanes_and_flows(name, tree, out)
+        _check_compensation(name, tree, out)
     elif not tree.xpath("//*[local-name()='decision']"):
         out.add(name, "决策表文件里没有决策（decision）/ the DMN file holds no decision",
                 line=tree.sourceline,
@@ -239,6 +264,29 @@ def _check_lanes_and_flows(name: str, tree: Any, out: _Collector) -> None:
                 if flow.get(end) not in ids:
                     out.add(name, f"sequence flow {end} points to missing element "
                                   f"{flow.get(end)!r}", flow.get("id"), flow.sourceline)
+
+
+def _check_compensation(name: str, tree: Any, out: _Collector) -> None:
+    """SpiffWorkflow 3.2 implements no compensation: a compensation boundary event is not
+    parsed, and a compensation throw or end event would pass as a plain event, so nothing
+    would be undone while the diagram says it is. Refused, naming the element."""
+    marked = tree.xpath("//*[*[local-name()='compensateEventDefinition']]"
+                        " | //*[@isForCompensation='true']")
+    for element in marked:
+        kind = etree.QName(element).localname
+        zh, en = (element.get("name") or element.get("id"), ) * 2
+        if " / " in zh:
+            zh, en = zh.split(" / ", 1)
+        what = (f"{kind}「{zh}」是补偿处理任务，永远不会运行", f"{kind} “{en}” is a compensation "
+                "handler, which never runs") if element.get("isForCompensation") == "true" \
+            else (f"{kind}「{zh}」不会撤销任何步骤", f"{kind} “{en}” would undo nothing")
+        out.add(name, f"Kefu 不支持补偿（compensation）：{what[0]} / compensation is not "
+                      f"supported: {what[1]} (SpiffWorkflow 3.2 does not implement it)",
+                element.get("id"),
+                element.sourceline,
+                fix="把撤销画成普通的步骤：用网关或边界错误/升级事件走到一个“撤销”任务 / draw "
+                    "the undoing as ordinary steps: a gateway, or an error or escalation "
+                    "boundary event, leading to an undo task", guide="events")
 
 
 def _no_default(out: _Collector, filename: str, bpmn_id: str, kind: tuple[str, str],
@@ -311,8 +359,12 @@ def _check_tasks(spec: Any, filename: str, parser: SpiffBpmnParser, forms: Mappi
             _check_code(param["value"], "eval", filename, bpmn_id, "service parameter", out)
         operation = getattr(task_spec, "operation_name", None)
         if operation is not None and operation not in operators:
-            out.add(filename, f"service task names operator {operation!r}, which does not "
-                              f"exist (known: {', '.join(sorted(operators))})", bpmn_id)
+            out.add(filename, f"服务任务的操作 {operation!r} 不存在 / service task names operator "
+                              f"{operation!r}, which does not exist (known: "
+                              f"{', '.join(sorted(operators))})", bpmn_id,
+                    fix="在建模器里选一个已有的操作 id（列在括号里），或请开发人员先登记这个操作 / "
+                        "pick an operator id listed in the brackets, or have a developer "
+                        "register this one first", guide="replies")
         engine = getattr(task_spec, "dmnEngine", None)
         if engine is not None:
             used |= {p.filename for p in parser.dmn_parsers.values() if p.decision is not None
@@ -437,8 +489,11 @@ def _check_call_cycles(out: _Collector) -> None:
             path = _path_back(callee, start, calls)
             if path is not None:
                 loop = " → ".join([start, *path])
-                out.add(name, f"call activity calls {callee!r}, which leads back to "
-                              f"{start!r} ({loop}): a process may not call itself", element)
+                out.add(name, f"调用活动调用 {callee!r}，又绕回 {start!r}（{loop}）：流程不能调用"
+                              f"自己 / call activity calls {callee!r}, which leads back to "
+                              f"{start!r} ({loop}): a process may not call itself", element,
+                        fix="去掉这个调用，或把要重复的步骤画成流程内的循环 / remove the call, or "
+                            "draw the repetition as a loop inside the process", guide="testing")
 
 
 def _path_back(node: str, target: str, calls: Mapping[str, list[tuple[str, str, str]]],

@@ -16,7 +16,8 @@ from engine.people.roster import MONTHS_EN, day_en, day_zh  # noqa: F401 - re-ex
 from engine.persistence.models import Person
 
 
-@operator("kefu.starter")
+@operator("kefu.starter", results=[{"started_by": "dryrun", "started_by_name": "试运行",
+                                    "started_by_staff_no": "0000"}])
 def starter(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """Names the person who opened the case, so that its first task is offered to them
     alone (candidateUser = started_by) whatever their role: anyone may ask for leave."""

@@ -308,7 +308,20 @@ def _summary(req: LeaveRequest, result: Assessment, tz: ZoneInfo) -> dict[str, A
     }
 
 
-@operator("kefu.check_leave")
+#: What check_leave and record_leave write of a request (documented, for the dry run).
+LEAVE_SUMMARY = {"employee": "agent01", "employee_name": "试运行", "employee_staff_no": "0000",
+                 "kind_label": "病假 / sick leave", "leave_days": 1,
+                 "leave_first_day": "2026-12-01", "leave_last_day": "2026-12-01",
+                 "leave_shifts": ["白班 / day shift"], "late_request": False, "late_note": None,
+                 "rule_notes": [], "certificate_due": "2026-12-01T09:00:00+08:00",
+                 "title": "请假 / Leave"}
+
+
+@operator("kefu.check_leave", results=[
+    {**LEAVE_SUMMARY, "certificate_required": required, "endorser": "leader01",
+     "endorser_via": "own", "endorse_due": "2026-12-01T09:00:00+08:00",
+     "shift_starts_at": "2026-12-01T09:00:00+08:00"}
+    for required in (False, True)])
 def check_leave(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """At the request: L4–L8 refuse, L1 flags, L5 sets the certificate, and the endorser
     is the employee's own shift leader (L2, docs/routing.md), due before the shift."""
@@ -349,7 +362,8 @@ def _calendar_note(context: OperatorContext, req: LeaveRequest, result: Assessme
                           task.task_spec.bpmn_id)
 
 
-@operator("kefu.record_leave")
+@operator("kefu.record_leave", results=[{**LEAVE_SUMMARY, "outcome": "approved",
+                                         "leave_record_id": 1}])
 def record_leave(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """At the final approval: the rules again against today's roster, then the roster."""
     tz, session, now = tz_of(context), context.session, context.kefu.clock.now()
@@ -380,7 +394,8 @@ def record_leave(context: OperatorContext, task: Any, params: dict[str, Any]) ->
     return out
 
 
-@operator("kefu.check_certificate")
+@operator("kefu.check_certificate",
+          results=[{"certificate_received_at": "2026-12-01T09:00:00+08:00"}])
 def check_certificate(context: OperatorContext, task: Any,
                       params: dict[str, Any]) -> dict[str, Any]:
     """L5: the certificate handed in covers the whole sick leave, without gaps."""

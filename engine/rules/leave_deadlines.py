@@ -32,7 +32,9 @@ def endorse_times(settings: Settings, begins: datetime, now: datetime, *,
     return {"endorse_due": due.isoformat(), "shift_starts_at": begins.isoformat()}
 
 
-@operator("kefu.flag_unanswered_leave")
+@operator("kefu.flag_unanswered_leave", results=[
+    {"flagged": False}, {"flagged": True, "note": "未及时审批 / not answered in time",
+                         "pending": ["endorse"]}])
 def flag_unanswered_leave(context: OperatorContext, task: Any,
                           params: dict[str, Any]) -> dict[str, Any]:
     """L1: a request its shift reached undecided counts only once a manager approves it,

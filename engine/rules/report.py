@@ -30,7 +30,16 @@ def level_of(roles: set[str]) -> int:
     return max((LEVELS.index(r) for r in roles if r in LEVELS), default=0)
 
 
-@operator("kefu.route_report")
+#: What route_report writes besides the levels (its documented result, for the dry run).
+ROUTED = {"reporter": "dryrun", "reporter_name": "试运行", "reporter_level": "agent",
+          "direct_leader": "leader01", "shift_leader_user": "leader01", "trail": [],
+          "objection": ""}
+
+
+@operator("kefu.route_report", results=[
+    {**ROUTED, "first_level": first, "skipped": first != direct, "direct_role": direct}
+    for first, direct in (("shift_leader", "shift_leader"), ("cs_head", "shift_leader"),
+                          ("center_director", "cs_head"), ("center_director", "center_director"))])
 def route_report(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """Q2: the report goes one level up; Q3: an emergency may go higher, and then the
     direct leader is named for the after-the-fact report."""
@@ -91,7 +100,9 @@ def _trouble_breach() -> Breach:
                   "passed higher", {"category": SHIFT_LEADER_ONLY})
 
 
-@operator("kefu.report_step")
+@operator("kefu.report_step", results=lambda params: [
+    {"trail": [], "decision": "resolve", "instruction_in_force": True}
+    if params.get("level") == LEVELS[-1] else {"trail": []}])
 def report_step(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """Q2: a level resolved the report or passed it up with its opinion; either way the
     trail keeps who said what, and an instruction is recorded in full (Q4)."""
@@ -115,7 +126,9 @@ def report_step(context: OperatorContext, task: Any, params: dict[str, Any]) -> 
     return out
 
 
-@operator("kefu.close_report")
+@operator("kefu.close_report", results=[
+    {"objection_recorded": objection, "instruction_in_force": True}
+    for objection in (False, True)])
 def close_report(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """Q4: an objection is recorded beside the instruction, which stays in force."""
     data = task.data

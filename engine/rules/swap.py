@@ -237,7 +237,18 @@ def _leaders(session: Session, plan: SwapPlan) -> dict[str, Any]:
             "two_leaders": names[0] != names[1]}
 
 
-@operator("kefu.check_swap")
+#: What check_swap writes besides two_leaders (its documented result, for the dry run).
+SWAP_CHECKED = {"requester": "agent01", "requester_name": "试运行", "requester_staff_no": "0000",
+                "counterpart_name": "试运行", "counterpart_staff_no": "0001",
+                "my_shift_label": "白班 / day shift", "their_shift_label": "夜班 / night shift",
+                "swap_month": "2026-12", "handover_due": "2026-12-01T09:00:00+08:00",
+                "title": "换班 / Swap",
+                "requester_leader": "leader01", "counterpart_leader": "leader02",
+                "calendar_note": None}
+
+
+@operator("kefu.check_swap", results=[{**SWAP_CHECKED, "two_leaders": two}
+                                      for two in (True, False)])
 def check_swap_request(context: OperatorContext, task: Any,
                        params: dict[str, Any]) -> dict[str, Any]:
     """At the request: refuse with every broken rule, else name the two shift leaders."""
@@ -269,7 +280,7 @@ def check_swap_request(context: OperatorContext, task: Any,
     return out
 
 
-@operator("kefu.apply_swap")
+@operator("kefu.apply_swap", results=[{"outcome": "approved", "swap_record_id": 1}])
 def apply_swap(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """After the last approval: S1 and the rules again, then the roster changes at once."""
     session, now, data = context.session, context.kefu.clock.now(), task.data
@@ -314,7 +325,9 @@ def _consent_and_approvals(plan: SwapPlan, data: dict[str, Any],
     return []
 
 
-@operator("kefu.record_handover")
+@operator("kefu.record_handover", results=lambda params: [
+    {f"{params.get('party')}_handover": "交接",
+     f"{params.get('party')}_handover_at": "2026-12-01T09:00:00+08:00"}])
 def record_handover(context: OperatorContext, task: Any,
                     params: dict[str, Any]) -> dict[str, Any]:
     """S5: each party's handover goes into the swap register, with its time."""

@@ -56,7 +56,8 @@ PROBE_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """
-PROBE_FORM = '{"type": "object", "properties": {"fire_at": {"type": "string"}}}'
+PROBE_FORM = ('{"type": "object", "required": ["fire_at"], '
+              '"properties": {"fire_at": {"type": "string", "format": "date-time"}}}')
 PROBE_ACTOR = Actor(username="benchmark", staff_no="0000", roles=frozenset({"agent"}))
 
 

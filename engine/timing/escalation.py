@@ -95,7 +95,9 @@ def _urge(context: OperatorContext, items: list[TaskItem], now: datetime,
     return sent
 
 
-@operator("kefu.escalate")
+@operator("kefu.escalate", results=lambda params: [
+    {"level": params.get("level", 1), "role": params.get("role", "cs_head"),
+     "reached_at": "2026-12-01T09:00:00+08:00", "to": "dryrun"}])
 def escalate(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """C9: the case reaches `level` (handled by `role`); the responsible department, and
     whoever holds an open task of the case, get a 催单. A shift-leader level goes to the
@@ -136,7 +138,7 @@ def escalate(context: OperatorContext, task: Any, params: dict[str, Any]) -> dic
     return {"level": level, "role": role, "reached_at": reached.isoformat(), "to": to}
 
 
-@operator("kefu.urge")
+@operator("kefu.urge", results=[{"urged": 1}, {"urged": 0}])
 def urge(context: OperatorContext, task: Any, params: dict[str, Any]) -> dict[str, Any]:
     """C3, C8: the task a timer is attached to is overdue; its holder gets a 催单, and the
     history says so."""

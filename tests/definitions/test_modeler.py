@@ -14,6 +14,8 @@ import pytest
 
 import engine
 from engine import Kefu
+from engine.timing.deadlines import case_deadlines as deadlines_of
+from engine.timing.deadlines import next_due
 from tests.complaints import open_tasks
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "modeler"
@@ -23,8 +25,9 @@ def text(name: str) -> str:
     return (DATA / name).read_text(encoding="utf-8")
 
 
-def deploy(kefu: Kefu, *names: str, forms: dict[str, str] | None = None) -> list:
-    built = engine.build({n: text(n) for n in names}, forms or {})
+def deploy(kefu: Kefu, *names: str, forms: dict[str, str] | None = None,
+           walk: bool = True) -> list:
+    built = engine.build({n: text(n) for n in names}, forms or {}, walk=walk)
     with kefu.session() as s:
         engine.deploy(s, built, "owner01", kefu.clock.now())
     return built
@@ -115,7 +118,7 @@ def test_timer_on_an_event_based_gateway_is_scheduled_and_fires(kefu, people, cl
     number = start(kefu, "event_gateway", agent)
     with kefu.session() as s:
         case = engine.case_by_number(s, number)
-        deadlines = engine.timing.deadlines.case_deadlines(s, case)
+        deadlines = deadlines_of(s, case)
         [pending] = [d for d in deadlines if d.kind == "timer"]
         assert pending.due_at == clock.now() + timedelta(hours=1)
     clock.advance(hours=1)
@@ -184,7 +187,11 @@ def test_custom_spiffarena_widget_is_refused_with_the_reason() -> None:
 
 
 def test_camunda_candidate_groups_form_key_and_juel_condition_are_read(kefu, people) -> None:
-    [built] = deploy(kefu, "camunda.bpmn", forms={"approve.json": text("approve.json")})
+    # `approved and amount > 3` fails when the optional amount is left empty, which the
+    # deploy check's dry run refuses (issue 14): here the form requires it.
+    form = text("approve.json").replace('"required": ["approved"]',
+                                        '"required": ["approved", "amount"]')
+    [built] = deploy(kefu, "camunda.bpmn", forms={"approve.json": form})
     agent, leader = people["agent01"], people["leader01"]
     number = start(kefu, "camunda_approval", agent)
     [item] = open_tasks(kefu, number)
@@ -216,7 +223,8 @@ def test_camunda_fixed_assignee_is_refused_with_what_to_write() -> None:
     "serializer belongs to another helper's issue"))
 def test_multi_instance_runs_once_per_item_and_missing_items_are_an_error_not_a_crash(
         kefu, people) -> None:
-    deploy(kefu, "multi_instance.bpmn", forms={"phones.json": text("phones.json")})
+    deploy(kefu, "multi_instance.bpmn", forms={"phones.json": text("phones.json")},
+           walk=False)  # the dry run refuses it: see the next test
     agent = people["agent01"]
     with kefu.session() as s, pytest.raises(engine.KefuError) as caught:
         engine.start_case(kefu, s, "multi_instance", agent, {})  # no phones: nothing to loop
@@ -234,7 +242,10 @@ def test_multi_instance_runs_once_per_item_and_missing_items_are_an_error_not_a_
 
 def test_multi_instance_without_its_items_is_an_error_for_the_person_not_a_crash(
         kefu, people) -> None:
-    deploy(kefu, "multi_instance.bpmn", forms={"phones.json": text("phones.json")})
+    # The deploy check's dry run refuses this file (phones left empty fails the loop,
+    # issue 14); a version stored without it must still fail cleanly at run time.
+    deploy(kefu, "multi_instance.bpmn", forms={"phones.json": text("phones.json")},
+           walk=False)
     with kefu.session() as s, pytest.raises(engine.KefuError) as caught:
         engine.start_case(kefu, s, "multi_instance", people["agent01"], {})
     assert "script or service step" in str(caught.value)
@@ -250,7 +261,8 @@ def test_guide_lists_every_role_of_the_project_as_engine_roles_names_it() -> Non
 
 
 @pytest.mark.parametrize("anchor", ["deploy", "roles", "forms", "conditions", "decisions",
-                                    "deadlines", "messages", "testing", "rollback"])
+                                    "deadlines", "replies", "messages", "testing", "rollback",
+                                    "events"])
 def test_every_section_a_deploy_problem_links_to_exists_in_the_guide(anchor: str) -> None:
     assert f'<a id="{anchor}"></a>' in GUIDE.read_text(encoding="utf-8")
 
@@ -271,7 +283,7 @@ def test_timer_start_event_starts_a_case_on_each_cycle_exactly_once(kefu, clock)
     deploy(kefu, "timer_start.bpmn")
     assert engine.fire_due(kefu).fired == 0 and _cases_of(kefu, "daily_check") == []
     with kefu.session() as s:
-        assert engine.timing.deadlines.next_due(s) == clock.now() + timedelta(days=1)
+        assert next_due(s) == clock.now() + timedelta(days=1)
     clock.advance(days=1)
     assert engine.fire_due(kefu).fired == 1
     assert engine.fire_due(kefu).fired == 0  # a second worker run finds nothing
@@ -302,12 +314,20 @@ def test_inclusive_gateway_without_a_default_flow_is_refused_with_the_fix() -> N
 
 
 def test_inclusive_gateway_with_a_default_runs_the_chosen_branches(kefu, people) -> None:
+    # The choice is a form's field: a `sms` no form asks for would fail the condition when
+    # the task is done without it, which the deploy check's dry run refuses (issue 14).
     fixed = text("inclusive_no_default.bpmn").replace(
         '<bpmn:inclusiveGateway id="channels"/>',
         '<bpmn:inclusiveGateway id="channels" default="letter"/>').replace(
         '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${letter}'
-        '</bpmn:conditionExpression>', "")
-    built = engine.build({"inclusive_no_default.bpmn": fixed}, {})
+        '</bpmn:conditionExpression>', "").replace(
+        '<bpmn:userTask id="choose" name="选择渠道 / Choose channels"/>',
+        '<bpmn:userTask id="choose" name="选择渠道 / Choose channels" camunda:formKey='
+        '"channels.json"/>').replace(
+        'id="defs"', 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs"')
+    form = json.dumps({"type": "object", "required": ["sms"],
+                       "properties": {"sms": {"type": "boolean", "title": "短信 / SMS"}}})
+    built = engine.build({"inclusive_no_default.bpmn": fixed}, {"channels.json": form})
     with kefu.session() as s:
         engine.deploy(s, built, "owner01", kefu.clock.now())
     agent = people["agent01"]

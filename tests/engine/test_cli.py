@@ -32,8 +32,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
 
 def test_init_demo_creates_schema_people_and_processes_then_deploy_is_a_no_op(cli) -> None:
     out = cli("init", "--demo")
-    assert "organisation loaded" in out and "deployed: complaint v1" in out
-    assert "unchanged: complaint v1" in cli("deploy")
+    assert "organisation loaded" in out and "已部署: complaint v1" in out
+    assert "unchanged: complaint v1" in cli("deploy", "--lang", "en")
     with create_engine(cli.url).connect() as conn:
         hashed = conn.execute(text("SELECT password_hash FROM person WHERE username='agent01'"))
         assert hashed.scalar().startswith("scrypt$")
@@ -50,7 +50,7 @@ def test_deploy_refusal_prints_file_line_and_element(cli, tmp_path: Path,
     monkeypatch.setenv("KEFU_PROCESSES_DIR", str(broken))
     result = CliRunner().invoke(main, ["deploy"])
     assert result.exit_code == 1
-    assert "deployment refused, nothing was deployed" in result.output
+    assert "部署被拒绝，什么都没有部署" in result.output
     assert "complaint.bpmn:" in result.output and "'boss' names no known role" in result.output
 
 
@@ -187,12 +187,12 @@ def test_deploy_takes_files_and_folders_and_check_deploys_nothing(cli) -> None:
     cli("init")
     data = ROOT / "tests" / "data" / "modeler"
     out = cli("deploy", "--check", str(data / "plain_tasks.bpmn"), str(data / "event_gateway.bpmn"))
-    assert "check passed (仅检查，未部署): plain_tasks would become v1" in out
-    assert "event_gateway would become v1" in out
+    assert "检查通过（仅检查，未部署）：plain_tasks 将成为第 1 版" in out
+    assert "event_gateway 将成为第 1 版" in out
     with create_engine(cli.url).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM process_version")).scalar() == 0
-    assert "deployed: complaint v1" in cli("deploy", "processes", "forms")
-    assert "complaint unchanged" in cli("deploy", "--check", "processes", "forms")
+    assert "deployed: complaint v1" in cli("deploy", "--lang", "en", "processes", "forms")
+    assert "complaint unchanged" in cli("deploy", "--check", "--lang", "en", "processes", "forms")
 
 
 def test_deploy_of_a_folder_with_a_bad_file_names_it_with_the_fix(cli, tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_deploy_of_a_folder_with_a_bad_file_names_it_with_the_fix(cli, tmp_path:
     result = CliRunner().invoke(main, ["deploy", str(tmp_path)])
     assert result.exit_code == 1
     assert "timer_chinese.bpmn:15 [wait]: 定时器的值 '两小时' 不是时长" in result.output
-    assert "改法 / fix:" in result.output
+    assert "改法:" in result.output and "fix:" not in result.output
 
 
 def test_deploy_of_a_folder_without_processes_is_refused_not_silent(cli, tmp_path: Path) -> None:
@@ -216,24 +216,45 @@ def test_check_warns_about_a_timer_whose_label_says_another_time(cli, tmp_path: 
     (tmp_path / "wait.bpmn").write_text(
         source.replace("两小时后 / After two hours", "1 小时后 / After 1 hour"), "utf-8")
     out = cli("deploy", "--check", str(tmp_path))
-    assert 'warning: timer_unquoted: 定时器 wait「1 小时后 / After 1 hour」的值是 "PT2H"' in out
+    assert '警告：timer_unquoted：定时器 wait「1 小时后 / After 1 hour」的值是 "PT2H"' in out
 
 
-def test_check_dry_run_warns_where_the_forms_data_cannot_carry_the_process(
+def test_check_refuses_a_condition_that_fails_with_the_forms_data_in_one_language(
         cli, tmp_path: Path) -> None:
-    """The gateway reads `priority`, which no form asks for: the walk with the forms' sample
-    data stops there, and --check says where (a warning: the static checks refuse)."""
+    """The gateway reads `priority`, which no form asks for: every case would fail there,
+    so the deploy check's dry run refuses it (issue 14), naming file, line and element, in
+    the language asked for; nothing is deployed."""
     cli("init")
     data = ROOT / "tests" / "data" / "modeler"
     for name in ("dry_run_unknown_variable.bpmn", "approve.json"):
         shutil.copy(data / name, tmp_path)
-    out = cli("deploy", "--check", str(tmp_path))
-    where = "试运行（用表单示例数据）在 intake「登记 / Register」 之后停下"
-    assert f"warning: dry_run_unknown_variable: {where}" in out
-    assert "Error evaluating expression 'priority == \"high\"'" in out
-    assert "would become v1" in out
+    chinese = CliRunner().invoke(main, ["deploy", "--check", str(tmp_path)])
+    assert chinese.exit_code == 1
+    assert "部署被拒绝，什么都没有部署：" in chinese.output
+    assert "dry_run_unknown_variable.bpmn:6 [urgent]: 网关「urgent」的条件出错" in chinese.output
+    assert "name 'priority' is not defined" in chinese.output
+    assert "改法: 只用表单字段" in chinese.output
+    assert "说明: docs/process-guide.md#conditions" in chinese.output
+    assert "a condition of gateway" not in chinese.output
+    english = CliRunner().invoke(main, ["deploy", "--lang", "en", str(tmp_path)])
+    assert english.exit_code == 1
+    assert "deployment refused, nothing was deployed:" in english.output
+    assert "[urgent]: a condition of gateway “urgent” fails" in english.output
+    assert "fix: use only variables a form" in english.output
+    assert "网关" not in english.output and "改法" not in english.output
+    with create_engine(cli.url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM process_version")).scalar() == 0
+
+
+def test_deploy_report_language_comes_from_kefu_lang(cli, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    cli("init")
+    monkeypatch.setenv("KEFU_LANG", "en")
+    out = cli("deploy", "--check", str(ROOT / "tests" / "data" / "modeler" / "plain_tasks.bpmn"))
+    assert "check passed (nothing deployed): plain_tasks would become v1" in out
 
 
 def test_check_dry_run_is_silent_for_the_repositorys_processes(cli) -> None:
     cli("init")
-    assert "warning" not in cli("deploy", "--check")
+    out = cli("deploy", "--check", "--lang", "en")
+    assert "warning" not in out and "complaint would become v1" in out

@@ -103,8 +103,8 @@ def test_kefu_init_demo_loads_a_month_of_roster_once(tmp_path, settings, monkeyp
     runner = CliRunner()
     first = runner.invoke(main, ["--database-url", url, "init", "--demo"])
     assert first.exit_code == 0, first.output
-    assert "deployed: leave" in first.output and "deployed: shift_swap" in first.output
-    assert "deployed: request_report" in first.output
+    assert "已部署: leave" in first.output and "已部署: shift_swap" in first.output
+    assert "已部署: request_report" in first.output
     kefu = engine.Kefu(settings.with_overrides({"database_url": url}))
     today = kefu.clock.now().astimezone(SH).date()
     with kefu.session() as s:

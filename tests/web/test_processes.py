@@ -161,3 +161,27 @@ def test_uploading_an_earlier_versions_files_is_checked_as_a_new_version(
     original = (ROOT / "forms" / "complaint_contact.json").read_text(encoding="utf-8")
     page = text_of(_upload(auth, {"complaint_contact.json": original}, "check"))
     assert "投诉处理 complaint : 将成为新版本" in page and "投诉处理 第 3 版" in page
+
+
+def test_a_process_the_dry_run_refuses_is_shown_in_the_readers_language_only(
+        client, auth, deployed) -> None:
+    """Issue 14: the gateway reads `priority`, which no form asks for; the page names file,
+    line and element, and the reason and fix in one language, with the guide's section."""
+    data = ROOT / "tests" / "data" / "modeler"
+    files = {name: (data / name).read_text(encoding="utf-8")
+             for name in ("dry_run_unknown_variable.bpmn", "approve.json")}
+    auth.as_user("owner01")
+    chinese = _upload(auth, files, "check")
+    assert chinese.status_code == 422
+    html = chinese.get_data(as_text=True)
+    row = html.split("的条件出错")[0].rsplit("<tr>", 1)[1]
+    assert "dry_run_unknown_variable.bpmn" in row and 'class="num">6<' in row
+    assert 'class="mono">urgent<' in row
+    assert "网关「urgent」的条件出错" in html and "只用表单字段" in html
+    assert "a condition of gateway" not in html and "use only variables" not in html
+    assert 'href="/processes/guide#conditions"' in html
+    auth.post("/language", {"lang": "en", "next": "/processes/upload"})
+    english = _upload(auth, files, "deploy").get_data(as_text=True)
+    assert "a condition of gateway “urgent” fails" in english and "use only variables" in english
+    assert "网关「urgent」" not in english and "只用表单字段" not in english
+    assert "dry_run_unknown_variable" not in text_of(client.get("/processes/"))

@@ -11,6 +11,8 @@ import re
 from flask import Flask, session
 from flask_babel import Babel, get_locale
 
+from engine.text import in_language
+
 DEFAULT_LOCALE = "zh_Hans_CN"
 LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
@@ -49,10 +51,17 @@ def bi(text: object) -> str:
     return chinese if is_chinese() else english
 
 
+def one_language(text: object) -> str:
+    """The reader's half of an engine message (`中文 / English`, e.g. a deploy problem,
+    whose names and quoted errors make `bi`'s one-split guess unsafe)."""
+    return in_language("" if text is None else str(text), "zh" if is_chinese() else "en")
+
+
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     from web.presentation import display
 
     display.init_app(app)
     app.jinja_env.filters["bi"] = display.text  # rule ids and ISO times handled too
+    app.jinja_env.filters["one_language"] = one_language
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=select_locale)

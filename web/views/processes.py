@@ -143,9 +143,10 @@ def upload() -> Any:
             try:
                 if request.form.get("action") == "deploy":
                     deployed = db.attempt(engine.definitions.catalog.deploy_upload, db.session(),
-                                          files, g.actor.username, now())
+                                          files, g.actor.username, now(), db.kefu().settings)
                 else:
-                    plan = engine.definitions.catalog.check_upload(db.session(), files)
+                    plan = engine.definitions.catalog.check_upload(db.session(), files,
+                                                                   db.kefu().settings)
                     changes = engine.definitions.catalog.changes(db.session(), files,
                                                      db.kefu().settings)
             except DeploymentError as exc:
