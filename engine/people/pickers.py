@@ -4,7 +4,9 @@ A field with `"x-kefu-widget": "person"` names a colleague: a person types or pi
 or 工号 and the field stores the username the rules read (`x-kefu-people` narrows who may
 be named: `not_self`, `rostered`, `same_team`, `roles`). A field with
 `"x-kefu-widget": "shift"` names one of a person's rostered shifts (the requester's, or
-those of the person another field names, `x-kefu-shift-of`) and stores what the rules read
+those of the person another field names, `x-kefu-shift-of`; until that field is filled, the
+requester's, or with `"x-kefu-shift-default": "others"` every shift the requester does not
+work) and stores what the rules read
 today: the shift's start or end (`x-kefu-shift-value`: `start` | `end`), or its date with
 the shift kind in a companion field (`date`, `x-kefu-shift-kind-field`).
 
@@ -109,6 +111,11 @@ def resolve_person(session: Session, text: Any) -> str | Any:
     return named[0].username if len(named) == 1 else text
 
 
+def find(session: Session, text: Any) -> Person | None:
+    """The person a name, 工号, username or picker label names, if exactly one."""
+    return _by_username(session, resolve_person(session, text))
+
+
 def _person_errors(session: Session, prop: Mapping[str, Any], value: Any,
                    requester: Person | None) -> list[str]:
     person = _by_username(session, value)
@@ -130,10 +137,13 @@ def _person_errors(session: Session, prop: Mapping[str, Any], value: Any,
 def holder(session: Session, prop: Mapping[str, Any], data: Mapping[str, Any],
            requester: Person | None) -> Person | None:
     """Whose shifts the field picks from: the person another field names, if it names one,
-    else the requester."""
+    else the requester (None for `"x-kefu-shift-default": "others"`, a counterpart's shift
+    before the counterpart is named)."""
     other = prop.get("x-kefu-shift-of")
-    named = _by_username(session, data.get(other)) if other else None
-    return named if named is not None else requester
+    named = find(session, data.get(other)) if other else None
+    if named is not None:
+        return named
+    return None if prop.get("x-kefu-shift-default") == "others" else requester
 
 
 def shifts_of(session: Session, person: Person | None, now: datetime) -> list[ShiftAssignment]:
