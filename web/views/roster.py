@@ -109,7 +109,7 @@ def index() -> Any:
     following = last + timedelta(days=1)
     return render_template("roster/roster.html", first=first, mine=mine, leads=leads,
                            teams=teams, today=today, previous=previous, following=following,
-                           me=me)
+                           me=me, moment=now())
 
 
 @bp.get("/roster/shifts.json")
