@@ -54,3 +54,19 @@ def test_the_demo_leave_form_shows_its_sick_leave_fields_only_for_sick_leave(
                  if prop.get("x-kefu-show-when") == {"kind": ["sick"]}}
     assert sick_only == {"certificate_file", "certificate_from", "certificate_to", "emergency"}
     assert leave["properties"]["phoned_at"]["x-kefu-show-when"] == {"emergency": [True]}
+
+
+@pytest.mark.parametrize(("form", "answer", "stored", "dropped"), [
+    ("complaint_approve", {"approved": True}, "instruction", "return_reasons"),
+    ("complaint_approve", {"approved": False}, "return_reasons", "instruction"),
+    ("report_handle", {"decision": "resolve"}, "instruction", "opinion"),
+    ("report_handle", {"decision": "pass_up"}, "opinion", "instruction"),
+])
+def test_the_other_forms_keep_only_the_text_that_belongs_to_the_answer(
+        settings, form, answer, stored, dropped) -> None:
+    schema = json.loads((settings.forms_dir / f"{form}.json").read_text("utf-8"))
+    sent = {**answer, "instruction": "按方案一办理。", "return_reasons": "材料不全。",
+            "opinion": "超出本级权限。"}
+    sent = {k: v for k, v in sent.items() if k in schema["properties"]}
+    kept = validate(schema, sent)
+    assert stored in kept and dropped not in kept
