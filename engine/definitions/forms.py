@@ -26,6 +26,27 @@ def shown(schema: Mapping[str, Any], data: Mapping[str, Any], name: str,
                for other, allowed in when.items() if isinstance(allowed, list))
 
 
+def condition_problems(schema: Mapping[str, Any]) -> list[str]:
+    """Deployment refuses an `x-kefu-show-when` that names no field of the form or gives
+    no list of values (the field would never show)."""
+    properties = schema.get("properties", {})
+    problems = []
+    for name, prop in properties.items():
+        when = prop.get(SHOW_WHEN) if isinstance(prop, dict) else None
+        if when is None:
+            continue
+        if not isinstance(when, dict) or not when:
+            problems.append(f"{name}: {SHOW_WHEN} must be {{field: [values]}}")
+            continue
+        for other, allowed in when.items():
+            if other not in properties or other == name:
+                problems.append(f"{name}: {SHOW_WHEN} names {other!r}, not another field "
+                                f"of this form")
+            if not isinstance(allowed, list) or not allowed:
+                problems.append(f"{name}: {SHOW_WHEN} needs a list of values for {other!r}")
+    return problems
+
+
 def applicable(schema: dict[str, Any], data: dict[str, Any]) -> tuple[dict[str, Any],
                                                                      dict[str, Any]]:
     """The schema and data without the fields that do not apply (the sick-leave fields of a

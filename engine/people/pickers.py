@@ -35,6 +35,7 @@ WIDGET = "x-kefu-widget"
 PERSON, SHIFT = "person", "shift"
 #: How far ahead a shift picker offers shifts (this month and the next, as rostered).
 HORIZON = timedelta(days=62)
+_FILTERS = frozenset({"not_self", "rostered", "same_team", "roles"})
 _STAFF_NO = re.compile(r"(?:工号\s*|no\.\s*)(\w+)\s*[）)]\s*$")
 
 
@@ -47,10 +48,30 @@ def fields_of(schema: Mapping[str, Any], kind: str) -> dict[str, Mapping[str, An
             if widget(prop) == kind}
 
 
-def companion_fields(schema: Mapping[str, Any]) -> set[str]:
-    """Fields a shift picker fills besides its own (the shift kind beside its date)."""
-    return {str(prop["x-kefu-shift-kind-field"]) for prop in fields_of(schema, SHIFT).values()
-            if prop.get("x-kefu-shift-value") == "date" and prop.get("x-kefu-shift-kind-field")}
+def declaration_problems(schema: Mapping[str, Any]) -> list[str]:
+    """Deployment refuses a picker Kefu could not honour: an unknown widget or filter, a
+    shift picker storing something else than start, end or date, or naming a field the
+    form does not have."""
+    properties = schema.get("properties", {})
+    problems = []
+    for name, prop in properties.items():
+        kind = widget(prop)
+        if kind is None:
+            continue
+        if kind not in (PERSON, SHIFT):
+            problems.append(f"{name}: {WIDGET} must be {PERSON!r} or {SHIFT!r}, not {kind!r}")
+        unknown = set(prop.get("x-kefu-people") or {}) - _FILTERS
+        if unknown:
+            problems.append(f"{name}: x-kefu-people knows {', '.join(sorted(_FILTERS))}, not "
+                            f"{', '.join(sorted(unknown))}")
+        if kind == SHIFT and prop.get("x-kefu-shift-value", "date") not in ("start", "end",
+                                                                             "date"):
+            problems.append(f"{name}: x-kefu-shift-value must be start, end or date")
+        for key in ("x-kefu-shift-of", "x-kefu-shift-kind-field"):
+            other = prop.get(key)
+            if other is not None and other not in properties:
+                problems.append(f"{name}: {key} names {other!r}, not a field of this form")
+    return problems
 
 
 # -- people -------------------------------------------------------------------------------
@@ -248,14 +269,15 @@ def checked(session: Session, schema: dict[str, Any], data: dict[str, Any],
         if name in data:
             data[name] = resolve_person(session, data[name])
     errors: dict[str, list[str]] = {}
-    _narrowed, applying = applicable(schema, data)
+    applying = applicable(schema, data)[1]
     for name, prop in fields_of(schema, PERSON).items():
         found = _person_errors(session, prop, applying[name], me) \
             if applying.get(name) not in (None, "") else []
         if found:
             errors[name] = found
     for name, prop in fields_of(schema, SHIFT).items():
-        if applying.get(name) not in (None, "") and name not in errors:
+        if applying.get(name) not in (None, "") and name not in errors \
+                and prop.get("x-kefu-shift-of") not in errors:  # whose shift: said already
             person = holder(session, prop, applying, me)
             found = _shift_errors(session, schema, prop, applying, applying[name], person)
             if found:
