@@ -2,8 +2,8 @@
 shift of each in words) and who leads each shift; and what the forms' pickers offer from it
 (a colleague by name or 工号, one of a person's shifts).
 
-A shift leader sees their own team, the CS head and the centre director every team, anyone
-else the team they work in.
+A shift leader sees their own team; the CS head, the duty supervisor and the centre
+director every team; anyone else the team they work in.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from web.views.auth import login_required
 
 bp = Blueprint("roster", __name__)
 #: Roles that see every team's month.
-SEE_ALL = frozenset({"cs_head", "center_director"})
+SEE_ALL = frozenset({"cs_head", "center_director", "duty_supervisor"})
 
 
 @dataclass
