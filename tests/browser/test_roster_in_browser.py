@@ -70,10 +70,12 @@ def test_an_agent_files_a_swap_naming_the_colleague_by_name(desk: Staff) -> None
     page.select_option("#in-my_shift_date", label="11月26日 白班 08:00–20:00")
     page.fill("#in-counterpart", "曹宇")
     page.locator("#in-counterpart").press("Tab")
+    expect(page.locator("#in-counterpart")).to_have_value("曹宇（工号 1007）")
     # until a colleague is named, every shift one does not work; then only theirs
     expect(page.locator("#in-their_shift_date option", has_text="11月26日")).to_have_count(0)
     page.select_option("#in-their_shift_date", label="11月30日 白班 08:00–20:00")
     page.fill("#in-reason", "家中有事")
+    desk.shot("swap-form.png", full_page=True)
     desk.submit("提交")
     assert "/cases/" in page.url, _main(page)
     assert "曹宇（工号 1007）" in _main(page)

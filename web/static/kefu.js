@@ -73,6 +73,21 @@ document.addEventListener("DOMContentLoaded", function () {
     form.addEventListener("change", function () { update(); update(); });
     update(); update();  // twice: a field may depend on one that depends on another
   });
+  // A colleague typed by name or 工号 is shown as the one person it names, 刘洋（工号 1001）,
+  // when exactly one of the picker's list matches (the server resolves it the same way).
+  document.querySelectorAll("input[data-person]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var typed = input.value.trim();
+      if (!typed || !input.list) { return; }
+      var found = Array.prototype.filter.call(input.list.options, function (option) {
+        var label = option.value;
+        return label === typed || label.indexOf(typed + "（") === 0 ||
+          label.indexOf(typed + " (") === 0 || label.indexOf(" " + typed + "）") > 0 ||
+          label.indexOf(" " + typed + ")") > 0;
+      });
+      if (found.length === 1) { input.value = found[0].value; }
+    });
+  });
   // A shift picker of a colleague's shifts (data-shift-of): once the colleague is named,
   // offer their own shifts, asked of the roster.
   document.querySelectorAll("select[data-shift-of]").forEach(function (select) {
