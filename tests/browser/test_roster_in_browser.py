@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_complaint_in_browser import DESKTOP, Staff
+from tests.browser.test_complaint_in_browser import DESKTOP, PHONE, Staff
 from tests.web.test_display import problems
 
 
@@ -80,3 +80,17 @@ def test_an_agent_files_a_swap_naming_the_colleague_by_name(desk: Staff) -> None
     assert "/cases/" in page.url, _main(page)
     assert "曹宇（工号 1007）" in _main(page)
     desk.logout()
+
+
+def test_the_roster_fits_a_phone_its_month_scrolling_in_its_box(browser: Any,
+                                                                 server: dict[str, Any]) -> None:
+    phone = Staff(browser, server, PHONE)
+    phone.login("agent01")
+    phone.go("/roster")
+    phone.fits()
+    assert phone.page.locator(".roster-scroll").first.evaluate(
+        "box => box.scrollWidth > box.clientWidth")  # the month scrolls sideways
+    phone.go("/start/leave")
+    phone.fits()
+    phone.logout()
+    phone.context.close()
