@@ -55,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
         inbox,
         notices,
         processes,
+        roster,
         tasks,
         worklists,
     )
@@ -70,7 +71,7 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
     calendar_banner.init_app(app)
 
     for module in (auth, inbox, tasks, cases, audit, processes, api, attachments, notices,
-                   dashboard, worklists):
+                   dashboard, worklists, roster):
         app.register_blueprint(module.bp)
 
     @app.get("/")

@@ -22,12 +22,13 @@ from engine.cases.serializer import dump_workflow, load_workflow
 from engine.cases.steps import apply_submission
 from engine.cases.workflows import KefuWorkflow
 from engine.clock import FixedClock
-from engine.definitions.forms import readonly_fields, validate
+from engine.definitions.forms import readonly_fields
 from engine.definitions.operators import OperatorContext, operator
 from engine.definitions.specs import FORM_PROPERTY, task_title
 from engine.errors import KefuError, PermissionDenied, ScriptError, TaskConflict
 from engine.kefu import Kefu, LoadedVersion
 from engine.messages import attachments, notifications
+from engine.people import pickers
 from engine.people.roles import Actor, may_act, offer_for
 from engine.persistence.models import Case, TaskItem
 from engine.persistence.queries import newest_version_id
@@ -113,7 +114,8 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
     schema = loaded.forms[task.task_spec.extensions["properties"][FORM_PROPERTY]]
     hidden = readonly_fields(schema)
     submitted = {k: v for k, v in data.items() if k not in hidden}
-    submitted = validate(schema, submitted)  # cleaned of hidden characters (engine.text)
+    # cleaned of hidden characters (engine.text), its people and shifts checked
+    submitted = pickers.checked(session, schema, submitted, actor.username)
 
     now = kefu.clock.now()
     spec_name = task.task_spec.bpmn_id

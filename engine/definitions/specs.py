@@ -32,9 +32,11 @@ from engine.cases.serializer import dump_spec
 from engine.cases.steps import declaration_problems
 from engine.config import Settings
 from engine.definitions import modeler, timers, timerstarts
+from engine.definitions.forms import condition_problems
 from engine.definitions.operators import REGISTRY
 from engine.errors import DeploymentError, Problem, ScriptError
 from engine.messages.attachments import declaration_problems as attachment_problems
+from engine.people.pickers import declaration_problems as picker_problems
 from engine.people.roles import CANDIDATE_USER, KNOWN_ROLES
 from engine.persistence.models import ProcessVersion
 from engine.scripting.sandbox import check_source
@@ -311,7 +313,8 @@ def _check_forms(form_files: Mapping[str, str], out: _Collector) -> dict[str, di
             path = "/".join(str(p) for p in exc.path) or "(root)"
             out.add(name, f"not a valid JSON Schema at {path}: {exc.message}")
             continue
-        problems = [*declaration_problems(schema),
+        problems = [*declaration_problems(schema), *condition_problems(schema),
+                    *picker_problems(schema),
                     *(f"attachment {p}" for p in attachment_problems(schema))]
         for problem in problems:
             out.add(name, problem)

@@ -58,6 +58,23 @@ def assignments_of(session: Session, person: Person, start: datetime,
         .order_by(Shift.starts_at)))
 
 
+def shifts_between(session: Session, first: date, last: date) -> Sequence[Shift]:
+    """The centre's shifts dated `first`..`last` (inclusive), with who works them."""
+    return session.scalars(select(Shift).where(Shift.day >= first, Shift.day <= last)
+                           .order_by(Shift.starts_at)).all()
+
+
+def teams(session: Session) -> list[tuple[Person, list[Person]]]:
+    """Each active shift leader with the active people they lead, by 工号."""
+    leaders = session.scalars(
+        select(Person).join(PersonRole).where(PersonRole.role == "shift_leader",
+                                              Person.active.is_(True))
+        .order_by(Person.staff_no)).all()
+    return [(leader, list(session.scalars(
+        select(Person).where(Person.shift_leader_id == leader.id, Person.active.is_(True))
+        .order_by(Person.staff_no)))) for leader in leaders]
+
+
 def is_rostered(session: Session, person: Person) -> bool:
     return session.scalar(select(ShiftAssignment.id).where(
         ShiftAssignment.person_id == person.id).limit(1)) is not None

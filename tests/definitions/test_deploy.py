@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -165,3 +166,18 @@ def test_C1_attachment_field_with_a_bad_declaration_is_refused_naming_file_and_f
     reasons = [p.reason for p in problems if p.file == "complaint_intake.json"]
     assert any("'evidence'" in r and "x-kefu-accept" in r for r in reasons), reasons
     assert any("x-kefu-max-bytes" in r for r in reasons), reasons
+
+
+def test_a_picker_or_condition_kefu_cannot_honour_is_refused_naming_file_and_field() -> None:
+    bad = json.dumps({"type": "object", "properties": {
+        "kind": {"type": "string"},
+        "who": {"type": "string", "x-kefu-widget": "person",
+                "x-kefu-people": {"same_department": True}},
+        "shift": {"type": "string", "x-kefu-widget": "shift", "x-kefu-shift-of": "whom"},
+        "note": {"type": "string", "x-kefu-show-when": {"knd": ["sick"]}}}})
+    problems = _refusal(forms={"leave_request.json": bad})
+    reasons = sorted(p.reason for p in problems if p.file == "leave_request.json")
+    assert reasons == [
+        "note: x-kefu-show-when names 'knd', not another field of this form",
+        "shift: x-kefu-shift-of names 'whom', not a field of this form",
+        "who: x-kefu-people knows not_self, roles, rostered, same_team, not same_department"]

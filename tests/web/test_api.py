@@ -144,3 +144,19 @@ def test_L4_rule_refusal_through_the_api_names_the_rule_and_the_facts(client, ro
     assert violation["rule"] == "L4"
     assert violation["rule_zh"] == "事假须本人办理，不得由他人代请，病假除外。"
     assert "刘洋 (1001)" in violation["facts_en"] and violation["rule_en"]
+
+
+def test_S1_a_swap_through_the_api_may_name_the_colleague_by_name_and_stores_the_username(
+        client, rostered) -> None:
+    data = {"my_shift_date": "2026-11-26", "my_shift_kind": "day", "counterpart": "曹宇",
+            "their_shift_date": "2026-11-30", "their_shift_kind": "day", "reason": "家中有事"}
+    headers = _token(rostered, "agent01")
+    response = client.post("/api/cases", json={"process": "shift_swap", "data": data},
+                           headers=headers)
+    assert response.status_code == 201, response.get_json()
+    unknown = client.post("/api/cases", headers=headers, json={
+        "process": "shift_swap", "data": {**data, "counterpart": "王小明",
+                                          "their_shift_date": "2026-11-29"}})
+    assert unknown.status_code == 422
+    errors = unknown.get_json()["fields"]
+    assert errors["counterpart"] == ["没有此人 / no active person '王小明'"]

@@ -61,7 +61,8 @@ def test_every_page_of_the_demo_speaks_plain_chinese(client, auth, rostered, bui
              "/work/lookup?q=13800138004", "/audit/", "/audit/?all=1", "/audit/verify",
              "/processes/", "/inbox?q=资费", "/inbox?q=8004&due=overdue&page=2",
              "/work/cases?overdue=1&team=leader01", "/work/cases?overdue=1&unclaimed=1",
-             "/notifications", "/notifications/preferences"]
+             "/notifications", "/notifications/preferences", "/roster",
+             "/roster?month=2026-12", "/start/leave", "/start/shift_swap"]
     pages += [f"/cases/{n}" for n in built.cases] + [f"/tasks/{t}" for t in tasks]
     pages += [f"/cases/{n}/receipt" for n in built.complaints[:1]]
     seen, failures = 0, []

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_skeleton
 from babel.units import format_unit
 from flask import Flask, current_app, g, has_request_context
 from flask_babel import get_locale, get_timezone
@@ -128,6 +128,16 @@ def shift_kind(code: str) -> str:
     return _label(SHIFT_KINDS, code)
 
 
+def shift(value: Any) -> str:
+    """`12月4日 白班 08:00–20:00`: a rostered shift, as the roster and the pickers name it."""
+    if value is None:
+        return ""
+    zone = get_timezone()
+    start, end = value.starts_at.astimezone(zone), value.ends_at.astimezone(zone)
+    return f"{when(start).rsplit(' ', 1)[0]} {shift_kind(value.kind)} " \
+           f"{start:%H:%M}–{end:%H:%M}"
+
+
 def role_name(role: str | None) -> str:
     names = engine.ROLES.get(role or "")
     if names is None:
@@ -185,6 +195,16 @@ def day(value: Any) -> str:
         return f"{moment.year}年{moment.month}月{moment.day}日"
     return format_datetime(datetime(moment.year, moment.month, moment.day), "d MMM y",
                            locale=get_locale())
+
+
+def month(value: date) -> str:
+    """`2026年12月` / `December 2026`: a month of the roster."""
+    return format_skeleton("yMMMM", value, locale=get_locale())
+
+
+def weekday(value: date) -> str:
+    """`12月4日周五` / `Fri, Dec 4`: a day of the roster with its weekday."""
+    return format_skeleton("MMMEd", value, locale=get_locale())
 
 
 def duration(delta: timedelta | None) -> str:
@@ -408,7 +428,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         when=when, day=day, duration=duration, person=person, department=department,
         action=action, deadline_kind=deadline_kind, notice_kind=notice_kind, state=state,
-        escalation=escalation,
-        sms_state=sms_state, role_name=role_name, text=text, shift_kind=shift_kind)
+        escalation=escalation, sms_state=sms_state, role_name=role_name, text=text,
+        shift_kind=shift_kind, shift=shift, month=month, weekday=weekday)
     app.jinja_env.globals.update(offer=offer, record_rows=record_rows, display_value=value,
                                  shows_rule_ids=shows_rule_ids)

@@ -1,8 +1,10 @@
 """One generic form renderer for every task: fields come from the task's JSON Schema.
 
 The schema decides the widget (text, textarea, number, yes/no, choice, one-per-line list,
-read-only text); the engine validates on the server, including `if/then` rules, and its
-per-field errors are shown beside the fields with the typed values kept.
+read-only text, a colleague picked by name or 工号, one of the roster's shifts) and when a
+field is shown (`x-kefu-show-when`); the engine validates on the server, including `if/then`
+rules, the people and shifts named (engine.people.pickers), and its per-field errors are
+shown beside the fields with the typed values kept.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
+from engine.definitions.forms import SHOW_WHEN
 from engine.messages import attachments
+from engine.people import pickers
 from web.presentation.i18n import bi
 
 LONG_TEXT = 200
@@ -29,6 +33,7 @@ class Field:
     title: str
     #: text | textarea | integer | number | yesno | checkbox | radios | select | lines | readonly
     #: | date | datetime | file | files (attachments, web.views.attachments)
+    #: | person (a colleague by name or 工号) | shift (one of the roster's shifts)
     kind: str
     required: bool = False
     description: str = ""
@@ -37,6 +42,14 @@ class Field:
     errors: list[str] = field(default_factory=list)
     max_length: int | None = None
     zone: ZoneInfo | None = None
+    #: field -> the values (as the controls send them) that show this field
+    show_when: dict[str, list[str]] = field(default_factory=dict)
+    #: what a shift picker fills: start | end | date (and the kind field beside it)
+    shift_value: str = ""
+    #: the field naming whose shifts a shift picker offers
+    shift_of: str = ""
+    #: when a conditional field applies, in words (for a page shown without its script)
+    condition: str = ""
 
     @property
     def text(self) -> str:
@@ -97,22 +110,90 @@ def _kind(prop: Mapping[str, Any], required: bool) -> str:
     return "text"
 
 
+@dataclass
+class Choices:
+    """What the pickers of one form offer, read from the roster by the view
+    (web.views.roster.choices): per person field its colleagues as `(label, label)`, per
+    shift field its shifts as `(value sent, label)`, and the label of each chosen person."""
+
+    people: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    shifts: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def _show_when(prop: Mapping[str, Any]) -> dict[str, list[str]]:
+    when = prop.get(SHOW_WHEN)
+    if not isinstance(when, dict):
+        return {}
+    return {other: [_json_text(v) for v in allowed] for other, allowed in when.items()
+            if isinstance(allowed, list)}
+
+
+def show_hint(schema: Mapping[str, Any], when: Mapping[str, list[str]]) -> str:
+    """`仅当“请假类别”为“病假”时填写`: said beside a conditional field, for a page shown
+    without its script (which hides the field instead)."""
+    properties = schema.get("properties", {})
+    parts = []
+    for other, allowed in when.items():
+        prop = properties.get(other, {})
+        titles = dict(_options(prop)) if _options(prop) else {}
+        if prop.get("type") == "boolean":
+            titles = {"true": _("Yes"), "false": _("No")}
+        words = [titles.get(v, v) for v in allowed]
+        parts.append(_("%(field)s is %(values)s", field=bi(prop.get("title", other)),
+                       values=_(" or ").join(words)))
+    return _("Only when %(conditions)s.", conditions=_(" and ").join(parts)) if parts else ""
+
+
+def _shift_text(prop: Mapping[str, Any], name: str, values: Mapping[str, Any]) -> Any:
+    """A shift picker's value as its option sends it (date and kind together)."""
+    value = values.get(name)
+    kind_field = prop.get("x-kefu-shift-kind-field")
+    if prop.get("x-kefu-shift-value", "date") == "date" and kind_field and value \
+            and " " not in str(value) and values.get(kind_field):
+        return f"{value} {values[kind_field]}"
+    return value
+
+
 def fields_for(schema: Mapping[str, Any], values: Mapping[str, Any] | None = None,
                errors: Mapping[str, list[str]] | None = None,
-               zone: ZoneInfo | None = None) -> list[Field]:
+               zone: ZoneInfo | None = None, choices: Choices | None = None) -> list[Field]:
     required = set(schema.get("required", []))
     values = values or {}
+    choices = choices or Choices()
     grouped = group_errors(errors or {}, schema)
+    picked = {str(prop.get("x-kefu-shift-kind-field")): name
+              for name, prop in pickers.fields_of(schema, pickers.SHIFT).items()
+              if choices.shifts.get(name) and prop.get("x-kefu-shift-kind-field")}
     out = []
     for name, prop in schema.get("properties", {}).items():
-        if not isinstance(prop, dict):
+        if not isinstance(prop, dict) or name in picked:
             continue
         value = values.get(name, prop.get("default"))
+        kind = _kind(prop, name in required)
+        options = _options(prop)
+        own_errors = list(grouped.get(name, []))
+        widget = pickers.widget(prop)
+        if widget == pickers.PERSON:
+            kind, options = "person", choices.people.get(name, [])
+            value = choices.labels.get(name, value)
+        elif widget == pickers.SHIFT and choices.shifts.get(name):
+            kind, options = "shift", choices.shifts[name]
+            value = _shift_text(prop, name, values)
+            kind_field = prop.get("x-kefu-shift-kind-field")
+            own_errors += grouped.get(str(kind_field), []) if kind_field else []
+        when = _show_when(prop)
+        description = bi(prop.get("description", ""))
+        if kind == "shift":
+            description = ""  # the typed-time example is for someone not on the roster
         out.append(Field(
-            name=name, title=bi(prop.get("title", name)), kind=_kind(prop, name in required),
-            required=name in required, description=bi(prop.get("description", "")),
-            options=_options(prop), value=value, errors=grouped.get(name, []),
-            max_length=prop.get("maxLength"), zone=zone,
+            name=name, title=bi(prop.get("title", name)), kind=kind,
+            required=name in required, description=description,
+            condition=show_hint(schema, when),
+            options=options, value=value, errors=own_errors,
+            max_length=prop.get("maxLength"), zone=zone, show_when=when,
+            shift_value=str(prop.get("x-kefu-shift-value", "")),
+            shift_of=str(prop.get("x-kefu-shift-of", "")),
         ))
     return out
 
@@ -223,6 +304,11 @@ def parse(schema: Mapping[str, Any], form: Any, zone: ZoneInfo | None = None) ->
         raw = form.get(name)
         if raw is None or raw.strip() == "":
             continue
+        if pickers.widget(prop) == pickers.SHIFT:
+            parts = pickers.split_value(prop, raw)
+            if parts:  # the picker sent date and kind together
+                data.update({k or name: v for k, v in parts.items()})
+                continue
         if kind == "datetime":
             data[name] = _with_zone(raw.strip(), zone)
             continue

@@ -83,6 +83,75 @@ document.addEventListener("DOMContentLoaded", function () {
     };
     if (every > 0) { window.setTimeout(look, every); }
   }
+  // A field shown only when another has a value (x-kefu-show-when): hidden otherwise, so
+  // a personal leave shows no sick-leave fields. The server ignores what does not apply.
+  document.querySelectorAll("form").forEach(function (form) {
+    var conditional = form.querySelectorAll("[data-show-when]");
+    if (!conditional.length) { return; }
+    function valueOf(name) {
+      var controls = form.querySelectorAll('[name="' + name + '"]');
+      for (var i = 0; i < controls.length; i++) {
+        var c = controls[i];
+        if (c.closest("[hidden]")) { continue; }
+        if (c.type === "radio") { if (c.checked) { return c.value; } continue; }
+        if (c.type === "checkbox") { return c.checked ? "true" : "false"; }
+        return c.value;
+      }
+      return null;
+    }
+    function update() {
+      conditional.forEach(function (box) {
+        var when = JSON.parse(box.dataset.showWhen);
+        box.hidden = false;
+        Object.keys(when).forEach(function (name) {
+          if (when[name].indexOf(valueOf(name)) < 0) { box.hidden = true; }
+        });
+        box.querySelectorAll(".hint.when").forEach(function (hint) { hint.hidden = true; });
+      });
+    }
+    form.addEventListener("change", function () { update(); update(); });
+    update(); update();  // twice: a field may depend on one that depends on another
+  });
+  // A colleague typed by name or 工号 is shown as the one person it names, 刘洋（工号 1001）,
+  // when exactly one of the picker's list matches (the server resolves it the same way).
+  document.querySelectorAll("input[data-person]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var typed = input.value.trim();
+      if (!typed || !input.list) { return; }
+      var found = Array.prototype.filter.call(input.list.options, function (option) {
+        var label = option.value;
+        return label === typed || label.indexOf(typed + "（") === 0 ||
+          label.indexOf(typed + " (") === 0 || label.indexOf(" " + typed + "）") > 0 ||
+          label.indexOf(" " + typed + ")") > 0;
+      });
+      if (found.length === 1) { input.value = found[0].value; }
+    });
+  });
+  // A shift picker of a colleague's shifts (data-shift-of): once the colleague is named,
+  // offer their own shifts, asked of the roster.
+  document.querySelectorAll("select[data-shift-of]").forEach(function (select) {
+    var person = select.form && select.form.querySelector('[name="' + select.dataset.shiftOf + '"]');
+    var source = document.body.dataset.shiftsUrl;
+    if (!person || !source) { return; }
+    person.addEventListener("change", function () {
+      if (!person.value.trim()) { return; }
+      var url = source + "?value=" + encodeURIComponent(select.dataset.shiftValue) +
+        "&who=" + encodeURIComponent(person.value.trim());
+      fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); })
+        .then(function (shifts) {
+          if (!shifts.length) { return; }
+          var first = select.options[0];
+          select.innerHTML = "";
+          select.appendChild(first);
+          shifts.forEach(function (s) {
+            var option = document.createElement("option");
+            option.value = s.value;
+            option.textContent = s.label;
+            select.appendChild(option);
+          });
+        });
+    });
+  });
   // Focus the first field with an error, so a keyboard or phone user lands on it.
   var firstError = document.querySelector(".has-error input, .has-error select, .has-error textarea");
   if (firstError) { firstError.focus(); }

@@ -21,6 +21,7 @@ from web.server import db
 from web.server.once import earlier_result, once
 from web.views import attachments
 from web.views.auth import login_required
+from web.views.roster import choices
 
 bp = Blueprint("tasks", __name__)
 
@@ -113,8 +114,9 @@ def task(task_id: str) -> Any:
               **typed}
     return render_template(
         "tasks/task.html", item=item, case=item.case, schema=schema,
-        fields=fields_for(schema, values, errors, zone()), top_errors=form_errors(errors, schema),
-        problem=problem, notice=notice, rows=rows, steps=steps,
+        fields=fields_for(schema, values, errors, zone(), choices(schema, values)),
+        top_errors=form_errors(errors, schema), problem=problem, notice=notice, rows=rows,
+        steps=steps,
         titles=titles(item.case.process_version_id), due=due(item.due_at),
         held=item.assignee == g.actor.username, preview=preview,
         reply_digest=_digest(preview) if preview else "",
@@ -215,8 +217,8 @@ def start(process_id: str) -> Any:
     status = 422 if errors or problem else 200
     return render_template(
         "tasks/start.html", version=version, first=first, schema=schema,
-        fields=fields_for(schema, values, errors, zone()), top_errors=form_errors(errors, schema),
-        problem=problem), status
+        fields=fields_for(schema, values, errors, zone(), choices(schema, values)),
+        top_errors=form_errors(errors, schema), problem=problem), status
 
 
 def _started(process_id: str, data: dict[str, Any]) -> str:
