@@ -14,6 +14,7 @@ import pytest
 
 import engine
 from engine import Kefu
+from engine.timing.deadlines import case_deadlines, next_due
 from tests.complaints import open_tasks
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "modeler"
@@ -115,7 +116,7 @@ def test_timer_on_an_event_based_gateway_is_scheduled_and_fires(kefu, people, cl
     number = start(kefu, "event_gateway", agent)
     with kefu.session() as s:
         case = engine.case_by_number(s, number)
-        deadlines = engine.timing.deadlines.case_deadlines(s, case)
+        deadlines = case_deadlines(s, case)
         [pending] = [d for d in deadlines if d.kind == "timer"]
         assert pending.due_at == clock.now() + timedelta(hours=1)
     clock.advance(hours=1)
@@ -209,11 +210,6 @@ def test_camunda_fixed_assignee_is_refused_with_what_to_write() -> None:
     assert "camunda:assignee='demo'" in problem.reason and "泳道" in problem.fix
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine.cases.serializer converts a finished multi-instance child once, before SpiffWorkflow "
-    "writes its input item into the child's data delta ('phone': '1'), so the stored state "
-    "differs from a full conversion (tests/conftest.py saved_as_spiffworkflow_would); the "
-    "serializer belongs to another helper's issue"))
 def test_multi_instance_runs_once_per_item_and_missing_items_are_an_error_not_a_crash(
         kefu, people) -> None:
     deploy(kefu, "multi_instance.bpmn", forms={"phones.json": text("phones.json")})
@@ -271,7 +267,7 @@ def test_timer_start_event_starts_a_case_on_each_cycle_exactly_once(kefu, clock)
     deploy(kefu, "timer_start.bpmn")
     assert engine.fire_due(kefu).fired == 0 and _cases_of(kefu, "daily_check") == []
     with kefu.session() as s:
-        assert engine.timing.deadlines.next_due(s) == clock.now() + timedelta(days=1)
+        assert next_due(s) == clock.now() + timedelta(days=1)
     clock.advance(days=1)
     assert engine.fire_due(kefu).fired == 1
     assert engine.fire_due(kefu).fired == 0  # a second worker run finds nothing
