@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TASK, REMINDER, OVERDUE, URGE, ESCALATION = "task", "reminder", "overdue", "urge", "escalation"
+SMS_FAILED = "sms_failed"
 INAPP = "inapp"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 RETRY_MAX = timedelta(hours=1)
@@ -66,6 +67,8 @@ def wording(kind: str, number: str, title: str, *, due: datetime | None = None,
         return f"已超时：{name} 已于 {_when(due, tz)} 到期（案件 {number}）"
     if kind == URGE:
         return f"催单：请尽快办理 {name}（案件 {number}）"
+    if kind == SMS_FAILED:
+        return f"答复短信未送达：案件 {number} 的客户没有收到答复，请改用电话或信函联系"
     role_name = ROLES.get(role or "", (role or "", ""))[0]
     return f"案件升级至第 {level} 级：案件 {number} 已转{role_name}（{name}）"
 

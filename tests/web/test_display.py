@@ -58,7 +58,7 @@ def test_every_page_of_the_demo_speaks_plain_chinese(client, auth, rostered, bui
     pages = ["/", "/inbox", "/dashboard", "/work/cases?mine=started", "/work/cases?mine=done",
              "/work/cases?mine=team", "/work/cases?overdue=1", "/work/cases?q=资费",
              "/work/lookup?q=13800138004", "/audit/", "/audit/?all=1", "/audit/verify",
-             "/processes/"]
+             "/processes/", "/notifications"]
     pages += [f"/cases/{n}" for n in built.cases] + [f"/tasks/{t}" for t in tasks]
     pages += [f"/cases/{n}/receipt" for n in built.complaints[:1]]
     seen, failures = 0, []

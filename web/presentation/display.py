@@ -33,6 +33,7 @@ ACTIONS = {
     "started": "已立案 / Started", "completed": "已完成 / Completed",
     "claimed": "已认领 / Claimed", "released": "已释放 / Released",
     "reassigned": "已转派 / Handed on", "reply_sent": "已发送答复 / Reply sent",
+    "sms_receipt": "短信回执 / SMS receipt",
     "closed": "已结案 / Closed",
     "viewed_customer_data": "查看了完整客户信息 / Viewed customer data in full",
     "reminded": "到期提醒 / Reminder sent", "overdue": "已超时 / Overdue",
@@ -79,7 +80,7 @@ RECORD_TITLES = {
     "certificate": "证明日期 / Certificate dates", "party": "交接方 / Party",
     "objection": "异议 / Objection", "instruction": "指示 / Instruction",
     "by": "依据 / By", "routing": "转交 / Passed to", "via": "经由 / Via",
-    "skipped": "已跳过 / Skipped", "note": "说明 / Note",
+    "skipped": "已跳过 / Skipped", "note": "说明 / Note", "error": "原因 / Reason",
 }
 #: Internal references a person has no use for (the record ids behind a register entry, the
 #: steps' ids beside their titles).
