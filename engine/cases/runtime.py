@@ -28,7 +28,7 @@ from engine.definitions.specs import FORM_PROPERTY, task_title
 from engine.errors import KefuError, PermissionDenied, ScriptError, TaskConflict
 from engine.kefu import Kefu, LoadedVersion
 from engine.messages import attachments, notifications
-from engine.people.roles import Actor, may_act, offer_for
+from engine.people.roles import Actor, candidates, may_act, offer_for
 from engine.persistence.models import Case, TaskItem
 from engine.persistence.queries import newest_version_id
 from engine.records import history
@@ -211,7 +211,8 @@ def reassign_task(kefu: Kefu, session: Session, task_id: str, leader: Actor,
     item, case = _lock_task(session, task_id)
     if item.candidate_user is not None:
         raise PermissionDenied(f"task {item.title!r} is offered by the process to "
-                               f"{item.candidate_user} alone and cannot be handed on")
+                               f"{', '.join(candidates(item.candidate_user))} alone and "
+                               "cannot be handed on")
     if item.assignee is not None and item.assignee not in team:
         raise PermissionDenied(f"task {item.title!r} is held by {item.assignee}, who is not "
                                f"in {leader.username}'s team")

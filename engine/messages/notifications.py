@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.messages.notify_channels import Channel, Outgoing, Undeliverable, channels_for
-from engine.people.roles import ROLES
+from engine.people.roles import ANYONE, ROLES, candidates
 from engine.persistence.db import CommitSignal
 from engine.persistence.models import Case, Person, PersonRole
 from engine.persistence.notice_models import Notification
@@ -87,9 +87,13 @@ def recipients(session: Session, to: Mapping[str, Any]) -> list[str]:
     """The people a task's holder stands for: one named person, or everyone active with
     the role (in the department, when the task names one)."""
     if to.get("user"):
-        return [str(to["user"])]
+        return candidates(str(to["user"]))
     if not to.get("role"):
         return []
+    if to["role"] == ANYONE:  # anyone in the department (a department the file names)
+        return list(session.scalars(select(Person.username).where(
+            Person.department == to.get("department"), Person.active.is_(True))
+            .order_by(Person.username))) if to.get("department") else []
     if to.get("department"):
         found = session.connection().execute(
             _HOLDERS_IN, {"role": to["role"], "department": to["department"]})

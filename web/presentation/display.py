@@ -242,9 +242,12 @@ def department(code: Any) -> str:
 
 
 def offer(role: str | None, department_code: str | None, candidate_user: str | None) -> str:
-    """To whom a step is offered: a person, or a role (in a department)."""
+    """To whom a step is offered: a person (or several), a role (in a department), or
+    anyone in a department."""
     if candidate_user:
-        return person(candidate_user)
+        return "、".join(person(u) for u in engine.candidates(candidate_user))
+    if role == engine.ANYONE:
+        return f"{department(department_code)} · {bi('任何人 / Anyone')}"
     text = role_name(role)
     return f"{text} · {department(department_code)}" if department_code else text
 
