@@ -111,7 +111,8 @@ def _claimable_statement(roles: int, with_department: bool, limit: int) -> Selec
         if with_department:
             branches.append(and_(unclaimed, role, in_department))
     if with_department:
-        branches.append(and_(unclaimed, TaskItem.role == ANYONE, in_department))
+        anyone = TaskItem.role == bindparam("anyone_role", value=ANYONE)
+        branches.append(and_(unclaimed, anyone, in_department))
     return _first_of(branches, limit)
 
 
