@@ -122,6 +122,8 @@ def shift_kind(code: str) -> str:
 
 
 def role_name(role: str | None) -> str:
+    if role == engine.ANYONE:  # a department or people the process file names
+        return bi("流程指定的部门或人员 / The department or people the process names")
     names = engine.ROLES.get(role or "")
     if names is None:
         return role or ""
