@@ -46,6 +46,8 @@ class Offer:
     role: str
     department: str | None = None
     candidate_user: str | None = None
+    #: The usernames a case's `lane_owners` gave (checked against the people, who change).
+    lane_owners: tuple[str, ...] = ()
 
 
 def offer_for(task_spec: Any, data: dict[str, Any]) -> Offer:
@@ -70,7 +72,9 @@ def offer_for(task_spec: Any, data: dict[str, Any]) -> Offer:
                 f"办理人，任务“{task_spec.bpmn_name or task_spec.bpmn_id}”无人可办 / lane "
                 f"{lane!r} names no role and {LANE_OWNERS} lists nobody for it: set "
                 f"{LANE_OWNERS}[{lane!r}] to a list of usernames in a script before the task")
-        user = encode_candidates([str(n) for n in names])
+        listed = tuple(str(n) for n in names)
+        return Offer(role=ANYONE, candidate_user=encode_candidates(list(listed)),
+                     lane_owners=listed)
     return Offer(role=ANYONE, department=department, candidate_user=user)
 
 

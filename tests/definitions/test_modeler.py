@@ -336,6 +336,17 @@ def test_spiffarena_lane_that_lane_owners_leaves_out_is_an_error_naming_it(kefu,
     assert _cases_of(kefu, "lane_owners") == []  # nothing half-saved
 
 
+def test_spiffarena_lane_owners_naming_nobody_who_works_here_is_an_error_naming_them(
+        kefu, people) -> None:
+    source = text("lane_owners.bpmn").replace('["bill01", "billhead"]',
+                                              '["bill01", "kb@sartography.com"]')
+    _deploy_named(kefu, "lane_owners.bpmn", source)
+    with pytest.raises(engine.KefuError) as caught, kefu.session() as s:
+        engine.start_case(kefu, s, "lane_owners", people["agent01"], {})
+    assert "lane_owners['Finance Team']: kb@sartography.com" in str(caught.value)
+    assert _cases_of(kefu, "lane_owners") == []
+
+
 def test_a_lane_named_freely_with_no_lane_owners_is_refused_at_deployment(kefu) -> None:
     source = re.sub(r"<bpmn:scriptTask id=\"set_owners\".*?</bpmn:scriptTask>",
                     '<bpmn:task id="set_owners"><bpmn:incoming>f2</bpmn:incoming>'
