@@ -104,6 +104,11 @@ def test_tasks_offered_to_named_people_or_a_whole_department_read_as_people_and_
     page = readable(client.get(f"/cases/{number}"))
     assert "马超（工号 3001）、胡伟（工号 3100）" in page
     assert not problems(page.replace("Finance Team", ""), known)  # the lane as drawn
+    with deployed.session() as s:
+        token = engine.create_token(s, "billhead", deployed.clock.now())
+    [mine] = client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"}
+                        ).get_json()["mine"]
+    assert mine["candidate_users"] == ["bill01", "billhead"]
     for step, who in (("first_approval", "bill01"), ("second_approval", "billhead")):
         [item] = open_tasks(deployed, number)
         assert item.spec_name == step

@@ -153,6 +153,8 @@ def _schemas() -> dict[str, Any]:
         "Task": {"type": "object", "properties": {
             "id": text, "case": text, "process": text, "step": text, "title": text,
             "role": text, "department": nullable, "candidate_user": nullable,
+            "candidate_users": {"type": "array", "items": text, "description":
+                                "the people the task is offered to by name (one or several)"},
             "assignee": nullable, "created_at": when,
             "due_at": {"type": "string", "format": "date-time", "nullable": True}}},
         "Case": {"type": "object", "properties": {
