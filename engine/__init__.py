@@ -45,7 +45,7 @@ from engine.messages import attachments, notifications, reply_preview
 from engine.people import roster, signin
 from engine.people.organisation import actor_for, find_actor, load_organisation, team_of
 from engine.people.passwords import check_password, hash_password
-from engine.people.roles import ROLES, Actor
+from engine.people.roles import ANYONE, ROLES, Actor, candidates
 from engine.people.roster import shift_leader_on_duty
 from engine.people.tokens import actor_for_token, create_token, revoke_tokens
 from engine.persistence import models
@@ -68,7 +68,8 @@ from engine.timing.deadlines import escalation_level, reminders_for, task_timing
 
 __all__ = [
     "Actor", "Clock", "DeploymentError", "FixedClock", "FormValidationError", "Kefu",
-    "KefuError", "NotFound", "PermissionDenied", "Problem", "ROLES", "RetentionError",
+    "KefuError", "NotFound", "PermissionDenied", "Problem", "ROLES", "ANYONE", "candidates",
+    "RetentionError",
     "Settings", "SystemClock", "TaskConflict", "actor_for", "build", "case_by_number",
     "case_data", "case_history", "claim_task", "claimable_tasks", "complete_task", "deploy",
     "deploy_directories", "find_actor", "load_case_workflow", "load_organisation", "models",

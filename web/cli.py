@@ -111,7 +111,9 @@ def _deploy(kefu: Kefu, actor: str, paths: tuple[Path, ...] = (),
     try:
         files = engine.read_paths(paths) if paths else \
             engine.read_files(kefu.settings.processes_dir, kefu.settings.forms_dir)
-        built = engine.build(*files, settings=kefu.settings)
+        with kefu.session(read_only=True) as session:  # the departments and people it names
+            organisation = engine.people.organisation.directory(session)
+        built = engine.build(*files, settings=kefu.settings, organisation=organisation)
         if not built:
             raise engine.DeploymentError([engine.Problem(
                 file=", ".join(map(str, paths)) or str(kefu.settings.processes_dir),

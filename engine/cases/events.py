@@ -3,10 +3,12 @@ an IVR callback) delivered to the cases waiting for them (issue 14).
 
 A message goes to the running cases that wait for its name and match every correlation key
 given: `case_number`, `phone` (the complainant's), `sms_id` (an SMS the case sent), or any
-other key, compared with the case's data. A signal goes to every running case waiting for
-it. Only the process versions whose diagrams catch that name are looked at, so a message
-never loads a workflow that could not take it. Each case that takes the event records it in
-its history with the payload, in the same transaction as the step it causes.
+other key, compared with the case's data. The SMS gateway's delivery receipt (`sms_receipt`
+with an `sms_id`) is recorded on the SMS first, whether or not a case waits for it. A
+signal goes to every running case waiting for it. Only the process versions whose diagrams
+catch that name are looked at, so a message never loads a workflow that could not take it.
+Each case that takes the event records it in its history with the payload, in the same
+transaction as the step it causes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from engine.cases.runtime import case_data, catch_event, load_case_workflow
 from engine.cases.serializer import dump_workflow
 from engine.errors import KefuError
 from engine.kefu import Kefu
+from engine.messages import replies
 from engine.persistence.models import Case, ProcessVersion, SmsMessage
 from engine.records import history
 
@@ -46,10 +49,13 @@ class Delivery:
     name: str
     matched: list[str] = field(default_factory=list)
     not_waiting: list[str] = field(default_factory=list)
+    #: An SMS delivery receipt as recorded on its SMS (engine.messages.replies).
+    receipt: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "matched": self.matched,
-                "not_waiting": self.not_waiting}
+        answer = {"kind": self.kind, "name": self.name, "matched": self.matched,
+                  "not_waiting": self.not_waiting}
+        return answer if self.receipt is None else {**answer, "receipt": self.receipt}
 
 
 def deliver(kefu: Kefu, session: Session, kind: str, name: str, payload: dict[str, Any],
@@ -62,6 +68,9 @@ def deliver(kefu: Kefu, session: Session, kind: str, name: str, payload: dict[st
     if not name:
         raise KefuError("the message or signal needs a name")
     result = Delivery(kind, name)
+    if kind == MESSAGE and name == replies.SMS_RECEIPT and "sms_id" in correlation:
+        result.receipt = replies.record_receipt(kefu, session, correlation["sms_id"], payload,
+                                                actor)
     definitions = {v: _caught(kefu, session, v, _KINDS[kind]).get(name)
                    for v in session.scalars(select(ProcessVersion.id))}
     versions = [v for v, definition in definitions.items() if definition is not None]

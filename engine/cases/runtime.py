@@ -29,8 +29,8 @@ from engine.errors import KefuError, PermissionDenied, ScriptError, TaskConflict
 from engine.kefu import Kefu, LoadedVersion
 from engine.messages import attachments, notifications
 from engine.people import pickers
-from engine.people.roles import Actor, may_act, offer_for
-from engine.persistence.models import Case, TaskItem
+from engine.people.roles import Actor, candidates, may_act, offer_for
+from engine.persistence.models import Case, Person, TaskItem
 from engine.persistence.queries import newest_version_id
 from engine.records import history
 from engine.scripting.sandbox import KefuScriptEngine
@@ -213,7 +213,8 @@ def reassign_task(kefu: Kefu, session: Session, task_id: str, leader: Actor,
     item, case = _lock_task(session, task_id)
     if item.candidate_user is not None:
         raise PermissionDenied(f"task {item.title!r} is offered by the process to "
-                               f"{item.candidate_user} alone and cannot be handed on")
+                               f"{', '.join(candidates(item.candidate_user))} alone and "
+                               "cannot be handed on")
     if item.assignee is not None and item.assignee not in team:
         raise PermissionDenied(f"task {item.title!r} is held by {item.assignee}, who is not "
                                f"in {leader.username}'s team")
@@ -401,6 +402,17 @@ def _years_later(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
+def _check_lane_owners(session: Session, task: Any, usernames: Sequence[str]) -> None:
+    """A task `lane_owners` offers to no one who works here would wait for ever: refused,
+    naming them (SpiffArena lists people by e-mail address; Kefu by username)."""
+    known = set(session.scalars(select(Person.username).where(
+        Person.username.in_(usernames), Person.active.is_(True))))
+    unknown = [u for u in usernames if u not in known]
+    if unknown:
+        raise KefuError(f"lane_owners[{task.task_spec.lane!r}]: {', '.join(unknown)} 不是在职人员的"
+                        f"用户名 / {', '.join(unknown)} is not the username of an active person")
+
+
 def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
                    loaded: LoadedVersion, now: datetime,
                    open_items: Sequence[Row[Any]] | None) -> None:
@@ -427,6 +439,8 @@ def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
                                                 "new_due_at": dues.get(task_id)})
             continue
         offer = offer_for(task.task_spec, task.data)
+        if offer.lane_owners:
+            _check_lane_owners(session, task, offer.lane_owners)
         added.append({
             "id": task_id, "case_id": case.id, "process_id": loaded.process_id,
             "spec_name": task.task_spec.bpmn_id, "title": task_title(task.task_spec),

@@ -131,9 +131,17 @@ def _unchanged_if(task: Task) -> tuple[Any, ...] | None:
     A finished task never changes again. An open task that holds no data (most of a case's
     tasks: the predicted ones, MAYBE, LIKELY and FUTURE) is its place in the tree plus, as
     SpiffWorkflow stores data as a delta from the parent, the names of its parent's data
-    (each one a deletion); such tasks used to be converted on every save."""
+    (each one a deletion); such tasks used to be converted on every save.
+
+    A finished task's text is its data as a delta from its parent's, so it is kept only
+    once the parent is finished too: a multi-instance task stays open while its finished
+    children merge their data into it, changing each earlier child's delta (the first
+    child's `phone` equals the parent's until the second child's overwrites it)."""
     state = task._state
     if state & TaskState.FINISHED_MASK:
+        parent = task.parent
+        if parent is not None and not parent._state & TaskState.FINISHED_MASK:
+            return None
         return state, task.last_state_change, list(task._children)
     if not task.data and not task.internal_data:
         parent = task.parent

@@ -32,7 +32,8 @@ from engine.definitions.timerstarts import start_timer_in
 from engine.definitions.versiondiff import Diff, describe, diff, label_warnings
 from engine.errors import DeploymentError, NotFound, Problem
 from engine.kefu import Kefu
-from engine.people.roles import CANDIDATE_USER, Actor
+from engine.people.organisation import directory
+from engine.people.roles import ANYONE, CANDIDATE_USER, OFFER_DEPARTMENT, OFFER_USERS, Actor
 from engine.persistence.models import Case, ProcessVersion
 from engine.persistence.queries import newest_version_id
 
@@ -50,11 +51,20 @@ class FirstTask:
     #: The process offers the first task to whoever starts the case (`candidateUser`, e.g.
     #: `started_by`: anyone may ask for leave or file a report); else to the lane's role.
     for_starter: bool = False
+    #: A department the file names (anyone in it, or the role in it), and people it names.
+    department: str | None = None
+    users: tuple[str, ...] = ()
 
     def may_start(self, actor: Actor) -> bool:
         if "auditor" in actor.roles:  # auditors read everything and change nothing (A2)
             return False
-        return self.for_starter or self.role in actor.roles
+        if self.for_starter or actor.username in self.users:
+            return True
+        if self.users:
+            return False
+        if self.role == ANYONE:
+            return self.department is not None and self.department == actor.department
+        return self.role in actor.roles and self.department in (None, actor.department)
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,9 @@ def _first_task(kefu: Kefu, session: Session, version_id: int) -> FirstTask | No
     properties = spec.extensions.get("properties", {})
     return FirstTask(spec_name=spec.bpmn_id, title=task_title(spec),
                      role=spec.lane or "", form=properties.get(FORM_PROPERTY, ""),
-                     for_starter=bool(properties.get(CANDIDATE_USER)))
+                     for_starter=bool(properties.get(CANDIDATE_USER)),
+                     department=properties.get(OFFER_DEPARTMENT),
+                     users=tuple(filter(None, properties.get(OFFER_USERS, "").split(","))))
 
 
 def newest_versions(session: Session) -> list[ProcessVersion]:
@@ -190,7 +202,8 @@ def check_upload(session: Session, uploads: Mapping[str, str],
     with `settings`' helpers included).
     """
     # As deploy judges it: changed unless the newest version has exactly these files.
-    built = build(*_combined(session, uploads), settings=settings)
+    built = build(*_combined(session, uploads), settings=settings,
+                  organisation=directory(session))
     return [(b, number is not None) for b, number in check(session, built)]
 
 
@@ -198,7 +211,8 @@ def deploy_upload(session: Session, uploads: Mapping[str, str], actor: str,
                   now: Any, settings: Settings | None = None) -> list[tuple[ProcessVersion,
                                                                             bool]]:
     """Deploy uploaded files with the deployed ones: changed processes get a new version."""
-    return deploy(session, build(*_combined(session, uploads), settings=settings), actor, now)
+    return deploy(session, build(*_combined(session, uploads), settings=settings,
+                                 organisation=directory(session)), actor, now)
 
 
 @dataclass(frozen=True)

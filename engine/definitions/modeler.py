@@ -17,6 +17,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from engine.people.organisation import Directory
+from engine.people.roles import CANDIDATE_USER, OFFER_USERS
+
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -38,15 +41,16 @@ def is_iso_timer_text(text: str) -> bool:
                 or _ISO_CYCLE.match(value.upper()))
 
 
-def normalise(tree: Any, report: Report) -> None:
-    """Rewrite the modeler idioms of one BPMN tree in place (see the module docstring)."""
+def normalise(tree: Any, report: Report, organisation: Directory | None = None) -> None:
+    """Rewrite the modeler idioms of one BPMN tree in place (see the module docstring);
+    `organisation`: the people a task may name (none known: naming a person is refused)."""
     for tag in TIMER_TAGS:
         for element in tree.iter(f"{{{BPMN}}}{tag}"):
             _quote_timer(element)
     for element in tree.iter(f"{{{BPMN}}}conditionExpression"):
         _translate_condition(element, report)
     for task in tree.iter(f"{{{BPMN}}}userTask", f"{{{BPMN}}}manualTask", f"{{{BPMN}}}task"):
-        _camunda_task(task, report)
+        _camunda_task(task, report, organisation or Directory())
     for task in tree.iter(f"{{{BPMN}}}businessRuleTask"):
         _camunda_decision(task)
     for task in tree.iter(f"{{{BPMN}}}serviceTask", f"{{{BPMN}}}sendTask"):
@@ -110,9 +114,10 @@ def _translate_condition(element: Any, report: Report) -> None:
 
 # --- Camunda's task attributes ----------------------------------------------------------
 
-def _camunda_task(task: Any, report: Report) -> None:
-    """candidateGroups -> the lane's role, assignee/candidateUsers `${var}` -> candidateUser,
-    formKey/formRef naming a JSON form -> formJsonSchemaFilename."""
+def _camunda_task(task: Any, report: Report, organisation: Directory) -> None:
+    """candidateGroups -> the lane's role (or department, specs), assignee/candidateUsers
+    `${var}` -> candidateUser, naming people -> offerUsers (their usernames), formKey/formRef
+    naming a JSON form -> formJsonSchemaFilename."""
     attributes = {k.split("}", 1)[1]: v for k, v in task.attrib.items()
                   if k.startswith(f"{{{CAMUNDA}}}")}
     if not attributes:
@@ -121,6 +126,7 @@ def _camunda_task(task: Any, report: Report) -> None:
     groups = attributes.get("candidateGroups")
     if groups:
         properties["candidateGroups"] = groups
+    named: list[str] = []
     for name in ("assignee", "candidateUsers"):
         value = attributes.get(name)
         if not value:
@@ -128,16 +134,24 @@ def _camunda_task(task: Any, report: Report) -> None:
         match = _EL.match(value)
         variable = match.group(1).strip() if match else None
         if variable and variable.isidentifier():
-            properties["candidateUser"] = variable
-        else:
-            report(f"camunda:{name}={value!r} 写的是固定的人；Kefu 按角色或数据变量分派任务 / "
-                   f"camunda:{name}={value!r} names a fixed person; Kefu offers tasks to a "
-                   "role or to the person a data variable names",
-                   task.get("id"), task.sourceline,
-                   "把任务放进以角色 id 命名的泳道（或写 camunda:candidateGroups=\"agent\"），"
-                   "或写 ${变量名}，变量里存用户名 / put the task in a lane named with a role "
-                   "id (or camunda:candidateGroups), or write ${variable} holding a username",
-                   "roles")
+            properties[CANDIDATE_USER] = variable
+            continue
+        for each in (v.strip() for v in value.split(",") if v.strip()):
+            username = organisation.person(each)
+            if username is None:
+                report(f"camunda:{name} 里的 {each!r} 不是组织文件里在职人员的用户名或工号 / "
+                       f"camunda:{name}: {each!r} is neither the username nor the staff "
+                       "number of an active person in the organisation file",
+                       task.get("id"), task.sourceline,
+                       "写用户名（如 agent01）或工号（如 1001），或写 ${变量名}，变量里存用户名；"
+                       "也可以把任务交给角色或部门（camunda:candidateGroups）/ write a "
+                       "username or a staff number, or ${variable} holding a username, or "
+                       "offer the task to a role or department (camunda:candidateGroups)",
+                       "roles")
+            else:
+                named.append(username)
+    if named:
+        properties[OFFER_USERS] = ",".join(dict.fromkeys(named))
     for name in ("formKey", "formRef"):
         value = attributes.get(name)
         if not value:

@@ -36,8 +36,16 @@ from engine.definitions.forms import condition_problems
 from engine.definitions.operators import REGISTRY
 from engine.errors import DeploymentError, Problem, ScriptError
 from engine.messages.attachments import declaration_problems as attachment_problems
+from engine.people.organisation import Directory, directory
 from engine.people.pickers import declaration_problems as picker_problems
-from engine.people.roles import CANDIDATE_USER, KNOWN_ROLES
+from engine.people.roles import (
+    ANYONE,
+    CANDIDATE_USER,
+    KNOWN_ROLES,
+    LANE_OWNERS,
+    OFFER_DEPARTMENT,
+    OFFER_USERS,
+)
 from engine.persistence.models import ProcessVersion
 from engine.scripting.sandbox import check_source
 from engine.timing.calendar import parse_duration
@@ -82,6 +90,8 @@ class _Collector:
     trees: dict[str, Any] = field(default_factory=dict)
     #: Forms Kefu made (the "done" form, a form with its UI schema folded in), by name.
     made: dict[str, str] = field(default_factory=lambda: {DONE_FORM: DONE_FORM_TEXT})
+    #: The departments and people a file may name (empty: the files name roles only).
+    organisation: Directory = field(default_factory=Directory)
 
     def add(self, file: str, reason: str, element: str | None = None,
             line: int | None = None, fix: str | None = None, guide: str | None = None) -> None:
@@ -138,15 +148,17 @@ def read_paths(paths: Iterable[Path]) -> tuple[dict[str, str], dict[str, str]]:
 
 def build(process_files: Mapping[str, str], form_files: Mapping[str, str],
           operators: Collection[str] | None = None, settings: Settings | None = None,
-          walk: bool = True) -> list[BuiltProcess]:
+          walk: bool = True, organisation: Directory | None = None) -> list[BuiltProcess]:
     """Validate a whole deployment and build every executable process in it; `operators`:
-    the service operator ids a service task may name (default: every registered one).
+    the service operator ids a service task may name (default: every registered one);
+    `organisation`: the departments and people a file may name (`directory(session)`;
+    default none, and a file naming one is refused).
 
     With `walk` (a deployment always), each sound process is then walked along its paths
     in memory (engine.definitions.dryrun, with `settings`' helpers): what would fail a
     live case is refused too, and what might is kept as the process's warnings. Tests of
     what the running engine does with a bad process build it with walk=False."""
-    out = _Collector()
+    out = _Collector(organisation=organisation or Directory())
     forms = _check_forms(form_files, out)
     forms.setdefault(DONE_FORM, json.loads(DONE_FORM_TEXT))
     parser = SpiffBpmnParser(validator=VALIDATOR)
@@ -227,7 +239,7 @@ def _add_file(parser: SpiffBpmnParser, name: str, text: str, out: _Collector) ->
     out.trees[name] = tree
     if name.endswith(".bpmn"):
         modeler.normalise(tree, lambda reason, element, line, fix, guide:
-                          out.add(name, reason, element, line, fix, guide))
+                          out.add(name, reason, element, line, fix, guide), out.organisation)
         _check_lanes_and_flows(name, tree, out)
         _check_compensation(name, tree, out)
     elif not tree.xpath("//*[local-name()='decision']"):
@@ -249,11 +261,19 @@ def _add_file(parser: SpiffBpmnParser, name: str, text: str, out: _Collector) ->
 
 def _check_lanes_and_flows(name: str, tree: Any, out: _Collector) -> None:
     """Checks SpiffWorkflow reports obscurely or not at all, located at the element."""
+    # SpiffArena names lanes freely and says who does their tasks in `lane_owners`.
+    owners_set = any(LANE_OWNERS in (e.text or "") for e in tree.iter()
+                     if isinstance(e.tag, str) and e.tag.endswith(("script", "Script")))
     for lane in tree.iterfind(".//bpmn:lane", BPMN_NS):
-        if lane.get("name") not in KNOWN_ROLES:
-            out.add(name, f"lane {lane.get('name')!r} names no known role "
-                          f"(known: {', '.join(sorted(KNOWN_ROLES))})",
-                    lane.get("id"), lane.sourceline)
+        lane_name = lane.get("name") or ""
+        if lane_name in KNOWN_ROLES or out.organisation.department(lane_name) or owners_set:
+            continue
+        out.add(name, f"泳道 {lane_name!r} 既不是角色也不是部门 / lane {lane_name!r} names no "
+                      f"known role (known: {', '.join(sorted(KNOWN_ROLES))}) nor department",
+                lane.get("id"), lane.sourceline,
+                fix="用角色 id 或部门（编号或名称）给泳道命名，或在任务之前的脚本里设置 "
+                    f"{LANE_OWNERS} / name the lane with a role id or a department, or set "
+                    f"{LANE_OWNERS} in a script before its tasks", guide="roles")
     for gateway in tree.iterfind(".//bpmn:inclusiveGateway", BPMN_NS):
         outgoing = tree.xpath("//*[local-name()='sequenceFlow'][@sourceRef=$id]",
                               id=gateway.get("id"))
@@ -394,19 +414,18 @@ def _check_user_task(task_spec: Any, filename: str, forms: dict[str, dict],
     who started the case, as SpiffArena does."""
     bpmn_id = task_spec.bpmn_id
     properties = task_spec.extensions.setdefault("properties", {})
+    if task_spec.lane is None and properties.get(OFFER_USERS):
+        task_spec.lane = ANYONE  # offered to the people it names, whatever their role
     if not lanes and task_spec.lane is None and not properties.get("candidateGroups"):
         properties.setdefault(CANDIDATE_USER, STARTER)
         task_spec.lane = STARTER_ROLE
     groups = properties.get("candidateGroups")
     if groups:
-        roles = [g.strip() for g in groups.split(",") if g.strip() in KNOWN_ROLES]
-        if roles:
-            task_spec.lane = roles[0]
-        else:
-            out.add(filename, f"candidateGroups {groups!r} 里没有已知角色 / candidateGroups "
-                              f"{groups!r} names no known role", bpmn_id,
-                    fix=f"写一个角色 id：{', '.join(sorted(KNOWN_ROLES))} / write a role id",
-                    guide="roles")
+        _offer_to_groups(task_spec, groups, filename, out)
+    elif task_spec.lane not in KNOWN_ROLES and task_spec.lane is not None:
+        code = out.organisation.department(task_spec.lane)
+        if code:  # a lane named after a department: anyone in it
+            properties[OFFER_DEPARTMENT] = code
     if task_spec.lane is None and not groups:
         out.add(filename, "任务不在任何泳道里，没有角色能做 / the task is in no lane, so no "
                           "role may do it", bpmn_id,
@@ -449,6 +468,33 @@ def _check_user_task(task_spec: Any, filename: str, forms: dict[str, dict],
     out.made[name] = json.dumps(merged, ensure_ascii=False, indent=2)
     properties[FORM_PROPERTY] = name
     return {form, ui, name}
+
+
+def _offer_to_groups(task_spec: Any, groups: str, filename: str, out: _Collector) -> None:
+    """Camunda's candidateGroups: a role id gives the task's role, a department (its code
+    or name) narrows it to that department, or offers it to anyone in the department
+    when no role is named. A group naming neither is refused, naming it."""
+    properties = task_spec.extensions["properties"]
+    roles, departments = [], []
+    for group in (g.strip() for g in groups.split(",") if g.strip()):
+        code = out.organisation.department(group)
+        if group in KNOWN_ROLES:
+            roles.append(group)
+        elif code:
+            departments.append(code)
+        else:
+            out.add(filename, f"candidateGroups 里的 {group!r} 既不是角色也不是部门 / "
+                              f"candidateGroups: {group!r} names no known role nor "
+                              "department", task_spec.bpmn_id,
+                    fix=f"写角色 id（{', '.join(sorted(KNOWN_ROLES))}）或组织文件里的部门编号"
+                        f"或名称（{'、'.join(out.organisation.departments) or '—'}）/ write a "
+                        "role id or a department's code or name", guide="roles")
+    if roles:
+        task_spec.lane = roles[0]
+    if departments:
+        properties[OFFER_DEPARTMENT] = departments[0]
+        if not roles:
+            task_spec.lane = ANYONE
 
 
 def _processes_to_deploy(parser: SpiffBpmnParser, out: _Collector) -> list[str]:
@@ -620,4 +666,5 @@ def deploy_directories(session: Session, processes_dir: Path, forms_dir: Path, a
                        now: Any) -> list[tuple[ProcessVersion, bool]]:
     """Validate and deploy everything in the two folders, as `kefu deploy` does."""
     process_files, form_files = read_files(processes_dir, forms_dir)
-    return deploy(session, build(process_files, form_files), actor, now)
+    return deploy(session, build(process_files, form_files,
+                                 organisation=directory(session)), actor, now)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from engine.config import Settings
 from engine.messages.notify_channels import Channel, Outgoing, Undeliverable, channels_for
-from engine.people.roles import ROLES
+from engine.people.roles import ANYONE, ROLES, candidates
 from engine.persistence.db import CommitSignal
 from engine.persistence.models import Case, Person, PersonRole
 from engine.persistence.notice_models import RECIPIENTS_LENGTH, NoticePreference, Notification
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TASK, REMINDER, OVERDUE, URGE, ESCALATION = "task", "reminder", "overdue", "urge", "escalation"
+SMS_FAILED = "sms_failed"
 KINDS = (TASK, REMINDER, OVERDUE, URGE, ESCALATION)
 INAPP = "inapp"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -70,6 +71,8 @@ def wording(kind: str, number: str, title: str, *, due: datetime | None = None,
         return f"已超时：{name} 已于 {_when(due, tz)} 到期（案件 {number}）"
     if kind == URGE:
         return f"催单：请尽快办理 {name}（案件 {number}）"
+    if kind == SMS_FAILED:
+        return f"答复短信未送达：案件 {number} 的客户没有收到答复，请改用电话或信函联系"
     role_name = ROLES.get(role or "", (role or "", ""))[0]
     return f"案件升级至第 {level} 级：案件 {number} 已转{role_name}（{name}）"
 
@@ -88,9 +91,13 @@ def recipients(session: Session, to: Mapping[str, Any]) -> list[str]:
     """The people a task's holder stands for: one named person, or everyone active with
     the role (in the department, when the task names one)."""
     if to.get("user"):
-        return [str(to["user"])]
+        return candidates(str(to["user"]))
     if not to.get("role"):
         return []
+    if to["role"] == ANYONE:  # anyone in the department (a department the file names)
+        return list(session.scalars(select(Person.username).where(
+            Person.department == to.get("department"), Person.active.is_(True))
+            .order_by(Person.username))) if to.get("department") else []
     if to.get("department"):
         found = session.connection().execute(
             _HOLDERS_IN, {"role": to["role"], "department": to["department"]})

@@ -19,10 +19,17 @@ from jinja2 import StrictUndefined, select_autoescape
 from jinja2.exceptions import FilterArgumentError, TemplateError
 from jinja2.loaders import FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import KefuError
-from engine.persistence.models import Case, Letter, SmsMessage
+from engine.errors import KefuError, NotFound
+from engine.messages import notifications
+from engine.persistence.models import Case, Letter, Person, SmsMessage
+from engine.records import history
+
+QUEUED, DELIVERED, FAILED = "queued", "delivered", "failed"
+#: The message a gateway posts for each SMS it delivered or could not deliver.
+SMS_RECEIPT = "sms_receipt"
 
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -47,15 +54,19 @@ def _blank_none(value: Any) -> Any:
 
 
 class SmsSender(Protocol):
-    """A gateway: takes a message and says what became of it (queued, sent, failed)."""
+    """A gateway: takes a message and says what became of it (queued, sent, failed).
 
-    def send(self, phone: str, body: str) -> str: ...
+    `sms_id` is the outbox row's id: the gateway quotes it in its delivery receipt
+    (`POST /api/messages`, name `sms_receipt`, correlation `{"sms_id": …}`)."""
+
+    def send(self, phone: str, body: str, sms_id: int) -> str: ...
 
 
 class OutboxSender:
-    """Keeps messages in the outbox table for a gateway to pick up; sends nothing itself."""
+    """Keeps messages in the outbox table for a gateway to pick up (with their ids, which
+    its receipts quote); sends nothing itself."""
 
-    def send(self, phone: str, body: str) -> str:
+    def send(self, phone: str, body: str, sms_id: int) -> str:
         return "queued"
 
 
@@ -118,10 +129,10 @@ class ReplyWriter:
         if reply.channel == "sms":
             phone = data["complainant_phone"]
             message = SmsMessage(case_id=case.id, phone=phone, body=reply.text,
-                                 segments=reply.segments,
-                                 status=self.sender.send(phone, reply.text), created_at=now)
+                                 segments=reply.segments, status=QUEUED, created_at=now)
             session.add(message)
-            session.flush()
+            session.flush()  # the id the gateway's receipt will quote
+            message.status = self.sender.send(phone, reply.text, message.id)
             return {"channel": "sms", "sms_id": message.id, "segments": message.segments,
                     "status": message.status}
         letter = Letter(case_id=case.id, html=reply.text, created_at=now)
@@ -137,3 +148,50 @@ class Composed:
     channel: str
     text: str
     segments: int = 0
+
+
+# --- delivery receipts --------------------------------------------------------------------
+
+def record_receipt(kefu: Any, session: Session, sms_id: Any, payload: dict[str, Any],
+                   actor: str) -> dict[str, Any]:
+    """The gateway's receipt for one SMS: its status goes on the outbox row (the case page
+    shows 已送达 / 发送失败) with a history record, in the caller's transaction. A receipt
+    the gateway repeats changes nothing.
+
+    A failed SMS means the customer has not had the reply the case owes them (C7), so the
+    case owner is told: the first responder answers to the customer for the case (C2) and
+    the SMS carries their staff number. When the case has no active owner, the duty
+    supervisors are, who can reach the customer another way."""
+    status = payload.get("status")
+    if status not in (DELIVERED, FAILED):
+        raise KefuError(f"payload.status: 短信回执的状态须为 {DELIVERED!r} 或 {FAILED!r}，不是 "
+                        f"{status!r} / an SMS receipt's status must be {DELIVERED!r} or "
+                        f"{FAILED!r}, not {status!r}")
+    message = session.get(SmsMessage, _sms_id(sms_id), with_for_update=True)
+    if message is None:
+        raise NotFound(f"correlation.sms_id: 没有编号为 {sms_id!r} 的短信 / no SMS has the id "
+                       f"{sms_id!r}")
+    receipt = {"sms_id": message.id, "status": status}
+    if message.status == status:
+        return receipt
+    message.status = status
+    case = session.get(Case, message.case_id, with_for_update=True)
+    assert case is not None
+    now = kefu.clock.now()
+    error = str(payload.get("error") or "")[:500]
+    history.append(session, case, at=now, actor=actor, action="sms_receipt",
+                   data={**receipt, **({"error": error} if error else {})})
+    if status == FAILED:
+        owner = case.owner and session.scalar(select(Person.username).where(
+            Person.username == case.owner, Person.active.is_(True)))
+        to = {"user": owner} if owner else {"role": "duty_supervisor"}
+        notifications.notify(kefu, session, case, notifications.SMS_FAILED, to,
+                             "答复短信未送达 / Reply SMS not delivered")
+    return receipt
+
+
+def _sms_id(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise NotFound(f"correlation.sms_id: {value!r} 不是短信编号 / is not an SMS id") from None

@@ -7,6 +7,7 @@ changes nothing, and a bad entry is refused naming the entry and the field.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,37 @@ def team_of(session: Session, leader: Person) -> set[str]:
         team |= set(session.scalars(select(Person.username)
                                     .where(Person.department == leader.department)))
     return team
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The organisation as a process file may name it (issue 14): departments by code or
+    name, people by username or staff number. Read once per deployment, so that a file
+    naming a department or a person is checked against the centre it is deployed to."""
+
+    #: Department code → name as the organisation file gives it (`计费部 Billing`).
+    departments: dict[str, str] = field(default_factory=dict)
+    #: Username and staff number → username, active people only.
+    people: dict[str, str] = field(default_factory=dict)
+
+    def department(self, name: str) -> str | None:
+        """The code of the department `name` names: its code, its name, or the name's
+        Chinese or English part (`计费部`, `Billing`), case-insensitive."""
+        wanted = name.strip().casefold()
+        for code, full in self.departments.items():
+            if wanted in {code.casefold(), full.casefold(), *(p.casefold() for p in full.split())}:
+                return code
+        return None
+
+    def person(self, name: str) -> str | None:
+        return self.people.get(name.strip())
+
+
+def directory(session: Session) -> Directory:
+    departments = {d.code: d.name for d in session.scalars(select(Department))}
+    people: dict[str, str] = {}
+    for person in session.scalars(select(Person).where(Person.active.is_(True))):
+        people[person.staff_no] = person.username
+    for username in list(people.values()):
+        people[username] = username  # a username wins over a staff number spelt the same
+    return Directory(departments, people)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -196,7 +197,8 @@ class TaskItem(Base):
     form: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(40))
     department: Mapped[str | None] = mapped_column(String(40))
-    candidate_user: Mapped[str | None] = mapped_column(String(60))
+    #: One username, or several as `,a,b,` (engine.people.roles.encode_candidates).
+    candidate_user: Mapped[str | None] = mapped_column(String(1000))
     assignee: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
@@ -221,6 +223,11 @@ _unclaimed = TaskItem.assignee.is_(None)
 _offered = _unclaimed & TaskItem.candidate_user.is_(None)
 _inbox_index("ix_task_assignee_order", TaskItem.assignee)
 _inbox_index("ix_task_candidate_order", TaskItem.candidate_user, where=_unclaimed)
+#: Offers to several named people (SpiffArena's lane owners, Camunda's candidateUsers): few,
+#: so a person's are found by reading these in the inbox order. The pattern is inline SQL,
+#: not a bound value, for PostgreSQL to see that a query's condition is the index's.
+SEVERAL_NAMED = TaskItem.candidate_user.like(literal_column("',%'"))
+_inbox_index("ix_task_candidates_order", where=_unclaimed & SEVERAL_NAMED)
 # Offers to a role in one department, and to a role centre-wide: two indexes, because
 # PostgreSQL keeps an index's order after `department = x` but not after `IS NULL`.
 _inbox_index("ix_task_role_order", TaskItem.role, TaskItem.department,

@@ -12,8 +12,9 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
-from engine.people.roles import Actor
+from engine.people.roles import ANYONE, Actor
 from engine.persistence.models import (
+    SEVERAL_NAMED,
     Case,
     HistoryRecord,
     ProcessVersion,
@@ -58,13 +59,22 @@ _CASE_COLUMNS = [Case.__table__.c[f.name] for f in fields(InboxCase)]
 
 
 def my_tasks(session: Session, actor: Actor, limit: int = 200) -> list[InboxTask]:
-    """Tasks held by the actor or offered to them by name (the case owner's, C2)."""
-    return _inbox(session, _my_tasks_statement(limit), {"username": actor.username})
+    """Tasks held by the actor or offered to them by name (the case owner's, C2), alone
+    or among others (a SpiffArena lane's owners)."""
+    return _inbox(session, _my_tasks_statement(limit),
+                  {"username": actor.username, "listed": listed_pattern(actor.username)})
+
+
+def listed_pattern(username: str) -> str:
+    """The LIKE pattern of an offer to several people that names `username`."""
+    escaped = username.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%,{escaped},%"
 
 
 def claimable_tasks(session: Session, actor: Actor, limit: int = 200) -> list[InboxTask]:
-    """Unclaimed tasks offered to one of the actor's roles, in their department if narrowed."""
-    if not actor.roles:
+    """Unclaimed tasks offered to one of the actor's roles, in their department if narrowed,
+    or to anyone in their department."""
+    if not actor.roles and actor.department is None:
         return []
     roles = {f"role_{n}": role for n, role in enumerate(sorted(actor.roles))}
     with_department = actor.department is not None
@@ -81,21 +91,28 @@ def _inbox(session: Session, statement: Select[Any], values: dict[str, Any]) -> 
 @lru_cache
 def _my_tasks_statement(limit: int) -> Select[Any]:
     username = bindparam("username")
+    listed = TaskItem.candidate_user.like(bindparam("listed"), escape="\\")
     return _first_of([TaskItem.assignee == username,
-                      and_(TaskItem.assignee.is_(None), TaskItem.candidate_user == username)],
+                      and_(TaskItem.assignee.is_(None), TaskItem.candidate_user == username),
+                      and_(TaskItem.assignee.is_(None), SEVERAL_NAMED, listed)],
                      limit)
 
 
 @lru_cache
 def _claimable_statement(roles: int, with_department: bool, limit: int) -> Select[Any]:
-    """One branch per role centre-wide, and per role in the actor's department."""
+    """One branch per role centre-wide, and per role in the actor's department; and the
+    tasks offered to anyone in the actor's department."""
     unclaimed = and_(TaskItem.assignee.is_(None), TaskItem.candidate_user.is_(None))
     branches = []
+    in_department = TaskItem.department == bindparam("department")
     for n in range(roles):
         role = TaskItem.role == bindparam(f"role_{n}")
         branches.append(and_(unclaimed, role, TaskItem.department.is_(None)))
         if with_department:
-            branches.append(and_(unclaimed, role, TaskItem.department == bindparam("department")))
+            branches.append(and_(unclaimed, role, in_department))
+    if with_department:
+        anyone = TaskItem.role == bindparam("anyone_role", value=ANYONE)
+        branches.append(and_(unclaimed, anyone, in_department))
     return _first_of(branches, limit)
 
 

@@ -23,6 +23,7 @@ from engine.kefu import Kefu
 from engine.messages import notifications
 from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import Case, TaskItem
+from engine.persistence.start_models import TimerStart
 from engine.records import history
 from engine.scheduler.starts import fire_timer_starts
 from engine.timing.deadlines import DUE, REMINDER, TIMER
@@ -83,8 +84,14 @@ def _claim(session: Session, now: datetime) -> int | None:
 
 
 def _still_due(session: Session, now: datetime) -> bool:
-    return session.scalar(select(Deadline.id).where(Deadline.fired_at.is_(None),
-                                                     Deadline.due_at <= now).limit(1)) is not None
+    """Due rows left after firing: another transaction holds them. A timer start another
+    worker is starting counts too, or this worker re-armed for its due time, now past,
+    and fired again at once, over and over, until the other committed."""
+    if session.scalar(select(Deadline.id).where(Deadline.fired_at.is_(None),
+                                                Deadline.due_at <= now).limit(1)) is not None:
+        return True
+    return session.scalar(select(TimerStart.process_id).where(TimerStart.next_at <= now)
+                          .limit(1)) is not None
 
 
 def _fire_case(kefu: Kefu, session: Session, case_id: int, now: datetime) -> int:

@@ -28,6 +28,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from copy import deepcopy
 from types import CodeType
 from typing import Any
 
@@ -302,6 +303,12 @@ class KefuScriptEngine(PythonScriptEngine):
             return super().evaluate(task, expression, external_context)
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
+        """A script runs on its own copies of the data's lists and mappings: SpiffWorkflow
+        copies a task's data from its parent one level deep, so `lane_owners["x"].remove(y)`
+        (SpiffArena's idiom) changed the list the finished tasks before it hold too, and
+        with it their past (what their stored text and a restored case say)."""
+        task.data = {k: deepcopy(v) if isinstance(v, dict | list | set) else v
+                     for k, v in task.data.items()}
         with _naming_element(task, "script"):
             return super().execute(task, script, external_context)
 

@@ -35,10 +35,11 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.definitions.specs import task_title
 from engine.errors import ScriptError
-from engine.people.roles import Actor
+from engine.people.roles import ANYONE, Actor
 from engine.persistence.db import CommitSignal
 from engine.persistence.deadline_models import CaseEscalation, Deadline
-from engine.persistence.models import Case, TaskItem
+from engine.persistence.models import SEVERAL_NAMED, Case, TaskItem
+from engine.persistence.queries import listed_pattern
 from engine.persistence.start_models import TimerStart
 from engine.timing.calendar import WorkingCalendar, calendar_from_settings, parse_duration
 
@@ -348,9 +349,13 @@ def reminders_for(session: Session, actor: Actor, limit: int = 100) -> Sequence[
     offered = or_(
         TaskItem.assignee == actor.username,
         (TaskItem.assignee.is_(None)) & (TaskItem.candidate_user == actor.username),
+        (TaskItem.assignee.is_(None)) & SEVERAL_NAMED
+        & TaskItem.candidate_user.like(listed_pattern(actor.username), escape="\\"),
         (TaskItem.assignee.is_(None)) & TaskItem.candidate_user.is_(None)
         & TaskItem.role.in_(sorted(actor.roles) or [""])
         & or_(TaskItem.department.is_(None), TaskItem.department == actor.department),
+        (TaskItem.assignee.is_(None)) & TaskItem.candidate_user.is_(None)
+        & (TaskItem.role == ANYONE) & (TaskItem.department == actor.department),
     )
     query = (select(Deadline).join(TaskItem, TaskItem.id == Deadline.task_id)
              .where(Deadline.fired_at.is_not(None), Deadline.kind != TIMER, offered)

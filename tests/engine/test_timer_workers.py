@@ -22,7 +22,7 @@ from engine import Kefu, SystemClock, TimerWorker
 from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import Case, HistoryRecord
 from engine.scheduler.benchmark import PROBE_ID, deploy_probe, start_probe
-from engine.timing import deadlines as timing_deadlines
+from engine.timing import deadlines as deadlines_module
 from tests.complaints import CONTACT, INTAKE, JUSTIFIED, do, register
 from tests.rules.test_deadlines import ACCEPTED, at
 
@@ -81,7 +81,7 @@ def test_stopping_while_a_firing_rearms_does_not_hang(deployed, worker, monkeypa
     shutdown waits for running jobs while holding the lock that re-arming needs."""
     worker.start()
     in_arm, go_on = threading.Event(), threading.Event()
-    next_due = timing_deadlines.next_due
+    next_due = deadlines_module.next_due
 
     def slow_next_due(session):  # noqa: ANN001, ANN202
         if threading.current_thread().name.startswith("ThreadPoolExecutor"):
@@ -89,7 +89,7 @@ def test_stopping_while_a_firing_rearms_does_not_hang(deployed, worker, monkeypa
             go_on.wait(timeout=10)
         return next_due(session)
 
-    monkeypatch.setattr(timing_deadlines, "next_due", slow_next_due)
+    monkeypatch.setattr(deadlines_module, "next_due", slow_next_due)
     worker.scheduler.add_job(worker.arm)  # runs now, in the scheduler's job thread
     assert in_arm.wait(timeout=10)
     stopper = threading.Thread(target=worker.stop, daemon=True)
@@ -249,3 +249,94 @@ def test_C9_worker_killed_with_sigkill_fires_what_it_missed_once_in_due_order_on
                           .order_by(HistoryRecord.id)).all()
     assert [datetime.fromisoformat(r.data["due_at"]) for r in fired] == sorted(due)  # in order
     assert len({r.case_id for r in fired}) == len(due)  # once each
+
+
+# --- a timer start event and two workers ------------------------------------------------------
+
+def test_C9_two_timer_workers_start_one_case_per_due_time_of_a_timer_start_event(
+        kefu, clock, database, monkeypatch) -> None:
+    """Issue 14: two workers, each with its own connections, fire the same timer start
+    event (R3/…/P1D from 24 November 09:00) at the same moment. Whichever locks the schedule
+    first holds it until the other has looked and given up: one case per due time, and the
+    one that gave up says it is busy, so it looks again shortly rather than at once."""
+    if not database.is_postgres:
+        pytest.skip(reason="two workers lock one schedule row on PostgreSQL (run with "
+                           "KEFU_TEST_DATABASES=sqlite,postgres); SQLite has one writer")
+    from engine.persistence.db import Database
+    from engine.scheduler import starts
+    from engine.scheduler import worker as worker_module
+    from engine.scheduler.firing import Fired
+
+    built = engine.build({"timer_start.bpmn": (ROOT / "tests" / "data" / "modeler"
+                                               / "timer_start.bpmn").read_text("utf-8")}, {})
+    with kefu.session() as s:
+        engine.deploy(s, built, "owner01", clock.now())
+    other_db = Database(database.url)
+    second = Kefu(kefu.settings, clock=clock, database=other_db)
+    workers = [TimerWorker(kefu, name="first", listen=False),
+               TimerWorker(second, name="second", listen=False)]
+    looked = {id(w.kefu): threading.Event() for w in workers}
+    in_round: set[str] = set()
+    real_fire, real_start = worker_module.fire_due, starts.start_case
+
+    def fire_due(k: Kefu, *args, **kwargs):
+        try:
+            return real_fire(k, *args, **kwargs)
+        finally:
+            if threading.current_thread().name in in_round:
+                looked[id(k)].set()
+
+    def start_case(k: Kefu, *args, **kwargs):
+        if threading.current_thread().name in in_round:  # hold the row until the other looked
+            [other] = [e for key, e in looked.items() if key != id(k)]
+            assert other.wait(timeout=30), "the other worker never came back"
+        return real_start(k, *args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "fire_due", fire_due)
+    monkeypatch.setattr(starts, "start_case", start_case)
+
+    def both_at_once() -> dict[str, Fired]:
+        for event in looked.values():
+            event.clear()
+        barrier, results = threading.Barrier(2), {}
+
+        def run(w: TimerWorker) -> None:
+            barrier.wait(timeout=30)
+            results[w.name] = w.run()
+        threads = [threading.Thread(target=run, args=(w,), name=f"round-{w.name}")
+                   for w in workers]
+        in_round.update(t.name for t in threads)
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads)
+        return results
+
+    def started() -> list[str]:
+        with kefu.session() as s:
+            return [r.data["due"] for r in s.scalars(
+                select(HistoryRecord).where(HistoryRecord.action == "started_by_timer")
+                .order_by(HistoryRecord.id))]
+    try:
+        for w in workers:
+            assert w.start().fired == 0  # nothing due yet
+        clock.advance(days=1)
+        first = both_at_once()
+        assert sorted(r.fired for r in first.values()) == [0, 1]
+        [skipped] = [r for r in first.values() if r.fired == 0]
+        assert skipped.busy
+        assert started() == ["2026-11-24T01:00:00+00:00"]
+        clock.advance(days=2)  # both remaining due times have passed
+        both_at_once()
+        assert started() == ["2026-11-24T01:00:00+00:00", "2026-11-25T01:00:00+00:00",
+                             "2026-11-26T01:00:00+00:00"]
+        with kefu.session() as s:
+            assert s.scalar(select(func.count(Case.id))
+                            .where(Case.process_id == "daily_check")) == 3
+        for w in workers:
+            assert w.settle()
+    finally:
+        for w in workers:
+            w.stop()
+        other_db.dispose()

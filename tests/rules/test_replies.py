@@ -25,7 +25,7 @@ def test_plain_ascii_sms_segments_are_160_then_153(length: int, segments: int) -
 class RecordingGateway:
     sent: list[tuple[str, str]] = []
 
-    def send(self, phone: str, body: str) -> str:
+    def send(self, phone: str, body: str, sms_id: int) -> str:
         self.sent.append((phone, body))
         return "sent"
 

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+import engine
 from engine.people.roles import ROLES
 from engine.persistence.models import Department, Person, TaskItem
 from tests.web import world as demo
 from tests.web.conftest import text_of
 
+DATA = Path(__file__).resolve().parents[1] / "data" / "modeler"
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 REPRS = ("['", "{'", "None", "[]", "{}")
 ACTIONS = ("completed", "claimed", "reassigned", "reminded", "urged", "timer",
@@ -97,3 +100,36 @@ def test_the_history_csv_holds_words_not_codes_or_json(client, auth, built):
     assert "已完成" in csv and "刘洋（工号 1001）" in csv and "已结案" in csv
     for raw in ('"{', "completed", "agent01", "2026-11-23T"):
         assert raw not in csv
+
+
+def test_tasks_offered_to_named_people_or_a_whole_department_read_as_people_and_department(
+        client, auth, deployed, people):
+    """Issue 14: a SpiffArena lane's owners and a lane named after a department, on the
+    case page, as people (姓名（工号）) and the department's name, never codes."""
+    from engine.people.organisation import directory
+    from tests.complaints import open_tasks
+
+    source = (DATA / "lane_owners.bpmn").read_text(encoding="utf-8")
+    with deployed.session() as s:
+        built = engine.build({"lane_owners.bpmn": source}, {}, organisation=directory(s))
+        engine.deploy(s, built, "owner01", deployed.clock.now())
+        number = engine.start_case(deployed, s, "lane_owners", people["agent01"], {}).number
+    with deployed.session() as s:
+        known = set(s.scalars(select(Person.username))) | set(ROLES) | {"billing"}
+    auth.as_user("agent01")
+    page = readable(client.get(f"/cases/{number}"))
+    assert "马超（工号 3001）、胡伟（工号 3100）" in page
+    assert not problems(page.replace("Finance Team", ""), known)  # the lane as drawn
+    with deployed.session() as s:
+        token = engine.create_token(s, "billhead", deployed.clock.now())
+    [mine] = client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"}
+                        ).get_json()["mine"]
+    assert mine["candidate_users"] == ["bill01", "billhead"]
+    for step, who in (("first_approval", "bill01"), ("second_approval", "billhead")):
+        [item] = open_tasks(deployed, number)
+        assert item.spec_name == step
+        with deployed.session() as s:
+            engine.complete_task(deployed, s, item.id, people[who], {})
+    page = readable(client.get(f"/cases/{number}"))
+    assert "计费部 · 任何人" in page
+    assert not problems(page.replace("Finance Team", ""), known)

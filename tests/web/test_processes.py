@@ -73,8 +73,8 @@ def test_a_bad_file_is_refused_with_file_line_and_element(client, auth, deployed
     response = _upload(auth, {"complaint.bpmn": bad_lane}, "deploy")
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "未部署：" in text_of(response) and "lane &#39;boss&#39; names no known role" in html
-    row = html.split("names no known role")[0].rsplit("<tr>", 1)[1]
+    assert "未部署：" in text_of(response) and "泳道 &#39;boss&#39; 既不是角色也不是部门" in html
+    row = html.split("既不是角色也不是部门")[0].rsplit("<tr>", 1)[1]
     line = next(n for n, text in enumerate(bad_lane.splitlines(), start=1)
                 if 'name="boss"' in text)
     assert "complaint.bpmn" in row and f'class="num">{line}<' in row

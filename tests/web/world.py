@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
 import engine
 from engine import Kefu
+from engine.persistence.models import SmsMessage
 from tests.complaints import (
     APPROVE,
     CONTACT,
@@ -58,6 +61,14 @@ def build(kefu: Kefu, people: dict[str, engine.Actor]) -> World:
                           complainant_phone=f"1380013{8000 + stop}")
         _steps(kefu, people, number, COMPLAINT_STEPS[:stop], "agent01")
         world.complaints.append(number)
+    # The gateway's receipts: one reply SMS delivered, one failed (its owner is told).
+    receipts = ({"status": "delivered"}, {"status": "failed", "error": "号码已停机"})
+    for number, receipt in zip(world.complaints[-2:], receipts, strict=True):
+        with kefu.session() as s:
+            case = engine.case_by_number(s, number)
+            sms_id = s.scalar(select(SmsMessage.id).where(SmsMessage.case_id == case.id))
+            engine.cases.events.deliver(kefu, s, "message", "sms_receipt", receipt,
+                                        {"sms_id": sms_id}, "owner01")
     number = register(kefu, people["agent02"], category="network")
     do(kefu, number, "contact", people["duty01"], CONTACT)
     do(kefu, number, "judge", people["duty01"], NOT_JUSTIFIED)

@@ -33,6 +33,7 @@ ACTIONS = {
     "started": "已立案 / Started", "completed": "已完成 / Completed",
     "claimed": "已认领 / Claimed", "released": "已释放 / Released",
     "reassigned": "已转派 / Handed on", "reply_sent": "已发送答复 / Reply sent",
+    "sms_receipt": "短信回执 / SMS receipt",
     "closed": "已结案 / Closed",
     "viewed_customer_data": "查看了完整客户信息 / Viewed customer data in full",
     "reminded": "到期提醒 / Reminder sent", "overdue": "已超时 / Overdue",
@@ -83,7 +84,7 @@ RECORD_TITLES = {
     "certificate": "证明日期 / Certificate dates", "party": "交接方 / Party",
     "objection": "异议 / Objection", "instruction": "指示 / Instruction",
     "by": "依据 / By", "routing": "转交 / Passed to", "via": "经由 / Via",
-    "skipped": "已跳过 / Skipped", "note": "说明 / Note",
+    "skipped": "已跳过 / Skipped", "note": "说明 / Note", "error": "原因 / Reason",
 }
 #: Internal references a person has no use for (the record ids behind a register entry, the
 #: steps' ids beside their titles).
@@ -139,6 +140,8 @@ def shift(value: Any) -> str:
 
 
 def role_name(role: str | None) -> str:
+    if role == engine.ANYONE:  # a department or people the process file names
+        return bi("流程指定的部门或人员 / The department or people the process names")
     names = engine.ROLES.get(role or "")
     if names is None:
         return role or ""
@@ -269,9 +272,12 @@ def department(code: Any) -> str:
 
 
 def offer(role: str | None, department_code: str | None, candidate_user: str | None) -> str:
-    """To whom a step is offered: a person, or a role (in a department)."""
+    """To whom a step is offered: a person (or several), a role (in a department), or
+    anyone in a department."""
     if candidate_user:
-        return person(candidate_user)
+        return "、".join(person(u) for u in engine.candidates(candidate_user))
+    if role == engine.ANYONE:
+        return f"{department(department_code)} · {bi('任何人 / Anyone')}"
     text = role_name(role)
     return f"{text} · {department(department_code)}" if department_code else text
 

@@ -62,6 +62,7 @@ def _task_json(item: Any) -> dict[str, Any]:
     return {"id": item.id, "case": item.case.number, "process": item.process_id,
             "step": item.spec_name, "title": item.title, "role": item.role,
             "department": item.department, "candidate_user": item.candidate_user,
+            "candidate_users": engine.candidates(item.candidate_user),
             "assignee": item.assignee, "created_at": item.created_at.isoformat(),
             "due_at": item.due_at.isoformat() if item.due_at else None}
 

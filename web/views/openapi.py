@@ -57,7 +57,11 @@ def document() -> dict[str, Any]:
                            "to the running cases waiting for it; `correlation` narrows a "
                            "message to the cases matching every key (`case_number`, "
                            "`phone`, `sms_id`, or a data variable); `payload` is merged "
-                           "into the case's data",
+                           "into the case's data. The SMS gateway's delivery receipt is the "
+                           "message `sms_receipt` with correlation `{\"sms_id\": N}` (the id "
+                           "the sender was given) and payload `{\"status\": \"delivered\" | "
+                           "\"failed\", \"error\": \"...\"}`: it is recorded on the SMS "
+                           "and answered under `receipt`",
                 "operationId": "deliverMessage",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["name"], "properties": {
@@ -149,6 +153,8 @@ def _schemas() -> dict[str, Any]:
         "Task": {"type": "object", "properties": {
             "id": text, "case": text, "process": text, "step": text, "title": text,
             "role": text, "department": nullable, "candidate_user": nullable,
+            "candidate_users": {"type": "array", "items": text, "description":
+                                "the people the task is offered to by name (one or several)"},
             "assignee": nullable, "created_at": when,
             "due_at": {"type": "string", "format": "date-time", "nullable": True}}},
         "Case": {"type": "object", "properties": {
