@@ -52,6 +52,11 @@ def case_path(workflow: object) -> CasePath:
     return CasePath(done=dict(done), ready=frozenset(ready))
 
 
+class NoDiagram(KefuError):
+    """The file runs but cannot be drawn: files written by hand or by tools that keep no
+    layout. A page shows this instead of the drawing, never instead of the case."""
+
+
 def bpmn_file_for(sources: Mapping[str, str], process_id: str) -> str:
     """The text of the BPMN file (of a version's sources) that defines `process_id`."""
     for name, text in sources.items():
@@ -66,7 +71,9 @@ def render_svg(bpmn_text: str, path: CasePath | None = None,
     root = etree.fromstring(bpmn_text.encode("utf-8"), etree.XMLParser(resolve_entities=False))
     plane = root.find(".//bpmndi:BPMNPlane", NS)
     if plane is None:
-        raise KefuError("the BPMN file has no diagram layout (BPMNDI) to draw")
+        raise NoDiagram("流程文件里没有图形布局（BPMNDI），画不出流程图；在建模工具里打开并保存一次即可生成"
+                        " / the BPMN file has no diagram layout (BPMNDI) to draw; open and save"
+                        " it once in a modeler to add one")
     elements = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
     label = label or (lambda _kind, name: name)
     path = path or CasePath(done={}, ready=frozenset())
@@ -194,7 +201,8 @@ class _Drawing:
 
     def svg(self, title: str) -> str:
         if not self.xs:
-            raise KefuError("the diagram layout (BPMNDI) has no shapes")
+            raise NoDiagram("流程文件的图形布局（BPMNDI）里没有图形，画不出流程图"
+                            " / the diagram layout (BPMNDI) has no shapes to draw")
         x0, y0 = min(self.xs) - 20, min(self.ys) - 20
         width, height = max(self.xs) - x0 + 20, max(self.ys) - y0 + 20
         root = etree.Element(f"{{{SVG}}}svg", {

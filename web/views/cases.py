@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, g, render_template
 from markupsafe import Markup
 
 import engine
+from engine.definitions.diagram import NoDiagram
 from web.presentation.display import folded, role_name
 from web.presentation.helpers import case_rows, due, now, step_entries, titles
 from web.presentation.i18n import bi
@@ -40,14 +41,18 @@ def show(number: str) -> Any:
     case = _case(number)
     file = engine.records.casefile.case_file(db.kefu(), session, case)
     shown = engine.disclosure.disclose(session, case, g.actor, now(), file.data, "case_page")
-    svg = engine.records.casefile.diagram_svg(session, file.version, file.path, diagram_label)
+    try:
+        svg, no_diagram = Markup(engine.records.casefile.diagram_svg(
+            session, file.version, file.path, diagram_label)), None
+    except NoDiagram as exc:
+        svg, no_diagram = None, str(exc)
     return render_template(
         "cases/case.html", case=case, file=file, shown=shown, data_rows=case_rows(file, shown),
         steps=step_entries(file, shown),
         history=folded((r, shown.show(r.data)) for r in engine.case_history(session, case)),
         tasks=[(t, due(t.due_at)) for t in file.open_tasks],
         sms=[(m, shown.value("phone", m.phone)) for m in file.sms],
-        titles=titles(case.process_version_id), diagram=Markup(svg),
+        titles=titles(case.process_version_id), diagram=svg, no_diagram=no_diagram,
         feedback_due=file.data.get("feedback_due"))
 
 

@@ -3,6 +3,8 @@ path taken; masking of customer numbers with every full view recorded (C12, A1, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 import engine
@@ -18,6 +20,8 @@ from tests.complaints import (
     run_to_archive,
 )
 from tests.web.conftest import text_of
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _views(kefu, number: str) -> list[HistoryRecord]:
@@ -145,3 +149,19 @@ def test_C9_case_page_shows_the_escalation_level_it_reached(
     engine.fire_due(deployed, clock.now())
     auth.as_user("agent01")  # two days later the idle session has ended: a new one
     assert "升级级别 二级：部门经理" in text_of(client.get(f"/cases/{number}"))
+
+
+def test_a_case_of_a_process_drawn_without_a_layout_opens_with_a_note_for_the_diagram(
+        client, auth, deployed, people) -> None:
+    """Files written by hand or by tools that keep no BPMNDI run; their case page still
+    opens, saying why there is no drawing, instead of failing the whole page."""
+    source = (ROOT / "tests" / "data" / "modeler" / "plain_tasks.bpmn").read_text("utf-8")
+    built = engine.build({"plain_tasks.bpmn": source}, {})
+    with deployed.session() as s:
+        engine.deploy(s, built, "owner01", deployed.clock.now())
+        number = engine.start_case(deployed, s, "plain_tasks", people["agent01"]).number
+    auth.as_user("agent01")
+    response = client.get(f"/cases/{number}")
+    page = text_of(response)
+    assert response.status_code == 200 and number in page
+    assert "没有图形布局" in page and "BPMNDI" in page and "open and save" not in page
