@@ -111,6 +111,16 @@ def newest_versions(session: Session) -> list[ProcessVersion]:
         & (ProcessVersion.version == newest.c.v)).order_by(ProcessVersion.process_id)))
 
 
+def newest_names(session: Session) -> dict[str, str]:
+    """process id -> its newest version's name: the names alone, since a version row
+    carries its spec and source files (most of a page's time when read whole)."""
+    newest = (select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("v"))
+              .group_by(ProcessVersion.process_id).subquery())
+    return dict(session.execute(select(ProcessVersion.process_id, ProcessVersion.name).join(
+        newest, (ProcessVersion.process_id == newest.c.process_id)
+        & (ProcessVersion.version == newest.c.v)).order_by(ProcessVersion.process_id)).all())
+
+
 def newest_version(session: Session, process_id: str) -> ProcessVersion:
     row = session.get(ProcessVersion, newest_version_id(session, process_id))
     assert row is not None  # the id was just read

@@ -7,6 +7,7 @@ the reader's language, so process owners translate in the modeler, not here.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from flask import Flask, session
 from flask_babel import Babel, get_locale
@@ -36,17 +37,26 @@ def bi(text: object) -> str:
     if text is None:
         return ""
     value = str(text)
+    halves = _halves(value)
+    if halves is None:
+        return value
+    return halves[0] if is_chinese() else halves[1]
+
+
+@lru_cache(maxsize=8192)
+def _halves(value: str) -> tuple[str, str] | None:
+    """(Chinese, English) of a two-language text, or None; kept, since the same process,
+    task and category names are split on every row of every list."""
     if " / " in value:
         left, right = value.split(" / ", 1)
     elif value.count("\n") == 1:  # form descriptions: a Chinese line, then an English one
         left, right = value.split("\n")
     else:
-        return value
+        return None
     share_left, share_right = _cjk_share(left), _cjk_share(right)
     if (share_left > 0.2) == (share_right > 0.2):  # an English half may quote a 中文 word
-        return value
-    chinese, english = (left, right) if share_left > share_right else (right, left)
-    return chinese if is_chinese() else english
+        return None
+    return (left, right) if share_left > share_right else (right, left)
 
 
 def init_app(app: Flask) -> None:
