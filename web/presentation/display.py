@@ -23,7 +23,7 @@ from flask_babel import get_locale, get_timezone
 from sqlalchemy import select
 
 import engine
-from web.presentation.i18n import bi, is_chinese
+from web.presentation.i18n import bi, is_chinese, reader
 
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -158,13 +158,12 @@ def when(value: Any, seconds: bool = False, year: bool | None = None) -> str:
         return "" if value in (None, "") else str(value)
     if not isinstance(moment, datetime):
         return day(moment)
-    zone = get_timezone()
+    who = reader()
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    local = moment.astimezone(zone)
+        moment = moment.replace(tzinfo=who.zone)
+    local = moment.astimezone(who.zone)
     with_year = year if year is not None else local.year != _this_year()
-    return _local_time(local.replace(tzinfo=None), seconds, with_year, is_chinese(),
-                       get_locale())
+    return _local_time(local.replace(tzinfo=None), seconds, with_year, who.chinese, who.locale)
 
 
 @lru_cache(maxsize=8192)
@@ -203,7 +202,8 @@ def duration(delta: timedelta | None) -> str:
     parts = ([("duration-day", days), ("duration-hour", hours)] if days
              else [("duration-hour", hours), ("duration-minute", mins)] if hours
              else [("duration-minute", mins)])
-    return _duration_words(tuple(parts), is_chinese(), get_locale())
+    who = reader()
+    return _duration_words(tuple(parts), who.chinese, who.locale)
 
 
 @lru_cache(maxsize=4096)
@@ -276,8 +276,15 @@ _RULE_IDS = re.compile(
 
 
 def shows_rule_ids() -> bool:
-    actor = g.get("actor") if has_request_context() else None
-    return bool(actor and actor.roles & RULE_READERS)
+    if not has_request_context():
+        return False
+    shows = g.get("display_rule_ids")
+    if shows is None:  # once a request: asked for every text a page shows
+        actor = g.get("actor")
+        shows = bool(actor and actor.roles & RULE_READERS)
+        if "actor" in g:  # known only once the sign-in is read
+            g.display_rule_ids = shows
+    return shows
 
 
 def without_rule_ids(text: str) -> str:

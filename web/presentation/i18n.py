@@ -7,10 +7,13 @@ the reader's language, so process owners translate in the modeler, not here.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import tzinfo
 from functools import lru_cache
 
-from flask import Flask, session
-from flask_babel import Babel, get_locale
+from babel import Locale
+from flask import Flask, g, has_request_context, session
+from flask_babel import Babel, get_locale, get_timezone
 
 DEFAULT_LOCALE = "zh_Hans_CN"
 LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
@@ -22,9 +25,32 @@ def select_locale() -> str:
     return chosen if chosen in LANGUAGES else DEFAULT_LOCALE
 
 
-def is_chinese() -> bool:
+@dataclass(frozen=True)
+class Reader:
+    """The reader's language and the centre's zone, looked up once a request: a list page
+    formats thousands of values, and each lookup through Flask-Babel's context cost more
+    than formatting the value."""
+    chinese: bool
+    locale: Locale | None
+    zone: tzinfo
+
+
+def reader() -> Reader:
+    if has_request_context():
+        found = g.get("kefu_reader")
+        if found is None:
+            found = g.kefu_reader = _reader()
+        return found
+    return _reader()
+
+
+def _reader() -> Reader:
     locale = get_locale()
-    return locale is None or locale.language == "zh"
+    return Reader(locale is None or locale.language == "zh", locale, get_timezone())
+
+
+def is_chinese() -> bool:
+    return reader().chinese
 
 
 def _cjk_share(text: str) -> float:

@@ -16,6 +16,13 @@ from web.views.auth import login_required
 
 bp = Blueprint("inbox", __name__)
 SORTS = ("due", "created", "process")
+#: Tasks a section shows at once; the rest are on the next pages (`?page=2`). Nobody
+#: works down a list of 200 at a glance, and each row was most of a leader's page (its
+#: time and its size: a duty supervisor's inbox had grown to 70 kB).
+PAGE = 25
+#: The newest reminders, overdue notices and 催单 shown above the lists (the case page
+#: has each case's own); a hundred of them were a third of a duty supervisor's page.
+REMINDERS = 10
 DUE_FILTERS = ("overdue", "soon", "none")
 
 
@@ -54,24 +61,44 @@ def index() -> Any:
     team = engine.team_of(session, g.person) - {actor.username}
     if team:
         members = _members(session, team)
-        for item in engine.records.casefile.team_tasks(session, g.person, team):
-            row = task_row(item, moment)
-            row["eligible"] = [p for p in members if item.role in p.role_names and (
-                item.department is None or item.department == p.department)
-                and p.username != item.assignee]
-            team_rows.append(row)
-    reminders = _with_numbers(session, engine.reminders_for(session, actor))
+        team_rows = [task_row(item, moment) for item in
+                     engine.records.casefile.team_tasks(session, g.person, team)]
+    reminders = _with_numbers(session, engine.reminders_for(session, actor, limit=REMINDERS))
     everything = mine + offered + team_rows
-    about = summaries(r["case"] for r in everything)
-    for row in everything:
-        row["about"] = about.get(row["case"].id)
     categories = sorted({(r["case"].category, r["category"]) for r in everything
                          if r["case"].category})
+    mine, offered, team_rows = _filtered(mine), _filtered(offered), _filtered(team_rows)
+    pages = max(1, *(-(-len(rows) // PAGE) for rows in (mine, offered, team_rows)))
+    page = min(pages, max(1, request.args.get("page", 1, type=int)))
+    shown = {name: rows[(page - 1) * PAGE: page * PAGE]
+             for name, rows in (("mine", mine), ("offered", offered), ("team", team_rows))}
+    _describe([row for rows in shown.values() for row in rows])
+    _eligible(shown["team"], members)
     return render_template(
-        "inbox/inbox.html", mine=_filtered(mine), offered=_filtered(offered),
-        team=_filtered(team_rows), members=members, processes=process_names(),
-        categories=categories, sorts=SORTS, args=request.args, now=moment, reminders=reminders,
+        "inbox/inbox.html", **shown, counts={"mine": len(mine), "offered": len(offered)},
+        members=members, processes=process_names(), categories=categories, sorts=SORTS,
+        args=request.args, page=page, pages=pages,
+        page_args={k: v for k, v in request.args.items() if k != "page"},
+        now=moment, reminders=reminders,
         overdue=sum(1 for r in mine + offered if r["due"].state == "overdue"))
+
+
+def _describe(rows: list[dict[str, Any]]) -> None:
+    """What each shown row says about its case (one query for the page's rows only)."""
+    about = summaries(r["case"] for r in rows)
+    for row in rows:
+        row["about"] = about.get(row["case"].id)
+
+
+def _eligible(rows: list[dict[str, Any]], members: list[Any]) -> None:
+    """Whom each of the team's tasks may be handed on to: a member holding its role (in
+    its department, if narrowed), other than the one who holds it."""
+    roles = [(p, p.role_names) for p in members]
+    for row in rows:
+        item = row["item"]
+        row["eligible"] = [p for p, held in roles if item.role in held and (
+            item.department is None or item.department == p.department)
+            and p.username != item.assignee]
 
 
 def _members(session: Any, team: set[str]) -> list[Any]:
