@@ -4,13 +4,17 @@ sorting, claim and release, and a leader handing a task on within the team (issu
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
 import engine
+import web.views.inbox
 from engine.persistence.models import HistoryRecord, TaskItem
 from tests.complaints import APPROVE, CONTACT, JUSTIFIED, PROPOSAL, do, open_tasks, register
 from tests.web.conftest import text_of
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _section(html: str, section: str) -> str:
@@ -119,3 +123,44 @@ def test_C2_someone_without_a_team_cannot_hand_tasks_on(client, auth, deployed, 
     auth.as_user("agent03")
     assert 'id="team"' not in client.get("/inbox").get_data(as_text=True)
     assert auth.post(f"/tasks/{task_id}/reassign", {"to": "agent03"}).status_code == 403
+
+
+def test_inbox_shows_a_page_of_tasks_a_section_and_the_rest_on_the_next(
+        client, auth, deployed, people, clock, monkeypatch) -> None:
+    monkeypatch.setattr(web.views.inbox, "PAGE", 2)
+    numbers = []
+    for hours in (1, 2, 3):  # the soonest due first, so the third is on page 2
+        numbers.append(register(deployed, people["agent01"]))
+        _set_due(deployed, numbers[-1], clock.now() + timedelta(hours=hours))
+    auth.as_user("duty01")
+    first = client.get("/inbox").get_data(as_text=True)
+    offered = _section(first, "offered")
+    assert numbers[0] in offered and numbers[1] in offered and numbers[2] not in offered
+    assert "可认领 3 项" in text_of(client.get("/inbox"))  # the count is of all of them
+    assert "第 1 页，共 2 页" in first and 'href="/inbox?page=2"' in first
+    second = client.get("/inbox?page=2").get_data(as_text=True)
+    assert numbers[2] in _section(second, "offered") and numbers[0] not in second
+    assert 'href="/inbox?page=1"' in second
+    # A page past the last shows the last; the filters stay in the pager's links.
+    assert numbers[2] in client.get("/inbox?page=9").get_data(as_text=True)
+    assert "process=complaint" in client.get("/inbox?process=complaint").get_data(as_text=True)
+
+
+def test_inbox_names_a_process_as_its_newest_deployment_does(
+        client, auth, deployed, people, tmp_path) -> None:
+    register(deployed, people["agent01"])
+    auth.as_user("duty01")
+    assert "投诉处理" in text_of(client.get("/inbox"))
+    processes = tmp_path / "processes"
+    processes.mkdir()
+    for dmn in (ROOT / "processes").glob("complaint*.dmn"):  # its decision tables, as they are
+        (processes / dmn.name).write_text(dmn.read_text(encoding="utf-8"), encoding="utf-8")
+    source = (ROOT / "processes" / "complaint.bpmn").read_text(encoding="utf-8")
+    (processes / "complaint.bpmn").write_text(source.replace(
+        'name="投诉处理 / Complaint handling"', 'name="客户投诉 / Customer complaints"'),
+        encoding="utf-8")
+    with deployed.session() as s:
+        engine.deploy_directories(s, processes, ROOT / "forms", "owner01",
+                                  deployed.clock.now())
+    page = text_of(client.get("/inbox"))
+    assert "客户投诉" in page and "投诉处理" not in page
