@@ -8,6 +8,7 @@ all-or-nothing validation (file, line, element) applies to the combination.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,6 +121,34 @@ def newest_versions(session: Session) -> list[ProcessVersion]:
     return list(session.scalars(select(ProcessVersion).join(
         newest, (ProcessVersion.process_id == newest.c.process_id)
         & (ProcessVersion.version == newest.c.v)).order_by(ProcessVersion.process_id)))
+
+
+def newest_names(session: Session) -> dict[str, str]:
+    """process id -> its newest version's name: the names alone, since a version row
+    carries its spec and source files (most of a page's time when read whole). Kept per
+    database until a version is deployed: versions are only ever added, each with a
+    larger id, so the largest id (one index lookup) says whether the names still hold,
+    whichever process or command deployed it. Kept from read-only units only, which see
+    committed versions alone (a rolled-back deployment's id may be given again)."""
+    stamp = session.scalar(select(func.max(ProcessVersion.id)))
+    # The Database this unit of work belongs to (engine.persistence.db).
+    key = session.info.get("kefu_database") if session.info.get("kefu_read_only") else None
+    kept = _NAMES.get(key) if key is not None else None
+    if kept is not None and kept[0] == stamp:
+        return dict(kept[1])
+    newest = (select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("v"))
+              .group_by(ProcessVersion.process_id).subquery())
+    names = dict(session.execute(select(ProcessVersion.process_id, ProcessVersion.name).join(
+        newest, (ProcessVersion.process_id == newest.c.process_id)
+        & (ProcessVersion.version == newest.c.v)).order_by(ProcessVersion.process_id)).all())
+    if key is not None:
+        _NAMES[key] = (stamp, names)
+    return dict(names)
+
+
+#: Database -> (largest version id, names) for `newest_names`; gone with its Database.
+_NAMES: weakref.WeakKeyDictionary[Any, tuple[int | None, dict[str, str]]] = \
+    weakref.WeakKeyDictionary()
 
 
 def newest_version(session: Session, process_id: str) -> ProcessVersion:

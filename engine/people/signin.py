@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine.config import Settings
 from engine.errors import NotFound
@@ -96,16 +96,22 @@ def open_session(session: Session, person: Person, address: str, now: datetime) 
 def live_session(session: Session, settings: Settings, sid: str,
                  now: datetime) -> WebSession | None:
     """The session `sid` if it is live now: not ended, idled out or past its absolute
-    lifetime, and of an active person. Only reads, so a page that only shows may ask."""
-    row = session.get(WebSession, sid)
-    if row is None or row.revoked_at is not None:
+    lifetime, and of an active person. Only reads, so a page that only shows may ask.
+    The session, its person and their roles in one query (every page asks), so that the
+    caller's `session.get(Person, ...)` finds the person already loaded."""
+    found = session.execute(select(WebSession, Person).join(
+        Person, Person.id == WebSession.person_id).where(WebSession.id == sid)
+        .options(joinedload(Person.roles))).unique().first()
+    if found is None:
+        return None
+    row, person = found
+    if row.revoked_at is not None:
         return None
     idle = timedelta(minutes=settings.session_idle_minutes)
     absolute = timedelta(hours=settings.session_absolute_hours)
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
         return None
-    person = session.get(Person, row.person_id)
-    return row if person is not None and person.active else None
+    return row if person.active else None
 
 
 def touch_due(row: WebSession, now: datetime) -> bool:

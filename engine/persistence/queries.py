@@ -116,6 +116,40 @@ def _claimable_statement(roles: int, with_department: bool, limit: int) -> Selec
     return _first_of(branches, limit)
 
 
+def team_tasks(session: Session, members: Sequence[tuple[str, str | None, frozenset[str]]],
+               limit: int = 200) -> list[InboxTask]:
+    """Open tasks a leader can hand on, in the inbox order: held by a member (and not
+    offered by the process to one named person), or unclaimed and offered to a role a
+    member holds, centre-wide or in that member's department. `members`: (username,
+    department, roles) of each. One index range per member and per offer, as the inbox's
+    own lists (`_first_of`): an OR of them fetched and sorted every matching task."""
+    usernames = sorted({username for username, _, _ in members})
+    centre = sorted({role for _, _, roles in members for role in roles})
+    in_department = sorted({(role, department) for _, department, roles in members
+                            if department is not None for role in roles})
+    if not usernames:
+        return []
+    values: dict[str, Any] = {f"user_{n}": u for n, u in enumerate(usernames)}
+    values.update({f"role_{n}": role for n, role in enumerate(centre)})
+    for n, (role, department) in enumerate(in_department):
+        values[f"dept_role_{n}"], values[f"dept_{n}"] = role, department
+    statement = _team_statement(len(usernames), len(centre), len(in_department), limit)
+    return _inbox(session, statement, values)
+
+
+@lru_cache(maxsize=256)
+def _team_statement(users: int, roles: int, department_roles: int, limit: int) -> Select[Any]:
+    unclaimed = and_(TaskItem.assignee.is_(None), TaskItem.candidate_user.is_(None))
+    branches = [and_(TaskItem.assignee == bindparam(f"user_{n}"),
+                     TaskItem.candidate_user.is_(None)) for n in range(users)]
+    branches += [and_(unclaimed, TaskItem.role == bindparam(f"role_{n}"),
+                      TaskItem.department.is_(None)) for n in range(roles)]
+    branches += [and_(unclaimed, TaskItem.role == bindparam(f"dept_role_{n}"),
+                      TaskItem.department == bindparam(f"dept_{n}"))
+                 for n in range(department_roles)]
+    return _first_of(branches, limit)
+
+
 def _first_of(branches: list[ColumnElement[bool]], limit: int) -> Select[Any]:
     """The first `limit` tasks of all branches in the inbox order, with their cases.
 

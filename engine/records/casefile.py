@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.cases.runtime import case_data, load_case_workflow
@@ -20,18 +20,19 @@ from engine.definitions.diagram import CasePath, bpmn_file_for, case_path, rende
 from engine.definitions.diagram import Labeller as Labeller
 from engine.definitions.specs import FORM_PROPERTY
 from engine.kefu import Kefu
+from engine.persistence import queries
 from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import (
     Case,
     HistoryRecord,
     Letter,
     Person,
+    PersonRole,
     ProcessVersion,
     SmsMessage,
     TaskItem,
-    inbox_order,
 )
-from engine.persistence.queries import case_history
+from engine.persistence.queries import InboxTask, case_history
 from engine.timing.deadlines import case_deadlines, escalation_level
 
 
@@ -121,17 +122,19 @@ def diagram_svg(session: Session, version: ProcessVersion, path: CasePath | None
 
 
 def team_tasks(session: Session, leader: Person, team: set[str],
-               limit: int = 200) -> Sequence[TaskItem]:
+               limit: int = 200) -> Sequence[InboxTask]:
     """Open tasks a leader can hand on: held by a member of their team, or offered to a role
     that a team member holds (in the member's department, if narrowed). A task the process
-    offers to one named person is not among them (engine.cases.runtime.reassign_task)."""
+    offers to one named person is not among them (engine.cases.runtime.reassign_task).
+    Rows as the inbox lists them (engine.persistence.queries.InboxTask)."""
     if not team:
         return []
-    members = session.scalars(select(Person).where(Person.username.in_(sorted(team)))).all()
-    role_offers = [and_(TaskItem.role == role, TaskItem.assignee.is_(None),
-                        TaskItem.candidate_user.is_(None),
-                        or_(TaskItem.department.is_(None), TaskItem.department == m.department))
-                   for m in members for role in m.role_names]
-    query = select(TaskItem).where(TaskItem.candidate_user.is_(None), or_(
-        TaskItem.assignee.in_(sorted(team)), *role_offers))
-    return session.scalars(query.order_by(*inbox_order(TaskItem)).limit(limit)).all()
+    rows = session.execute(select(Person.username, Person.department, PersonRole.role)
+                           .outerjoin(PersonRole, PersonRole.person_id == Person.id)
+                           .where(Person.username.in_(sorted(team)))).all()
+    roles: dict[tuple[str, str | None], set[str]] = {}
+    for username, department, role in rows:
+        roles.setdefault((username, department), set()).update([role] if role else [])
+    members = [(username, department, frozenset(held))
+               for (username, department), held in roles.items()]
+    return queries.team_tasks(session, members, limit)

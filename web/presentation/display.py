@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from babel.dates import format_datetime, format_skeleton
@@ -22,7 +23,7 @@ from flask_babel import get_locale, get_timezone
 from sqlalchemy import select
 
 import engine
-from web.presentation.i18n import bi, is_chinese
+from web.presentation.i18n import bi, is_chinese, reader
 
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -164,7 +165,10 @@ def _moment(value: Any) -> datetime | date | None:
 
 def _this_year() -> int:
     if has_request_context() and "kefu" in current_app.extensions:
-        return current_app.extensions["kefu"].clock.now().astimezone(get_timezone()).year
+        if "display_year" not in g:  # once a request: the clock may read its file
+            g.display_year = current_app.extensions["kefu"].clock.now().astimezone(
+                get_timezone()).year
+        return g.display_year
     return datetime.now().year
 
 
@@ -175,16 +179,25 @@ def when(value: Any, seconds: bool = False, year: bool | None = None) -> str:
         return "" if value in (None, "") else str(value)
     if not isinstance(moment, datetime):
         return day(moment)
+    who = reader()
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=get_timezone())
-    local = moment.astimezone(get_timezone())
+        moment = moment.replace(tzinfo=who.zone)
+    local = moment.astimezone(who.zone)
     with_year = year if year is not None else local.year != _this_year()
+    return _local_time(local.replace(tzinfo=None), seconds, with_year, who.chinese, who.locale)
+
+
+@lru_cache(maxsize=8192)
+def _local_time(local: datetime, seconds: bool, with_year: bool, chinese: bool,
+                locale: Any) -> str:
+    """A wall-clock time in words, kept: a list shows the same times on every poll, and
+    Babel's formatting was a large part of a list page's time."""
     clock = "HH:mm:ss" if seconds else "HH:mm"
-    if is_chinese():
+    if chinese:
         pattern = ("y年" if with_year else "") + "M月d日 " + clock
     else:
         pattern = "d MMM " + ("y " if with_year else "") + clock
-    return format_datetime(local, pattern, tzinfo=get_timezone(), locale=get_locale())
+    return format_datetime(local, pattern, locale=locale)
 
 
 def day(value: Any) -> str:
@@ -220,10 +233,15 @@ def duration(delta: timedelta | None) -> str:
     parts = ([("duration-day", days), ("duration-hour", hours)] if days
              else [("duration-hour", hours), ("duration-minute", mins)] if hours
              else [("duration-minute", mins)])
-    locale = get_locale()
+    who = reader()
+    return _duration_words(tuple(parts), who.chinese, who.locale)
+
+
+@lru_cache(maxsize=4096)
+def _duration_words(parts: tuple[tuple[str, int], ...], chinese: bool, locale: Any) -> str:
     words = [format_unit(n, unit, length="long", locale=locale) for unit, n in parts if n
              or len(parts) == 1]
-    return ("" if is_chinese() else " ").join(words)
+    return ("" if chinese else " ").join(words)
 
 
 # -- people and departments ----------------------------------------------------------------
@@ -233,8 +251,9 @@ def _people() -> dict[str, tuple[str, str]]:
         from web.server import db
 
         person = engine.models.Person
-        g.display_people = {p.username: (p.name, p.staff_no)
-                            for p in db.session().scalars(select(person))}
+        g.display_people = {username: (name, staff_no) for username, name, staff_no in
+                            db.session().execute(select(person.username, person.name,
+                                                        person.staff_no))}
     return g.display_people
 
 
@@ -256,7 +275,8 @@ def _departments() -> dict[str, str]:
         from web.server import db
 
         department = engine.models.Department
-        g.display_departments = {d.code: d.name for d in db.session().scalars(select(department))}
+        g.display_departments = dict(db.session().execute(select(department.code,
+                                                                department.name)).all())
     return g.display_departments
 
 
@@ -290,12 +310,24 @@ _RULE_IDS = re.compile(
 
 
 def shows_rule_ids() -> bool:
-    actor = g.get("actor") if has_request_context() else None
-    return bool(actor and actor.roles & RULE_READERS)
+    if not has_request_context():
+        return False
+    shows = g.get("display_rule_ids")
+    if shows is None:  # once a request: asked for every text a page shows
+        actor = g.get("actor")
+        shows = bool(actor and actor.roles & RULE_READERS)
+        if "actor" in g:  # known only once the sign-in is read
+            g.display_rule_ids = shows
+    return shows
 
 
 def without_rule_ids(text: str) -> str:
-    return text if shows_rule_ids() else _RULE_IDS.sub("", text).strip()
+    return text if shows_rule_ids() else _rule_ids_removed(text)
+
+
+@lru_cache(maxsize=8192)
+def _rule_ids_removed(text: str) -> str:
+    return _RULE_IDS.sub("", text).strip()
 
 
 def text(value: Any) -> str:

@@ -23,8 +23,7 @@ def now() -> datetime:
 def process_names() -> dict[str, str]:
     """process id -> its newest version's name (`中文 / English`), once per request."""
     if "process_names" not in g:
-        g.process_names = {v.process_id: v.name
-                           for v in catalog.newest_versions(db.session())}
+        g.process_names = catalog.newest_names(db.session())
     return g.process_names
 
 

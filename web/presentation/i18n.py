@@ -7,9 +7,13 @@ the reader's language, so process owners translate in the modeler, not here.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import tzinfo
+from functools import lru_cache
 
-from flask import Flask, session
-from flask_babel import Babel, get_locale
+from babel import Locale
+from flask import Flask, g, has_request_context, session
+from flask_babel import Babel, get_locale, get_timezone
 
 from engine.text import in_language
 
@@ -23,9 +27,32 @@ def select_locale() -> str:
     return chosen if chosen in LANGUAGES else DEFAULT_LOCALE
 
 
-def is_chinese() -> bool:
+@dataclass(frozen=True)
+class Reader:
+    """The reader's language and the centre's zone, looked up once a request: a list page
+    formats thousands of values, and each lookup through Flask-Babel's context cost more
+    than formatting the value."""
+    chinese: bool
+    locale: Locale | None
+    zone: tzinfo
+
+
+def reader() -> Reader:
+    if has_request_context():
+        found = g.get("kefu_reader")
+        if found is None:
+            found = g.kefu_reader = _reader()
+        return found
+    return _reader()
+
+
+def _reader() -> Reader:
     locale = get_locale()
-    return locale is None or locale.language == "zh"
+    return Reader(locale is None or locale.language == "zh", locale, get_timezone())
+
+
+def is_chinese() -> bool:
+    return reader().chinese
 
 
 def _cjk_share(text: str) -> float:
@@ -38,17 +65,26 @@ def bi(text: object) -> str:
     if text is None:
         return ""
     value = str(text)
+    halves = _halves(value)
+    if halves is None:
+        return value
+    return halves[0] if is_chinese() else halves[1]
+
+
+@lru_cache(maxsize=8192)
+def _halves(value: str) -> tuple[str, str] | None:
+    """(Chinese, English) of a two-language text, or None; kept, since the same process,
+    task and category names are split on every row of every list."""
     if " / " in value:
         left, right = value.split(" / ", 1)
     elif value.count("\n") == 1:  # form descriptions: a Chinese line, then an English one
         left, right = value.split("\n")
     else:
-        return value
+        return None
     share_left, share_right = _cjk_share(left), _cjk_share(right)
     if (share_left > 0.2) == (share_right > 0.2):  # an English half may quote a 中文 word
-        return value
-    chinese, english = (left, right) if share_left > share_right else (right, left)
-    return chinese if is_chinese() else english
+        return None
+    return (left, right) if share_left > share_right else (right, left)
 
 
 def one_language(text: object) -> str:

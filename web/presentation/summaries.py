@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 import engine
 from web.presentation.display import day, person, text, when
@@ -58,13 +58,23 @@ def summaries(cases: Iterable[Any]) -> dict[int, Summary]:
     session = db.session()
     by_id = {c.id: c for c in session.execute(select(
         case.id, case.process_id, case.created_by, case.title).where(case.id.in_(ids)))}
+    # Only the first and the last completed record of each case: a case's history grows
+    # with every step, and a list row needs its opening form and its latest decision.
+    completed = and_(history.case_id.in_(ids), history.action == "completed")
+    bounds = (select(history.case_id, func.min(history.seq).label("first"),
+                     func.max(history.seq).label("last"))
+              .where(completed).group_by(history.case_id).subquery())
     first: dict[int, dict[str, Any]] = {}
     last: dict[int, dict[str, Any]] = {}
-    for record in session.scalars(select(history).where(
-            history.case_id.in_(ids), history.action == "completed")
-            .order_by(history.case_id, history.seq)):
-        first.setdefault(record.case_id, record.data or {})
-        last[record.case_id] = record.data or {}
+    for case_id, seq, data, first_seq, last_seq in session.execute(
+            select(history.case_id, history.seq, history.data, bounds.c.first, bounds.c.last)
+            .join(bounds, and_(history.case_id == bounds.c.case_id,
+                               or_(history.seq == bounds.c.first,
+                                   history.seq == bounds.c.last)))):
+        if seq == first_seq:
+            first[case_id] = data or {}
+        if seq == last_seq:
+            last[case_id] = data or {}
     out = {}
     for case_id, row in by_id.items():
         summary = summarise(row, first.get(case_id, {}))

@@ -15,6 +15,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 log = logging.getLogger("kefu.access")
+#: Open connections waitress serves at once. Its default, 100, is fewer than a centre's
+#: browsers at peak: beyond it waitress stops accepting, so a browser that had to connect
+#: anew (an inbox poll every few seconds) waited in the listen backlog, unanswered for 10 s
+#: and more, while those on kept-alive connections (people doing steps) went on being
+#: served. With poll() instead of select() the limit is not the 1,024 of FD_SETSIZE.
+CONNECTION_LIMIT = 1000
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -49,7 +55,8 @@ def serve(app: WsgiApp, host: str, port: int, threads: int,
     from waitress.server import create_server
 
     server = create_server(AccessLog(app), host=host, port=port, threads=threads,
-                           ident="Kefu", clear_untrusted_proxy_headers=True)
+                           ident="Kefu", clear_untrusted_proxy_headers=True,
+                           connection_limit=CONNECTION_LIMIT, asyncore_use_poll=True)
     try:
         ready(f"http://{host}:{getattr(server, 'effective_port', port)}")
         server.run()

@@ -8,6 +8,7 @@ Only the rows of the pages shown are summarised.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, g, render_template, request, url_for
@@ -22,8 +23,14 @@ from web.views.worklists import matches
 
 bp = Blueprint("inbox", __name__)
 SORTS = ("due", "created", "process")
-DUE_FILTERS = ("overdue", "soon", "none")
+#: Tasks a section shows at once; the rest are on the next pages (`?page=2`). Nobody
+#: works down a list of 200 at a glance, and each row was most of a leader's page (its
+#: time and its size: a duty supervisor's inbox had grown to 70 kB).
 PAGE = 25
+#: The newest reminders, overdue notices and 催单 shown above the lists (the case page
+#: has each case's own); a hundred of them were a third of a duty supervisor's page.
+REMINDERS = 10
+DUE_FILTERS = ("overdue", "soon", "none")
 #: Each section's own page number in the URL.
 PAGE_ARGS = {"mine": "page", "offered": "offered_page", "team": "team_page"}
 #: How often an open inbox looks again for new work (web/static/kefu.js, data-refresh).
@@ -98,14 +105,9 @@ def index() -> Any:
     team = engine.team_of(session, g.person) - {actor.username}
     if team:
         members = _members(session, team)
-        for item in engine.records.casefile.team_tasks(session, g.person, team, limit):
-            row = task_row(item, moment)
-            row["eligible"] = [p for p in members if item.role in p.role_names and (
-                item.department is None or item.department == p.department)
-                and p.username != item.assignee]
-            team_rows.append(row)
-    reminders = [(r, session.get(engine.models.Case, r.case_id))
-                 for r in engine.reminders_for(session, actor)]
+        team_rows = [task_row(item, moment) for item in
+                     engine.records.casefile.team_tasks(session, g.person, team, limit)]
+    reminders = _with_numbers(session, engine.reminders_for(session, actor, limit=REMINDERS))
     everything = mine + offered + team_rows
     categories = sorted({(r["case"].category, r["category"]) for r in everything
                          if r["case"].category})
@@ -114,9 +116,8 @@ def index() -> Any:
                        "cut": limit if len(rows) >= limit else 0}
                 for name, rows in (("mine", mine), ("offered", offered), ("team", team_rows))}
     shown = [r for s in sections.values() for r in s["rows"]]
-    about = summaries(r["case"] for r in shown)
-    for row in shown:
-        row["about"] = about.get(row["case"].id)
+    _describe(shown)
+    _eligible(sections["team"]["rows"], members)
     # The filters as applied: what the pagers and the refresh keep.
     args = {k: v for k, v in request.args.items() if k not in PAGE_ARGS.values() and v}
     return render_template(
@@ -127,7 +128,35 @@ def index() -> Any:
         overdue=sum(1 for r in mine + offered if r["due"].state == "overdue"))
 
 
+def _describe(rows: list[dict[str, Any]]) -> None:
+    """What each shown row says about its case (one query for the page's rows only)."""
+    about = summaries(r["case"] for r in rows)
+    for row in rows:
+        row["about"] = about.get(row["case"].id)
+
+
+def _eligible(rows: list[dict[str, Any]], members: list[Any]) -> None:
+    """Whom each of the team's tasks may be handed on to: a member holding its role (in
+    its department, if narrowed), other than the one who holds it."""
+    roles = [(p, p.role_names) for p in members]
+    for row in rows:
+        item = row["item"]
+        row["eligible"] = [p for p, held in roles if item.role in held and (
+            item.department is None or item.department == p.department)
+            and p.username != item.assignee]
+
+
 def _members(session: Any, team: set[str]) -> list[Any]:
     person = engine.models.Person
     return list(session.scalars(select(person).where(person.username.in_(sorted(team)))
                                 .order_by(person.staff_no)))
+
+
+def _with_numbers(session: Any, reminders: Sequence[Any]) -> list[tuple[Any, str]]:
+    """Each reminder with its case's number, in one query (a case row is its whole
+    workflow: reading one per reminder was a leader's page's largest cost)."""
+    case = engine.models.Case
+    ids = sorted({r.case_id for r in reminders})
+    numbers = dict(session.execute(select(case.id, case.number).where(case.id.in_(ids))).all()
+                   ) if ids else {}
+    return [(r, numbers[r.case_id]) for r in reminders]

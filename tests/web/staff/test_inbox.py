@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -13,6 +14,8 @@ import engine
 from engine.persistence.models import HistoryRecord, TaskItem
 from tests.complaints import APPROVE, CONTACT, JUSTIFIED, PROPOSAL, do, open_tasks, register
 from tests.web.conftest import text_of
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _section(html: str, section: str) -> str:
@@ -191,3 +194,23 @@ def test_a_search_looks_beyond_the_most_urgent_tasks_the_inbox_lists(
     assert numbers[3] not in offered and "只列出了最紧急的 3 项任务" in offered
     found = _section(client.get("/inbox?q=0003").get_data(as_text=True), "offered")
     assert numbers[3] in found and "只列出了" not in found
+
+
+def test_inbox_names_a_process_as_its_newest_deployment_does(
+        client, auth, deployed, people, tmp_path) -> None:
+    register(deployed, people["agent01"])
+    auth.as_user("duty01")
+    assert "投诉处理" in text_of(client.get("/inbox"))
+    processes = tmp_path / "processes"
+    processes.mkdir()
+    for dmn in (ROOT / "processes").glob("complaint*.dmn"):  # its decision tables, as they are
+        (processes / dmn.name).write_text(dmn.read_text(encoding="utf-8"), encoding="utf-8")
+    source = (ROOT / "processes" / "complaint.bpmn").read_text(encoding="utf-8")
+    (processes / "complaint.bpmn").write_text(source.replace(
+        'name="投诉处理 / Complaint handling"', 'name="客户投诉 / Customer complaints"'),
+        encoding="utf-8")
+    with deployed.session() as s:
+        engine.deploy_directories(s, processes, ROOT / "forms", "owner01",
+                                  deployed.clock.now())
+    page = text_of(client.get("/inbox"))
+    assert "客户投诉" in page and "投诉处理" not in page
