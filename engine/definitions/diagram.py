@@ -71,9 +71,10 @@ def render_svg(bpmn_text: str, path: CasePath | None = None,
     root = etree.fromstring(bpmn_text.encode("utf-8"), etree.XMLParser(resolve_entities=False))
     plane = root.find(".//bpmndi:BPMNPlane", NS)
     if plane is None:
-        raise NoDiagram("流程文件里没有图形布局（BPMNDI），画不出流程图；在建模工具里打开并保存一次即可生成"
-                        " / the BPMN file has no diagram layout (BPMNDI) to draw; open and save"
-                        " it once in a modeler to add one")
+        raise NoDiagram("流程文件里没有图形布局（BPMNDI），画不出流程图；"
+                        "在建模工具里打开并保存一次即可生成 / the BPMN file has no diagram"
+                        " layout (BPMNDI) to draw; open and save it once in a modeler to add"
+                        " one")
     elements = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
     label = label or (lambda _kind, name: name)
     path = path or CasePath(done={}, ready=frozenset())

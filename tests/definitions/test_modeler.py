@@ -226,10 +226,10 @@ def test_camunda_assignee_naming_nobody_known_is_refused_naming_it(kefu) -> None
 # --- who does a task, as other modelers name them (issue 14) ----------------------------
 
 def _deploy_named(kefu: Kefu, name: str, source: str,
-                  forms: dict[str, str] | None = None) -> None:
+                  forms: dict[str, str] | None = None, walk: bool = True) -> None:
     """Deployed as `kefu deploy` does: against the organisation's departments and people."""
     with kefu.session() as s:
-        built = engine.build({name: source}, forms or {}, organisation=directory(s))
+        built = engine.build({name: source}, forms or {}, organisation=directory(s), walk=walk)
         engine.deploy(s, built, "owner01", kefu.clock.now())
 
 
@@ -332,9 +332,14 @@ def test_spiffarena_lane_owners_offer_each_task_to_the_people_listed_for_its_lan
 
 
 def test_spiffarena_lane_that_lane_owners_leaves_out_is_an_error_naming_it(kefu, people) -> None:
+    """What a live case does with such a file; deploying refuses it (the dry run's
+    script error, below)."""
     source = text("lane_owners.bpmn").replace('"Finance Team": ["bill01", "billhead"],',
                                               '"Finance": ["bill01"],')
-    _deploy_named(kefu, "lane_owners.bpmn", source)
+    with pytest.raises(engine.DeploymentError) as refused:
+        _deploy_named(kefu, "lane_owners.bpmn", source)
+    assert "narrow_owners" in str(refused.value) and "KeyError" in str(refused.value)
+    _deploy_named(kefu, "lane_owners.bpmn", source, walk=False)
     with pytest.raises(engine.KefuError) as caught, kefu.session() as s:
         engine.start_case(kefu, s, "lane_owners", people["agent01"], {})
     assert "lane_owners" in str(caught.value) and "'Finance Team'" in str(caught.value)

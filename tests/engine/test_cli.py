@@ -51,7 +51,8 @@ def test_deploy_refusal_prints_file_line_and_element(cli, tmp_path: Path,
     result = CliRunner().invoke(main, ["deploy"])
     assert result.exit_code == 1
     assert "部署被拒绝，什么都没有部署" in result.output
-    assert "complaint.bpmn:" in result.output and "'boss' names no known role" in result.output
+    assert "complaint.bpmn:" in result.output
+    assert "泳道 'boss' 既不是角色也不是部门" in result.output
 
 
 def test_A1_audit_verify_reports_tampering_with_exit_code(cli) -> None:
