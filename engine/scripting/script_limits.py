@@ -47,18 +47,36 @@ class OutOfTime(BaseException):
     """Raised inside a script past its deadline; turned into a ScriptError outside it."""
 
 
-class TooLarge(ScriptError):
+class Refusal(ScriptError):
+    """The sandbox stopped a run: a limit, or a source it does not allow. Chinese first,
+    the English beside it (`中文 / English`, which the web shows one half of)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        self.zh, self.en = zh, en
+        super().__init__(f"{zh} / {en}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.zh, self.en))
+
+
+class TooLarge(Refusal):
     """A guarded operation would have made a value over the size limit."""
+
+
+def out_of_time(timeout: float) -> Refusal:
+    return Refusal(f"它运行超过了 {timeout:g} 秒的时限",
+                   f"it ran longer than the limit of {timeout:g} s")
 
 
 @dataclass(frozen=True)
 class Limits:
     """Per installation: see Settings.script_timeout_seconds, script_max_size,
-    call_activity_max_depth."""
+    call_activity_max_depth, script_memory_mb."""
 
     timeout_seconds: float = 1.0
     max_size: int = 1_000_000
     max_call_depth: int = 10
+    memory_mb: int = 256
 
 
 class Deadline:
@@ -103,14 +121,17 @@ def guards(max_size: int) -> dict[str, Callable[..., Any]]:
 
     def refuse(what: str, size: int) -> None:
         if size > max_size:
-            raise TooLarge(f"{what!r} would make a value of {size:,} items "
+            raise TooLarge(f"{what!r} 会产生 {size:,} 项的值（上限 {max_size:,} 项）",
+                           f"{what!r} would make a value of {size:,} items "
                            f"(the limit is {max_size:,})")
         if size >= _COUNTED:
             run = current_run.get()
             if run is not None:
                 run.made += size
                 if run.made > total:
-                    raise TooLarge(f"the values it made came to more than {total:,} items "
+                    raise TooLarge(f"它产生的值合计超过 {total:,} 项"
+                                   f"（上限为 {TOTAL_FACTOR} × {max_size:,}）",
+                                   f"the values it made came to more than {total:,} items "
                                    f"in all (the limit is {TOTAL_FACTOR} × {max_size:,})")
 
     def mul(a: Any, b: Any) -> Any:
@@ -141,10 +162,10 @@ def guards(max_size: int) -> dict[str, Callable[..., Any]]:
         if isinstance(a, str):
             for width, precision in _PERCENT_FIELD.findall(a):
                 if "*" in (width, precision):
-                    raise TooLarge("a computed % width is not allowed")
+                    raise TooLarge("不允许用计算出的 % 宽度", "a computed % width is not allowed")
                 problem = width_problem(width + " " + precision)
                 if problem:
-                    raise TooLarge(problem)
+                    raise TooLarge(f"格式宽度或精度不得超过 {MAX_FORMAT_WIDTH}", problem)
         return a % b
 
     binary = {"+=": add, "*=": mul, "**=": pow_, "<<=": lshift, "%=": mod}
