@@ -346,10 +346,12 @@ def _address_space() -> int:
 def _limit_resources(limits: Limits, started_with: int) -> None:
     """This job's caps: address space above what the worker had at its start, and CPU
     seconds beyond what it has used so far (the kernel counts a process's CPU in total)."""
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    memory = started_with + limits.memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory if hard == resource.RLIM_INFINITY else min(memory, hard), hard))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     seconds = math.ceil(usage.ru_utime + usage.ru_stime + limits.timeout_seconds) + 1
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds if hard == resource.RLIM_INFINITY else min(seconds, hard), hard))
+    _cap(resource.RLIMIT_AS, started_with + limits.memory_mb * 1024 * 1024)
+    _cap(resource.RLIMIT_CPU, seconds)
+
+
+def _cap(which: int, soft: int) -> None:
+    _, hard = resource.getrlimit(which)
+    resource.setrlimit(which, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
