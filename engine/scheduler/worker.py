@@ -27,6 +27,7 @@ from engine.kefu import Kefu
 from engine.messages import notifications
 from engine.people import signin
 from engine.scheduler.firing import Fired, fire_due
+from engine.scripting import workers
 from engine.timing import deadlines
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class TimerWorker:
     def start(self) -> Fired:
         """Fire everything already overdue (in due order), then keep firing on time."""
         _WORKERS[self.name] = self
+        workers.warm_up(self.kefu.settings.script_workers)  # firings run scripts too
         deadlines.on_change(self.kefu.db, self.wake)
         self._waker = threading.Thread(target=self._wake_loop, daemon=True,
                                        name=f"{self.name}-wake")
