@@ -81,3 +81,27 @@ def test_the_history_csv_holds_words_not_codes_or_json(client, auth, built):
     assert "已完成" in csv and "刘洋（工号 1001）" in csv and "已结案" in csv
     for raw in ('"{', "completed", "agent01", "2026-11-23T"):
         assert raw not in csv
+
+
+def test_checking_against_a_checkpoint_speaks_plain_chinese(client, auth, rostered, built):
+    """The A3 page after an upload: findings and the checkpoint's time in words."""
+    import io
+    import json
+
+    from sqlalchemy import update
+
+    from engine.persistence.models import Case
+
+    auth.as_user("audit01")
+    saved = json.loads(client.get("/audit/checkpoint.json").get_data(as_text=True))
+    with rostered.db.session() as s:  # one case rolled back by a record
+        s.execute(update(Case).where(Case.number == built.complaints[8])
+                  .values(history_seq=Case.history_seq - 1))
+    response = auth.post("/audit/verify", {"checkpoint": (io.BytesIO(json.dumps(saved).encode()),
+                                                          "checkpoint.json")},
+                         content_type="multipart/form-data")
+    with rostered.session() as s:
+        known = set(s.scalars(select(Person.username))) | set(ROLES)
+    text = readable(response)
+    assert "被回退" in text
+    assert problems(text, known) == []
