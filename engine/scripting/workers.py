@@ -87,10 +87,9 @@ class Executed:
 def run(job: Job, helpers: Mapping[str, Callable[..., Any]]) -> Any:
     """The job's value (an expression's, or a script's Executed), computed in a worker;
     raises what the code raised, or a Refusal when a limit stopped it."""
-    worker = _POOL.take()
+    worker = _sent(job)
     failures: list[BaseException] = []
     try:
-        worker.conn.send(job)
         give_up = time.monotonic() + job.limits.timeout_seconds + _GRACE
         while True:
             remaining = give_up - time.monotonic()
@@ -121,6 +120,22 @@ def run(job: Job, helpers: Mapping[str, Callable[..., Any]]) -> Any:
     if helper_failure is not None:
         raise failures[helper_failure]
     raise rebuilt(type_name, text)
+
+
+def _sent(job: Job) -> _Worker:
+    """A worker that took the job: an idle one that died meanwhile (killed from outside)
+    is replaced by a new one, not blamed on the script."""
+    worker = _POOL.take()
+    try:
+        worker.conn.send(job)
+    except (BrokenPipeError, ConnectionResetError):
+        worker.kill()
+        worker = _Worker()
+        worker.conn.send(job)
+    except BaseException:  # a value pickle cannot carry: the worker is fine but unread
+        worker.kill()
+        raise
+    return worker
 
 
 def _call(helpers: Mapping[str, Callable[..., Any]], message: tuple[Any, ...],
@@ -243,10 +258,8 @@ class _Pool:
 
     def take(self) -> _Worker:
         with self._lock:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.process.is_alive():
-                    return worker
+            if self._idle:
+                return self._idle.pop()  # one that died idle fails to take the job: _sent
         return _Worker()
 
     def give_back(self, worker: _Worker) -> None:
