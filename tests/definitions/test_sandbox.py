@@ -643,3 +643,19 @@ def test_a_helper_argument_that_would_unfold_too_far_is_refused_before_the_helpe
     with pytest.raises(ScriptError, match="unfold to more than"):
         env.execute(SELF_SHARING + "keep(x)", {})
     assert called == []
+
+
+def test_a_worker_that_died_while_idle_is_replaced_without_blaming_the_script() -> None:
+    import os
+    import signal
+
+    from engine.scripting import workers
+
+    env = SandboxEnvironment({})
+    assert env.evaluate("1", {}) == 1
+    idle = list(workers._POOL._idle)
+    assert idle
+    for worker in idle:  # e.g. the kernel's OOM killer, or an administrator
+        os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.join()
+    assert [env.evaluate("n + 1", {"n": n}) for n in range(3)] == [1, 2, 3]
