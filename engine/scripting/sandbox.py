@@ -247,9 +247,30 @@ def names_in(source: str, mode: str) -> frozenset[str]:
     return frozenset(names)
 
 
+#: What a condition may be built of to be evaluated in the request thread (`approved ==
+#: True and level != "cs_head"`): no call, subscript, attribute, arithmetic, comprehension
+#: or `in`, so it makes no value and only compares case data, whose unfolded size is
+#: bounded on every way in (a request's size for forms, workers.bounded for scripts).
+_PLAIN_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not,
+                ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is,
+                ast.IsNot, ast.Name, ast.Load, ast.Constant)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_plain_comparison(source: str) -> bool:
+    """Whether an expression only compares names and constants (see _PLAIN_NODES): the
+    one kind not worth a worker's round trip, since nothing in it can run long."""
+    try:
+        tree = ast.parse(source, _FILENAME, "eval")
+    except SyntaxError:
+        return False
+    return all(isinstance(node, _PLAIN_NODES) for node in ast.walk(tree))
+
+
 def run_here(job: workers.Job, helpers: Mapping[str, Callable[..., Any]]) -> Any:
-    """Run a job in this process: in a worker (engine.scripting.workers), never in the
-    server. An expression's value, or what a script changed as an Executed."""
+    """Run a job in this process: in a worker (engine.scripting.workers), or, for a plain
+    comparison only, in the request thread. An expression's value, or what a script
+    changed as an Executed."""
     limits = job.limits
     code = check_source(job.source, job.mode)
     guarded = _sandbox_globals(limits.max_size)
@@ -296,8 +317,10 @@ class SandboxEnvironment(TaskDataEnvironment):
 
     def evaluate(self, expression: str, context: dict,
                  external_context: dict | None = None) -> Any:
-        return workers.run(self._job("eval", expression, context, external_context),
-                           self.globals)
+        job = self._job("eval", expression, context, external_context)
+        if is_plain_comparison(expression):
+            return run_here(job, self.globals)
+        return workers.run(job, self.globals)
 
     def execute(self, script: str, context: dict,
                 external_context: dict | None = None) -> bool:

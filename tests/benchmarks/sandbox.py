@@ -7,7 +7,8 @@ SQLite file, after a warm-up), and per call: a condition evaluated, a small scri
 a source compiled for the first time (what deploy and a worker's first run pay, then cached).
 Since issue 13 every run goes to a worker process (engine.scripting.workers): a condition
 and a script cost a round trip on a pipe, and a new worker (after one was killed at a limit)
-a fork from the forkserver.
+a fork from the forkserver. A plain comparison (names, constants, ==, <, and, not …) stays
+in the request thread (engine.scripting.sandbox.is_plain_comparison).
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def main() -> None:
     print(f"complaint step, median:        {complaint_step_ms(args.cases):.2f} ms")
     evaluate_us = per_call_us(lambda: env.evaluate(condition, data))
     print(f"condition evaluated:           {evaluate_us:.1f} µs")
+    plain = 'justified == True and department != "fee"'  # the shape of every process's own
+    plain_us = per_call_us(lambda: env.evaluate(plain, data))
+    print(f"plain comparison evaluated:    {plain_us:.1f} µs")
     print(f"small script run:              {per_call_us(lambda: env.execute(SCRIPT, {})):.1f} µs")
     compile_us = per_call_us(lambda: check_source(f"x = {next(fresh)} + 1"), 2_000)
     print(f"source compiled (cache miss):  {compile_us:.1f} µs")

@@ -659,3 +659,19 @@ def test_a_worker_that_died_while_idle_is_replaced_without_blaming_the_script() 
         os.kill(worker.process.pid, signal.SIGKILL)
         worker.process.join()
     assert [env.evaluate("n + 1", {"n": n}) for n in range(3)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("source, plain", [
+    ('approved == True and final_approver != "center_director"', True),
+    ("not (a < b or c is None)", True),
+    ("x == y", True),  # case data: its unfolded size is bounded on every way in
+    ("str(x) == ''", False), ("x in y", False), ("x[0] == 1", False), ("x * 2 == y", False),
+    ("x.real == 1", False), ("[a for a in x] == y", False), ("(y := x) == x", False),
+    ("lambda: 1", False), ("a if b else c", False),
+])
+def test_only_plain_comparisons_are_evaluated_without_a_worker(source: str, plain: bool) -> None:
+    """Measured (tests/benchmarks/sandbox.py): a worker's round trip costs a condition
+    about 20 times its own time; a plain comparison cannot run long, so it stays here."""
+    from engine.scripting.sandbox import is_plain_comparison
+
+    assert is_plain_comparison(source) is plain
