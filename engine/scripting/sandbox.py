@@ -16,8 +16,10 @@ Kefu's policy on top (`_KefuPolicy`, `_getattr`): no `type`/`object`/`getattr`/`
 attributes under other spellings; no computed or huge f-string format specs; no classes,
 imports, `global`, async code, bare `except:` or `break`/`continue`/`return` in `finally`
 (either would swallow the time limit); no subscript keys that start with `_`. Limits on
-time and size: engine.scripting.script_limits. Every source is compiled (and so checked) once, at
-deploy and again at the first run in each worker; the code object is cached per source.
+time and size: engine.scripting.script_limits; every run but a plain comparison happens in a
+worker process, killed at the limit (engine.scripting.workers). Every source is compiled
+(and so checked) once at deploy, once in the server to learn the names it uses, and once in
+each worker process that runs it; the code object is cached per source.
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ threads are not the main thread, so `signal.alarm` is not theirs to use):
   result larger than `max_size` items (characters, elements, or bits of an int) before
   it is made, since no tick can interrupt a single C call.
 
+What no tick can reach (one long C call: `str` of a self-sharing list) and what no size
+guard sees (`list(x)` in a loop) is stopped from outside: every run happens in a worker
+process that is killed at the limit and whose memory and CPU are capped by rlimits
+(engine.scripting.workers). The ticks stay: they stop most runs with the worker kept warm.
+
 This was chosen over `sys.settrace`: a tracer costs every line of every script and of every
 helper it calls, replaces a debugger's or coverage's tracer, and, like the ticks, cannot
 interrupt one long C call either; the ticks cost a clock read per iteration only where the
