@@ -52,8 +52,10 @@ from engine.errors import ScriptError
 from engine.scripting.script_limits import TOTAL_FACTOR, Limits, Refusal, out_of_time
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-#: The server's main module is imported once, in the forkserver, not again in every worker.
-_CONTEXT.set_forkserver_preload(["__main__", "engine.scripting.sandbox"])
+_CONTEXT.set_forkserver_preload(["engine.scripting.sandbox"])
+#: How long a new worker may take to be ready (it imports the server's main module, as
+#: multiprocessing does for every child); this does not count against a script's limit.
+START_SECONDS = 60.0
 #: Kill a worker this long after its own deadline: the worker's ticks report the usual
 #: "ran longer" first when they can; the kill is for the C call they cannot reach.
 _GRACE = 0.1
@@ -101,14 +103,14 @@ def run(job: Job, helpers: Mapping[str, Callable[..., Any]]) -> Any:
                 continue
             break
     except (EOFError, OSError):
-        worker.kill()
+        worker.discard()
         raise _died(worker, job.limits) from None
     except BaseException:
-        worker.kill()
+        worker.discard()
         raise
     kind, *rest = message
     if kind == "retire":
-        worker.kill()
+        worker.discard()
         kind, *rest = rest
     else:
         _POOL.give_back(worker)
@@ -123,19 +125,24 @@ def run(job: Job, helpers: Mapping[str, Callable[..., Any]]) -> Any:
 
 
 def _sent(job: Job) -> _Worker:
-    """A worker that took the job: an idle one that died meanwhile (killed from outside)
-    is replaced by a new one, not blamed on the script."""
+    """A ready worker that took the job: one that died idle (killed from outside) or at
+    its start is replaced once, not blamed on the script; the script's clock starts
+    only once the job is sent."""
     worker = _POOL.take()
-    try:
-        worker.conn.send(job)
-    except (BrokenPipeError, ConnectionResetError):
-        worker.kill()
-        worker = _Worker()
-        worker.conn.send(job)
-    except BaseException:  # a value pickle cannot carry: the worker is fine but unread
-        worker.kill()
-        raise
-    return worker
+    for attempt in (1, 2):
+        try:
+            worker.wait_ready()
+            worker.conn.send(job)
+            return worker
+        except (EOFError, OSError):
+            worker.discard()
+            if attempt == 2:
+                raise Refusal("沙箱进程无法启动", "its worker process could not start") from None
+            worker = _Worker()
+        except BaseException:  # a value pickle cannot carry, a worker slow to start
+            worker.discard()
+            raise
+    raise AssertionError("unreachable")
 
 
 def _call(helpers: Mapping[str, Callable[..., Any]], message: tuple[Any, ...],
@@ -239,12 +246,27 @@ class _Worker:
                                         name="kefu-sandbox")
         self.process.start()
         theirs.close()
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait for the worker's first message, sent once it has imported the sandbox."""
+        if self.ready:
+            return
+        if not self.conn.poll(START_SECONDS):
+            raise Refusal(f"沙箱进程未能在 {START_SECONDS:g} 秒内启动",
+                          f"its worker process did not start within {START_SECONDS:g} s")
+        self.conn.recv()
+        self.ready = True
 
     def kill(self) -> None:
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
         self.conn.close()
+
+    def discard(self) -> None:
+        """Kill a worker a run gave up on, and start a warm one in its place."""
+        self.kill()
         _POOL.refill()
 
 
@@ -281,6 +303,11 @@ class _Pool:
     def _add(self, count: int) -> None:
         for _ in range(count):
             worker = _Worker()
+            try:
+                worker.wait_ready()
+            except (EOFError, OSError, Refusal):
+                worker.kill()  # a run that needs one starts its own
+                return
             self.give_back(worker)
 
 
@@ -303,6 +330,7 @@ def _serve(conn: Connection) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server
     started_with = _address_space()
+    conn.send(("ready",))
     while True:
         try:
             job: Job = conn.recv()

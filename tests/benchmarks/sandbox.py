@@ -35,6 +35,7 @@ def per_call_us(fn: object, repeat: int = 20_000) -> float:
 
 def _start_and_stop_a_worker() -> None:
     worker = workers._Worker()
+    worker.wait_ready()
     worker.conn.close()  # the worker reads the end of its pipe and exits
     worker.process.join()
 
