@@ -128,21 +128,24 @@ def _sent(job: Job) -> _Worker:
     """A ready worker that took the job: one that died idle (killed from outside) or at
     its start is replaced once, not blamed on the script; the script's clock starts
     only once the job is sent."""
-    worker = _POOL.take()
-    for attempt in (1, 2):
-        try:
-            worker.wait_ready()
-            worker.conn.send(job)
-            return worker
-        except (EOFError, OSError):
-            worker.discard()
-            if attempt == 2:
-                raise Refusal("沙箱进程无法启动", "its worker process could not start") from None
-            worker = _Worker()
-        except BaseException:  # a value pickle cannot carry, a worker slow to start
-            worker.discard()
-            raise
-    raise AssertionError("unreachable")
+    try:
+        return _handed(_POOL.take(), job)
+    except (EOFError, OSError):
+        pass
+    try:
+        return _handed(_Worker(), job)
+    except (EOFError, OSError):
+        raise Refusal("沙箱进程无法启动", "its worker process could not start") from None
+
+
+def _handed(worker: _Worker, job: Job) -> _Worker:
+    try:
+        worker.wait_ready()
+        worker.conn.send(job)
+    except BaseException:  # also a value pickle cannot carry, a worker slow to start
+        worker.discard()
+        raise
+    return worker
 
 
 def _call(helpers: Mapping[str, Callable[..., Any]], message: tuple[Any, ...],
