@@ -117,6 +117,12 @@ class Settings:
     script_max_size: int = 1_000_000
     #: How deep call activities may nest; a process that calls itself stops here.
     call_activity_max_depth: int = 10
+    #: Scripts run in worker processes (engine.scripting.workers): each may use this much
+    #: memory beyond what the worker started with, and this many are kept started.
+    script_memory_mb: int = 256
+    script_workers: int = 2
+    #: Failed sign-ins (`login_attempt` rows) are deleted after this many days.
+    login_attempt_days: int = 90
     numbers: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -142,8 +148,11 @@ class Settings:
             raise ValueError("notify_max_attempts: must be 1 or more")
         if self.script_timeout_seconds <= 0:
             raise ValueError("script_timeout_seconds: must be positive")
-        if self.script_max_size < 1 or self.call_activity_max_depth < 1:
-            raise ValueError("script_max_size, call_activity_max_depth: must be 1 or more")
+        if min(self.script_max_size, self.call_activity_max_depth, self.script_memory_mb,
+               self.login_attempt_days) < 1 or self.script_workers < 0:
+            raise ValueError("script_max_size, call_activity_max_depth, script_memory_mb, "
+                             "login_attempt_days: must be 1 or more; script_workers: 0 or "
+                             "more")
 
     @property
     def channels(self) -> tuple[str, ...]:

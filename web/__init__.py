@@ -12,6 +12,7 @@ from flask import Flask, g, redirect, url_for
 from werkzeug.wrappers import Response
 
 from engine import Kefu, instance, settings_from_env
+from engine.scripting import workers
 from web.presentation import i18n
 from web.server import db, errors, logmask, security
 from web.server.jsonbody import StrictJSONProvider
@@ -44,6 +45,8 @@ def create_app(config: dict[str, Any] | None = None, kefu: Kefu | None = None) -
         # checkout's: two installations run from one checkout must not trust each other.
         app.config["SECRET_KEY"] = instance.session_secret(kefu.settings)
     app.extensions["kefu"] = kefu
+    # Scripts run in worker processes: start them now, not at the first request's step.
+    workers.warm_up(kefu.settings.script_workers)
 
     from web.views import (
         api,

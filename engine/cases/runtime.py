@@ -325,7 +325,7 @@ def _script_engine(kefu: Kefu, session: Session, case: Case) -> KefuScriptEngine
 def script_limits(kefu: Kefu) -> Limits:
     settings = kefu.settings
     return Limits(settings.script_timeout_seconds, settings.script_max_size,
-                  settings.call_activity_max_depth)
+                  settings.call_activity_max_depth, settings.script_memory_mb)
 
 
 @operator("kefu.send_reply", results=lambda params: [

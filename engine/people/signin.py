@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine.config import Settings
@@ -73,6 +73,23 @@ def record_attempt(session: Session, username: str, address: str, now: datetime,
     session.add(LoginAttempt(at=now, username=username[:60], address=address[:64],
                              outcome=outcome))
     session.flush()
+
+
+#: Rows deleted per transaction: a long backlog is pruned in short transactions, so that
+#: sign-ins (which write this table) wait for none of them long.
+PRUNE_BATCH = 5000
+
+
+def prune_attempts(session: Session, settings: Settings, now: datetime) -> int:
+    """Delete up to PRUNE_BATCH sign-in attempts older than `login_attempt_days`; the
+    caller commits and calls again while it returns PRUNE_BATCH. Lockouts look back
+    minutes and reviews a day, so old rows only grow the table (and keep addresses)."""
+    cutoff = now - timedelta(days=settings.login_attempt_days)
+    oldest = select(LoginAttempt.id).where(LoginAttempt.at < cutoff).limit(PRUNE_BATCH)
+    ids = list(session.scalars(oldest))
+    if ids:
+        session.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(ids)))
+    return len(ids)
 
 
 def recent_failures(session: Session, now: datetime, hours: float = 24,

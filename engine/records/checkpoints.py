@@ -52,11 +52,14 @@ def make_checkpoint(session: Session, key: bytes, now: datetime) -> dict[str, An
 def verify_checkpoint(session: Session, key: bytes, doc: Any) -> list[Finding]:
     """What the database lost or rewrote since the checkpoint `doc` was made."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        return [Finding(_WHERE, None, f"not a Kefu checkpoint (expected format {FORMAT})")]
+        return [Finding(_WHERE, None, f"not a Kefu checkpoint (expected format {FORMAT})",
+                        "这不是客服系统的检查点文件")]
     body = {k: v for k, v in doc.items() if k != "signature"}
-    if not hmac.compare_digest(str(doc.get("signature", "")), _signature(key, body)):
+    if not hmac.compare_digest(str(doc.get("signature", "")).encode("utf-8"),
+                               _signature(key, body).encode("ascii")):
         return [Finding(_WHERE, None, "signature does not match: the checkpoint was edited "
-                                      "or made with another history key")]
+                                      "or made with another history key",
+                        "签名不符：检查点被改动过，或是用另一把历史密钥生成的")]
     made = doc["created_at"]
     findings: list[Finding] = []
     rows = {number: (case_id, seq, head) for case_id, number, seq, head in session.execute(
@@ -68,19 +71,24 @@ def verify_checkpoint(session: Session, key: bytes, doc: Any) -> list[Finding]:
             if record is None or record.history_count < mark["seq"] \
                     or not _signed_purge(key, record):
                 findings.append(Finding(number, None, f"case deleted since the checkpoint of "
-                                                      f"{made}, with no signed purge record"))
+                                                      f"{made}, with no signed purge record",
+                                        "自 {at} 的检查点以来案件被删除，且没有签名的清除记录",
+                                        made))
             continue
         case_id, seq, head = rows[number]
         if seq < mark["seq"]:
             findings.append(Finding(number, None, f"rolled back: the database has {seq} "
                                                   f"records, the checkpoint of {made} had "
-                                                  f"{mark['seq']}"))
+                                                  f"{mark['seq']}",
+                                    f"被回退：数据库里有 {seq} 条记录，{{at}} 的检查点里有 "
+                                    f"{mark['seq']} 条", made))
             continue
         then = head if seq == mark["seq"] else session.scalar(select(HistoryRecord.hash).where(
             HistoryRecord.case_id == case_id, HistoryRecord.seq == mark["seq"]))
         if then != mark["head"]:
             findings.append(Finding(number, mark["seq"], f"rewritten since the checkpoint of "
-                                                         f"{made}"))
+                                                         f"{made}",
+                                    "自 {at} 的检查点以来被改写", made))
     latest = max(filter(None, (session.scalar(select(func.max(HistoryRecord.at))),
                                session.scalar(select(func.max(PurgeRecord.purged_at))))),
                  default=None)  # a purge since is news too, not a rollback
@@ -88,7 +96,8 @@ def verify_checkpoint(session: Session, key: bytes, doc: Any) -> list[Finding]:
                                         or latest < datetime.fromisoformat(
                                             doc["latest_record_at"])):
         findings.append(Finding(_WHERE, None, f"the database's newest record is older than "
-                                              f"the checkpoint of {made}: it was rolled back"))
+                                              f"the checkpoint of {made}: it was rolled back",
+                                "数据库最新的记录早于 {at} 的检查点：数据库被回退了", made))
     return findings
 
 

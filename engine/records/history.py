@@ -95,6 +95,10 @@ class Finding:
     case_number: str
     seq: int | None
     problem: str
+    #: The same in Chinese, for the audit pages (web.presentation.display.finding); `{at}`
+    #: stands for `at`, the checkpoint's time, which the page shows as local time.
+    zh: str = ""
+    at: str | None = None
 
     def __str__(self) -> str:
         where = f"#{self.seq}" if self.seq is not None else ""
@@ -116,25 +120,33 @@ def verify_case(session: Session, case: Case, key: bytes | None = None) -> list[
     for expected_seq, record in enumerate(records, start=1):
         if record.seq != expected_seq:
             findings.append(Finding(case.number, record.seq,
-                                    f"out of order or missing: expected record {expected_seq}"))
+                                    f"out of order or missing: expected record {expected_seq}",
+                                    f"顺序错乱或有缺失：此处应为第 {expected_seq} 条记录"))
         if record.prev_hash != prev:
             findings.append(Finding(case.number, record.seq,
-                                    "chain broken: previous record was changed or removed"))
+                                    "chain broken: previous record was changed or removed",
+                                    "哈希链断开：前一条记录被改动或删除"))
         if record.key_id is None:
             findings.append(Finding(case.number, record.seq,
                                     "not signed with the history key: recomputed without "
-                                    "it, or written before keyed history and never sealed"))
+                                    "it, or written before keyed history and never sealed",
+                                    "没有用历史密钥签名：可能是不用密钥重算的，或是启用密钥前"
+                                    "写入且从未封存"))
         elif record.key_id != own:
             findings.append(Finding(case.number, record.seq,
                                     f"signed with another key ({record.key_id}), not this "
-                                    "installation's"))
+                                    "installation's",
+                                    "用另一把密钥签名，不是本系统的历史密钥"))
         elif record_digest(key, case.number, record, record.prev_hash) != record.hash:
-            findings.append(Finding(case.number, record.seq, "record content was edited"))
+            findings.append(Finding(case.number, record.seq, "record content was edited",
+                                    "记录内容被改动过"))
         prev = record.hash
     if len(records) != case.history_seq or prev != (case.history_head or GENESIS):
         findings.append(Finding(case.number, None,
                                 f"history has {len(records)} records, the case expects "
-                                f"{case.history_seq}: records were deleted or added"))
+                                f"{case.history_seq}: records were deleted or added",
+                                f"历史有 {len(records)} 条记录，案件应有 {case.history_seq} 条："
+                                "有记录被删除或添加"))
     return findings
 
 

@@ -25,7 +25,9 @@ from sqlalchemy.engine import make_url
 
 from engine.kefu import Kefu
 from engine.messages import notifications
+from engine.people import signin
 from engine.scheduler.firing import Fired, fire_due
+from engine.scripting import workers
 from engine.timing import deadlines
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ _WORKERS: dict[str, TimerWorker] = {}
 #: When due rows are held by another transaction (a person completing a task, another
 #: worker, a dead connection PostgreSQL has not noticed yet), look again this soon.
 BUSY_RETRY = timedelta(seconds=0.25)
+#: The daily housekeeping's first run, after start-up's own work.
+HOUSEKEEPING_AFTER = timedelta(minutes=1)
 
 
 def fire_job(name: str) -> None:
@@ -53,6 +57,28 @@ def deliver_job(name: str) -> None:
             notifications.deliver_due(worker.kefu)
         except Exception:  # the database is away: the next run tries again
             log.exception("%s could not send notifications", name)
+
+
+def housekeeping_job(name: str) -> None:
+    """APScheduler job, daily: prune old sign-in attempts, each batch its own short
+    transaction, outside any request."""
+    worker = _WORKERS.get(name)
+    if worker is not None:
+        try:
+            housekeeping(worker.kefu)
+        except Exception:  # the database is away: tomorrow's run tries again
+            log.exception("%s could not do its housekeeping", name)
+
+
+def housekeeping(kefu: Kefu) -> int:
+    """What the daily job does, at the installation's clock; the number of rows deleted."""
+    deleted = 0
+    while True:
+        with kefu.session() as session:
+            count = signin.prune_attempts(session, kefu.settings, kefu.clock.now())
+        deleted += count
+        if count < signin.PRUNE_BATCH:
+            return deleted
 
 
 def recheck_job(name: str) -> None:
@@ -88,6 +114,7 @@ class TimerWorker:
     def start(self) -> Fired:
         """Fire everything already overdue (in due order), then keep firing on time."""
         _WORKERS[self.name] = self
+        workers.warm_up(self.kefu.settings.script_workers)  # firings run scripts too
         deadlines.on_change(self.kefu.db, self.wake)
         self._waker = threading.Thread(target=self._wake_loop, daemon=True,
                                        name=f"{self.name}-wake")
@@ -101,6 +128,9 @@ class TimerWorker:
         # here: a slow periodic run sends those.
         self.scheduler.add_job(deliver_job, "interval", id=f"kefu-deliver-{self.name}",
                                seconds=self.kefu.settings.timer_recheck_seconds,
+                               args=[self.name], replace_existing=True)
+        self.scheduler.add_job(housekeeping_job, "interval", id=f"kefu-housekeeping-{self.name}",
+                               hours=24, next_run_time=datetime.now(UTC) + HOUSEKEEPING_AFTER,
                                args=[self.name], replace_existing=True)
         self.scheduler.start()
         if self._listen:

@@ -16,8 +16,10 @@ Kefu's policy on top (`_KefuPolicy`, `_getattr`): no `type`/`object`/`getattr`/`
 attributes under other spellings; no computed or huge f-string format specs; no classes,
 imports, `global`, async code, bare `except:` or `break`/`continue`/`return` in `finally`
 (either would swallow the time limit); no subscript keys that start with `_`. Limits on
-time and size: engine.scripting.script_limits. Every source is compiled (and so checked) once, at
-deploy and again at the first run in each worker; the code object is cached per source.
+time and size: engine.scripting.script_limits; every run but a plain comparison happens in a
+worker process, killed at the limit (engine.scripting.workers). Every source is compiled
+(and so checked) once at deploy, once in the server to learn the names it uses, and once in
+each worker process that runs it; the code object is cached per source.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import ast
 import builtins
 import functools
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from copy import deepcopy
@@ -49,12 +52,15 @@ from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
 from engine.errors import ScriptError
+from engine.scripting import workers
 from engine.scripting.script_limits import (
     Deadline,
     Limits,
     OutOfTime,
+    Refusal,
     current_run,
     guards,
+    out_of_time,
     width_problem,
 )
 
@@ -231,8 +237,68 @@ def _sandbox_globals(max_size: int) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def names_in(source: str, mode: str) -> frozenset[str]:
+    """Every global name the code (and the functions and comprehensions in it) reads,
+    writes or deletes: the task data and helpers a worker is sent, nothing else."""
+    names: set[str] = set()
+    todo = [check_source(source, mode)]
+    while todo:
+        code = todo.pop()
+        names.update(code.co_names)
+        todo.extend(c for c in code.co_consts if isinstance(c, CodeType))
+    return frozenset(names)
+
+
+#: What a condition may be built of to be evaluated in the request thread (`approved ==
+#: True and level != "cs_head"`): no call, subscript, attribute, arithmetic, comprehension
+#: or `in`, so it makes no value and only compares case data, whose unfolded size is
+#: bounded on every way in (a request's size for forms, workers.bounded for scripts).
+_PLAIN_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not,
+                ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is,
+                ast.IsNot, ast.Name, ast.Load, ast.Constant)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_plain_comparison(source: str) -> bool:
+    """Whether an expression only compares names and constants (see _PLAIN_NODES): the
+    one kind not worth a worker's round trip, since nothing in it can run long."""
+    try:
+        tree = ast.parse(source, _FILENAME, "eval")
+    except SyntaxError:
+        return False
+    return all(isinstance(node, _PLAIN_NODES) for node in ast.walk(tree))
+
+
+def run_here(job: workers.Job, helpers: Mapping[str, Callable[..., Any]]) -> Any:
+    """Run a job in this process: in a worker (engine.scripting.workers), or, for a plain
+    comparison only, in the request thread. An expression's value, or what a script
+    changed as an Executed."""
+    limits = job.limits
+    code = check_source(job.source, job.mode)
+    guarded = _sandbox_globals(limits.max_size)
+    deadline = Deadline(limits.timeout_seconds)
+    scope = {**helpers, **job.external, **job.data, **guarded,
+             "_tick_": deadline.tick, "_getiter_": deadline.getiter}
+    token = current_run.set(deadline)
+    try:
+        if job.mode == "eval":
+            return eval(code, scope)  # noqa: S307
+        exec(code, scope)  # noqa: S102
+    except OutOfTime:
+        raise out_of_time(limits.timeout_seconds) from None
+    finally:
+        current_run.reset(token)
+    hidden = helpers.keys() | job.external.keys() | guarded.keys()
+    return workers.Executed(
+        {name: value for name, value in scope.items()
+         if name not in hidden and not name.startswith("_") and not callable(value)},
+        tuple(name for name in job.data if name not in scope))
+
+
 class SandboxEnvironment(TaskDataEnvironment):
-    """Task data as globals, with only safe builtins and Kefu's helpers beside it.
+    """Task data as globals, with only safe builtins and Kefu's helpers beside it, run in
+    a worker process (engine.scripting.workers).
 
     A script runs in a scope of its own; the task data takes its results only when it
     finishes, so a script stopped half way changes nothing."""
@@ -241,48 +307,33 @@ class SandboxEnvironment(TaskDataEnvironment):
                  limits: Limits | None = None) -> None:
         super().__init__(dict(helpers))
         self.limits = limits or Limits()
-        self._guards = _sandbox_globals(self.limits.max_size)
 
-    def _scope(self, context: Mapping[str, Any], external: Mapping[str, Any] | None,
-               deadline: Deadline) -> dict[str, Any]:
-        return {**self.globals, **(external or {}), **context, **self._guards,
-                "_tick_": deadline.tick, "_getiter_": deadline.getiter}
+    def _job(self, mode: str, source: str, context: Mapping[str, Any],
+             external: Mapping[str, Any] | None) -> workers.Job:
+        names = names_in(source, mode)
+        external = external or {}
+        return workers.Job(
+            mode, source, {k: v for k, v in context.items() if k in names},
+            {k: v for k, v in external.items() if k in names and k not in context},
+            tuple(name for name in self.globals if name in names
+                  and name not in context and name not in external), self.limits)
 
     def evaluate(self, expression: str, context: dict,
                  external_context: dict | None = None) -> Any:
-        code = check_source(expression, "eval")
-        deadline = Deadline(self.limits.timeout_seconds)
-        token = current_run.set(deadline)
-        try:
-            return eval(code, self._scope(context, external_context, deadline))  # noqa: S307
-        except OutOfTime:
-            raise self._out_of_time() from None
-        finally:
-            current_run.reset(token)
+        job = self._job("eval", expression, context, external_context)
+        if is_plain_comparison(expression):
+            return run_here(job, self.globals)
+        return workers.run(job, self.globals)
 
     def execute(self, script: str, context: dict,
                 external_context: dict | None = None) -> bool:
-        code = check_source(script)
+        job = self._job("exec", script, context, external_context)
         self.check_for_overwrite(context, external_context or {})
-        deadline = Deadline(self.limits.timeout_seconds)
-        scope = self._scope(context, external_context, deadline)
-        token = current_run.set(deadline)
-        try:
-            exec(code, scope)  # noqa: S102
-        except OutOfTime:
-            raise self._out_of_time() from None
-        finally:
-            current_run.reset(token)
-        hidden = self.globals.keys() | (external_context or {}).keys() | self._guards.keys()
-        for name in [n for n in context if n not in scope]:
+        done: workers.Executed = workers.run(job, self.globals)
+        for name in done.deleted:
             del context[name]  # the script deleted it
-        context.update({name: value for name, value in scope.items()
-                        if name not in hidden and not name.startswith("_")
-                        and not callable(value)})
+        context.update(done.values)
         return True
-
-    def _out_of_time(self) -> ScriptError:
-        return ScriptError(f"it ran longer than the limit of {self.limits.timeout_seconds:g} s")
 
 
 Operator = Callable[[Any, dict[str, Any]], dict[str, Any]]
@@ -335,12 +386,25 @@ def _naming_element(task: Any, what: str) -> Iterator[None]:
 
 def _located(exc: Exception, task: Any, what: str) -> Exception:
     """The sandbox's own refusal (a ScriptError from the environment: a refused source, a
-    limit), reworded to name the element; anything else (a script's bug) as it was."""
+    limit), reworded to name the element, Chinese first; anything else (a script's bug)
+    as it was."""
     cause: BaseException | None = exc
     while cause is not None and not isinstance(cause, ScriptError):
         cause = cause.__cause__ or cause.__context__
     if cause is None:
         return exc
     spec = task.task_spec
-    name = f"{spec.bpmn_id}" + (f" ({spec.bpmn_name})" if spec.bpmn_name else "")
-    return ScriptError(f"the {what} of {name} was stopped: {cause}")
+    title = spec.bpmn_name or ""
+    title_zh, _, title_en = title.partition(" / ")
+    name_zh = spec.bpmn_id + (f"（{title_zh}）" if title_zh else "")
+    name_en = spec.bpmn_id + (f" ({title_en or title_zh})" if title else "")
+    if isinstance(cause, Refusal):
+        zh, en = cause.zh, cause.en
+    else:  # the compiler's refusal: "line N: what it refused; line M: …"
+        lines = "、".join(dict.fromkeys(re.findall(r"line (\d+)", str(cause)))) or "?"
+        zh, en = f"代码第 {lines} 行有沙箱不允许的写法", str(cause)
+    return Refusal(f"{_WHAT_ZH[what]}「{name_zh}」已被停止：{zh}",
+                   f"the {what} of {name_en} was stopped: {en}")
+
+
+_WHAT_ZH = {"script": "流程元素的脚本", "expression": "流程元素的表达式"}

@@ -13,6 +13,11 @@ threads are not the main thread, so `signal.alarm` is not theirs to use):
   result larger than `max_size` items (characters, elements, or bits of an int) before
   it is made, since no tick can interrupt a single C call.
 
+What no tick can reach (one long C call: `str` of a self-sharing list) and what no size
+guard sees (`list(x)` in a loop) is stopped from outside: every run happens in a worker
+process that is killed at the limit and whose memory and CPU are capped by rlimits
+(engine.scripting.workers). The ticks stay: they stop most runs with the worker kept warm.
+
 This was chosen over `sys.settrace`: a tracer costs every line of every script and of every
 helper it calls, replaces a debugger's or coverage's tracer, and, like the ticks, cannot
 interrupt one long C call either; the ticks cost a clock read per iteration only where the
@@ -47,18 +52,36 @@ class OutOfTime(BaseException):
     """Raised inside a script past its deadline; turned into a ScriptError outside it."""
 
 
-class TooLarge(ScriptError):
+class Refusal(ScriptError):
+    """The sandbox stopped a run: a limit, or a source it does not allow. Chinese first,
+    the English beside it (`中文 / English`, which the web shows one half of)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        self.zh, self.en = zh, en
+        super().__init__(f"{zh} / {en}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.zh, self.en))
+
+
+class TooLarge(Refusal):
     """A guarded operation would have made a value over the size limit."""
+
+
+def out_of_time(timeout: float) -> Refusal:
+    return Refusal(f"它运行超过了 {timeout:g} 秒的时限",
+                   f"it ran longer than the limit of {timeout:g} s")
 
 
 @dataclass(frozen=True)
 class Limits:
     """Per installation: see Settings.script_timeout_seconds, script_max_size,
-    call_activity_max_depth."""
+    call_activity_max_depth, script_memory_mb."""
 
     timeout_seconds: float = 1.0
     max_size: int = 1_000_000
     max_call_depth: int = 10
+    memory_mb: int = 256
 
 
 class Deadline:
@@ -103,14 +126,17 @@ def guards(max_size: int) -> dict[str, Callable[..., Any]]:
 
     def refuse(what: str, size: int) -> None:
         if size > max_size:
-            raise TooLarge(f"{what!r} would make a value of {size:,} items "
+            raise TooLarge(f"{what!r} 会产生 {size:,} 项的值（上限 {max_size:,} 项）",
+                           f"{what!r} would make a value of {size:,} items "
                            f"(the limit is {max_size:,})")
         if size >= _COUNTED:
             run = current_run.get()
             if run is not None:
                 run.made += size
                 if run.made > total:
-                    raise TooLarge(f"the values it made came to more than {total:,} items "
+                    raise TooLarge(f"它产生的值合计超过 {total:,} 项"
+                                   f"（上限为 {TOTAL_FACTOR} × {max_size:,}）",
+                                   f"the values it made came to more than {total:,} items "
                                    f"in all (the limit is {TOTAL_FACTOR} × {max_size:,})")
 
     def mul(a: Any, b: Any) -> Any:
@@ -141,10 +167,10 @@ def guards(max_size: int) -> dict[str, Callable[..., Any]]:
         if isinstance(a, str):
             for width, precision in _PERCENT_FIELD.findall(a):
                 if "*" in (width, precision):
-                    raise TooLarge("a computed % width is not allowed")
+                    raise TooLarge("不允许用计算出的 % 宽度", "a computed % width is not allowed")
                 problem = width_problem(width + " " + precision)
                 if problem:
-                    raise TooLarge(problem)
+                    raise TooLarge(f"格式宽度或精度不得超过 {MAX_FORMAT_WIDTH}", problem)
         return a % b
 
     binary = {"+=": add, "*=": mul, "**=": pow_, "<<=": lshift, "%=": mod}

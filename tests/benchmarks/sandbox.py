@@ -5,6 +5,10 @@
 Prints the median time of one step of the complaint (intake → archive, on a temporary
 SQLite file, after a warm-up), and per call: a condition evaluated, a small script run and
 a source compiled for the first time (what deploy and a worker's first run pay, then cached).
+Since issue 13 every run goes to a worker process (engine.scripting.workers): a condition
+and a script cost a round trip on a pipe, and a new worker (after one was killed at a limit)
+a fork from the forkserver. A plain comparison (names, constants, ==, <, and, not …) stays
+in the request thread (engine.scripting.sandbox.is_plain_comparison).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.scripting import workers
 from engine.scripting.sandbox import SandboxEnvironment, check_source
 from tests.benchmarks.common import SHORT_PATH, fresh_database, open_kefu, people, start, step
 
@@ -26,6 +31,13 @@ def per_call_us(fn: object, repeat: int = 20_000) -> float:
     for _ in range(repeat):
         fn()  # type: ignore[operator]
     return (time.perf_counter() - began) / repeat * 1e6
+
+
+def _start_and_stop_a_worker() -> None:
+    worker = workers._Worker()
+    worker.wait_ready()
+    worker.conn.close()  # the worker reads the end of its pipe and exits
+    worker.process.join()
 
 
 def complaint_step_ms(cases: int) -> float:
@@ -58,9 +70,14 @@ def main() -> None:
     print(f"complaint step, median:        {complaint_step_ms(args.cases):.2f} ms")
     evaluate_us = per_call_us(lambda: env.evaluate(condition, data))
     print(f"condition evaluated:           {evaluate_us:.1f} µs")
+    plain = 'justified == True and department != "fee"'  # the shape of every process's own
+    plain_us = per_call_us(lambda: env.evaluate(plain, data))
+    print(f"plain comparison evaluated:    {plain_us:.1f} µs")
     print(f"small script run:              {per_call_us(lambda: env.execute(SCRIPT, {})):.1f} µs")
     compile_us = per_call_us(lambda: check_source(f"x = {next(fresh)} + 1"), 2_000)
     print(f"source compiled (cache miss):  {compile_us:.1f} µs")
+    started_ms = per_call_us(_start_and_stop_a_worker, 20) / 1000
+    print(f"worker started and stopped:    {started_ms:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -397,6 +397,11 @@ def _deploy_unchecked(kefu, monkeypatch: pytest.MonkeyPatch, files) -> None:
         engine.deploy(s, built, "owner01", kefu.clock.now())
 
 
+#: Forty lines of bytes that `str`, `==`, `hash` or `sorted` walk as 2**40 items, in one C call.
+SELF_SHARING = "x = []\nfor i in range(40):\n    x = [x, x]\n"
+SELF_SHARING_TWO = "x = []\ny = []\nfor i in range(40):\n    x = [x, x]\n    y = [y, y]\n"
+SELF_SHARING_EXPRESSION = "(x := []) == [] and [(x := [x, x]) for i in range(40)]"
+
 RUN_TIME = {
     "frame escape in a script": ({"SCRIPT": FRAME_ESCAPE}, "compute", "'gi_frame' is not allowed"),
     "frame escape in a condition": ({"CONDITION": FRAME_EXPRESSION}, "gateway", "'gi_frame'"),
@@ -415,6 +420,21 @@ RUN_TIME = {
                                "would make a value"),
     "huge list in a DMN cell": ({"INPUT_ENTRY": "len([0] * 10**10) > 0"}, "decide",
                                 "would make a value"),
+    # One C call the ticks cannot interrupt: only killing the worker process stops these.
+    "str of a self-sharing list in a script": ({"SCRIPT": SELF_SHARING + "text = str(x)"},
+                                               "compute", "ran longer than the limit of 0.2 s"),
+    "== of two self-sharing lists in a script": (
+        {"SCRIPT": SELF_SHARING_TWO + "same = x == y"}, "compute",
+        "ran longer than the limit of 0.2 s"),
+    "str of a self-sharing list in a condition": (
+        {"CONDITION": f"{SELF_SHARING_EXPRESSION} and str(x) == ''"}, "gateway",
+        "ran longer than the limit of 0.2 s"),
+    "== of two self-sharing lists in a condition": (
+        {"CONDITION": f"{SELF_SHARING_EXPRESSION} and (y := []) == [] "
+                      "and [(y := [y, y]) for i in range(40)] and x == y"}, "gateway",
+        "ran longer than the limit of 0.2 s"),
+    "a self-sharing list left in the case data": (
+        {"SCRIPT": SELF_SHARING}, "compute", "would unfold to more than 10,000,000 items"),
 }
 
 
@@ -500,3 +520,161 @@ def test_call_activity_that_calls_itself_is_stopped_by_the_depth_limit(
             kefu.session() as s:
         engine.start_case(kefu, s, "ping", people["agent01"])
     assert _counts(kefu) == before
+
+
+# --- worker processes (issue 13): what no tick can interrupt --------------------------------
+
+def test_a_step_stuck_in_one_c_call_does_not_hold_up_another_request(
+        kefu, people, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While one start_case is stuck in `str(x)` of a self-sharing list, another request
+    completes: on PostgreSQL a step of another case, on SQLite (whose one writer holds the
+    lock until the stuck step is refused) a page's read. Then the stuck one is refused."""
+    import dataclasses
+    import threading
+
+    import engine
+    from engine.scripting import workers
+
+    _deploy_unchecked(kefu, monkeypatch, _places(SCRIPT=SELF_SHARING + "text = str(x)"))
+    kefu.settings = dataclasses.replace(kefu.settings, script_timeout_seconds=3)
+    before = _counts(kefu)
+    stuck, outcome = threading.Event(), []
+    original = workers.run
+
+    def run(job, helpers):
+        if "str(x)" in job.source:
+            stuck.set()
+        return original(job, helpers)
+
+    monkeypatch.setattr(workers, "run", run)
+
+    def bomb() -> None:
+        try:
+            with kefu.session() as s:
+                engine.start_case(kefu, s, "sandbox_places", people["agent01"], {"path": "x"})
+        except ScriptError as exc:
+            outcome.append(str(exc))
+
+    first = threading.Thread(target=bomb)
+    first.start()
+    assert stuck.wait(30)
+    if kefu.db.is_postgres:
+        with kefu.session() as s:
+            other = engine.start_case(kefu, s, "sandbox_places", people["agent01"])
+            number = other.number
+    else:
+        with kefu.session(read_only=True) as s:
+            number = len(engine.claimable_tasks(s, people["agent01"]))
+    answered = _limited().evaluate("n * 2", {"n": 21})
+    still_stuck = first.is_alive()
+    first.join(timeout=60)
+    assert still_stuck and answered == 42 and number is not None
+    assert "compute" in outcome[0] and "ran longer than the limit of 3 s" in outcome[0]
+    expected = (before[0] + 1, before[1] + 1) if kefu.db.is_postgres else before
+    assert _counts(kefu) == expected  # the other case only: the stuck one saved nothing
+
+
+MEMORY_BOMB = "x = [0] * 999999\ny = [list(x) for i in range(999)]"  # 8 GB, past every guard
+
+
+def test_a_memory_bomb_past_the_size_guards_is_stopped_by_the_rlimit() -> None:
+    from engine.scripting.script_limits import Limits
+
+    env = SandboxEnvironment({}, Limits(timeout_seconds=120, memory_mb=64))
+    with pytest.raises(ScriptError, match="more memory than the limit of 64 MB"):
+        env.execute(MEMORY_BOMB, {})
+    assert env.evaluate("1 + 1", {}) == 2  # a new worker takes over
+
+
+def test_a_memory_bomb_in_a_script_task_is_refused_naming_it_and_saving_nothing(
+        kefu, people, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import engine
+
+    _deploy_unchecked(kefu, monkeypatch, _places(SCRIPT=MEMORY_BOMB))
+    kefu.settings = dataclasses.replace(kefu.settings, script_timeout_seconds=120,
+                                        script_memory_mb=64)
+    before = _counts(kefu)
+    with pytest.raises(ScriptError) as caught, kefu.session() as s:
+        engine.start_case(kefu, s, "sandbox_places", people["agent01"], {"path": "x"})
+    assert str(caught.value).startswith(
+        "流程元素的脚本「compute（计算）」已被停止：它需要的内存超过了 64 MB")
+    assert "the script of compute (Compute) was stopped: it needed more memory" in str(caught.value)
+    assert _counts(kefu) == before
+
+
+def test_helpers_run_in_the_request_thread_and_their_errors_come_back_as_they_were() -> None:
+    """A helper is called back from the worker: it sees the caller's objects (a session,
+    a test's clock), and a failure the script does not catch is the helper's own."""
+    from engine.errors import KefuError
+
+    seen: list[object] = []
+    refusal = KefuError("L1: too late")
+
+    def refuse(reason: str) -> str:
+        seen.append(reason)
+        raise refusal
+
+    env = SandboxEnvironment({"clock": lambda: "2026-12-01T08:00:00+08:00", "refuse": refuse})
+    data = {"reason": "late"}
+    env.execute("stamp = clock()\ntry:\n    refuse('caught')\nexcept Exception:\n"
+                "    caught = True\n", data)
+    assert data == {"reason": "late", "stamp": "2026-12-01T08:00:00+08:00", "caught": True}
+    with pytest.raises(KefuError) as caught:
+        env.execute("refuse(reason)", data)
+    assert caught.value is refusal and seen == ["caught", "late"]
+
+
+def test_a_worker_is_sent_only_the_data_and_helpers_the_code_names(monkeypatch) -> None:
+    from engine.scripting import workers
+
+    sent = []
+    original = workers.run
+    monkeypatch.setattr(workers, "run", lambda job, helpers: (sent.append(job),
+                                                              original(job, helpers))[1])
+    env = SandboxEnvironment({"now": lambda: "t", "hours": lambda n: f"PT{n}H"})
+    data = {"a": 1, "b": [2] * 1000, "c": {"big": "x" * 10_000}}
+    env.execute("del a\nd = [v for v in b if v > 1][:2]\ne = now()", data)
+    assert (sent[0].data.keys(), sent[0].helpers) == ({"a", "b"}, ("now",))
+    assert data == {"b": [2] * 1000, "c": {"big": "x" * 10_000}, "d": [2, 2], "e": "t"}
+
+
+def test_a_helper_argument_that_would_unfold_too_far_is_refused_before_the_helper_runs() -> None:
+    called = []
+    env = SandboxEnvironment({"keep": lambda value: called.append(1)})
+    with pytest.raises(ScriptError, match="unfold to more than"):
+        env.execute(SELF_SHARING + "keep(x)", {})
+    assert called == []
+
+
+def test_a_worker_that_died_while_idle_is_replaced_without_blaming_the_script() -> None:
+    import os
+    import signal
+
+    from engine.scripting import workers
+
+    env = SandboxEnvironment({})
+    assert env.evaluate("1", {}) == 1
+    idle = list(workers._POOL._idle)
+    assert idle
+    for worker in idle:  # e.g. the kernel's OOM killer, or an administrator
+        os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.join()
+    assert [env.evaluate("n + 1", {"n": n}) for n in range(3)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("source, plain", [
+    ('approved == True and final_approver != "center_director"', True),
+    ("not (a < b or c is None)", True),
+    ("x == y", True),  # case data: its unfolded size is bounded on every way in
+    ("str(x) == ''", False), ("x in y", False), ("x[0] == 1", False), ("x * 2 == y", False),
+    ("x.real == 1", False), ("[a for a in x] == y", False), ("(y := x) == x", False),
+    ("lambda: 1", False), ("a if b else c", False),
+])
+def test_only_plain_comparisons_are_evaluated_without_a_worker(source: str, plain: bool) -> None:
+    """Measured (tests/benchmarks/sandbox.py): a worker's round trip costs a condition
+    about 20 times its own time; a plain comparison cannot run long, so it stays here."""
+    from engine.scripting.sandbox import is_plain_comparison
+
+    assert is_plain_comparison(source) is plain

@@ -94,7 +94,8 @@ def test_A2_history_check_is_visible_and_shows_tampering(client, auth, deployed,
                                               HistoryRecord.seq == 2)
                   .values(actor="mallory"))
     page = text_of(client.get("/audit/verify"))
-    assert "发现 1 个问题" in page and number in page and "record content was edited" in page
+    assert "发现 1 个问题" in page and number in page and "记录内容被改动过" in page
+    assert "edited" not in page
 
 
 def test_A2_only_auditors_search(client, auth, deployed) -> None:
@@ -128,7 +129,8 @@ def test_A2_an_auditor_is_refused_every_write_on_the_server(client, auth, app, d
     routes = _write_routes(app)
     assert len(routes) >= 8
     # the audit search and export are reads, posted to keep phone numbers out of URLs
-    allowed = {"/login", "/logout", "/language", "/audit/", "/audit/export.csv"}
+    allowed = {"/login", "/logout", "/language", "/audit/", "/audit/export.csv",
+               "/audit/verify"}  # uploading a checkpoint to verify against
     for method, url in routes:
         if url in allowed:
             continue
@@ -152,3 +154,82 @@ def test_A2_an_auditors_case_page_offers_no_action(client, auth, deployed, peopl
     html = client.get(f"/cases/{number}").get_data(as_text=True)
     actions = re.findall(r'<form method="post" action="([^"]+)"', html)
     assert sorted(actions) == ["/language", "/logout"]
+
+
+# --- checkpoints in the web (A3) -------------------------------------------------------------
+
+def _download(client) -> tuple[dict, str]:
+    import json
+
+    response = client.get("/audit/checkpoint.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="kefu-checkpoint-')
+    return json.loads(response.get_data(as_text=True)), disposition
+
+
+def _upload(auth, doc=None, raw: bytes | None = None, name: str = "kefu-checkpoint.json"):
+    import json
+
+    body = raw if raw is not None else json.dumps(doc).encode("utf-8")
+    return auth.post("/audit/verify", {"checkpoint": (io.BytesIO(body), name)},
+                     content_type="multipart/form-data")
+
+
+def test_A3_an_auditor_downloads_a_signed_checkpoint_and_verifies_against_it(
+        client, auth, deployed, people, clock) -> None:
+    number = register(deployed, people["agent01"])
+    with deployed.session() as s:
+        case = engine.case_by_number(s, number)
+        backup = (case.history_seq, case.history_head)
+    auth.as_user("audit01")
+    page = text_of(client.get("/audit/verify"))
+    assert "立即下载检查点" in page and "与此检查点比对" in page
+    clock.advance(hours=1)
+    do(deployed, number, "contact", people["duty01"], CONTACT)
+    saved, _ = _download(client)
+    with deployed.session() as s:
+        assert engine.records.checkpoints.verify_checkpoint(s, deployed.history_key,
+                                                            saved) == []
+    fine = text_of(_upload(auth, saved))
+    assert "同时与" in fine and "的检查点做了比对" in fine and "发现 0 个问题" in fine
+    with deployed.db.session() as s:  # the database put back to the earlier copy
+        from sqlalchemy import delete
+
+        from engine.persistence.models import Case
+
+        case_id = s.scalar(select(Case.id).where(Case.number == number))
+        s.execute(delete(HistoryRecord).where(HistoryRecord.case_id == case_id,
+                                              HistoryRecord.seq > backup[0]))
+        s.execute(update(Case).where(Case.id == case_id)
+                  .values(history_seq=backup[0], history_head=backup[1]))
+    response = _upload(auth, saved)
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "发现 2 个问题" in page and number in page
+    assert f"被回退：数据库里有 {backup[0]} 条记录，" in page
+    assert "数据库最新的记录早于" in page and "检查点：数据库被回退了" in page
+    assert "rolled back" not in page and not re.search(r"\d{4}-\d{2}-\d{2}T", page)
+
+
+def test_A3_an_edited_or_unreadable_checkpoint_is_explained_in_chinese(
+        client, auth, deployed, people) -> None:
+    number = register(deployed, people["agent01"])
+    auth.as_user("audit01")
+    saved, _ = _download(client)
+    forged = {**saved, "cases": {number: {"seq": 1, "head": "0" * 64}}, "signature": "签名"}
+    page = text_of(_upload(auth, forged))
+    assert "签名不符：检查点被改动过，或是用另一把历史密钥生成的" in page and "检查点" in page
+    broken = _upload(auth, raw=b'{"format": ', name="checkpoint.json")
+    assert broken.status_code == 422
+    assert "checkpoint.json 不是检查点：它不是 JSON 格式（第 1 行）。" in text_of(broken)
+    missing = auth.post("/audit/verify", {})
+    assert missing.status_code == 422 and "请选择之前下载的检查点文件。" in text_of(missing)
+
+
+def test_A3_only_auditors_download_or_verify_checkpoints(client, auth, deployed) -> None:
+    for username in ("agent01", "leader01", "director", "owner01"):
+        auth.as_user(username)
+        assert client.get("/audit/checkpoint.json").status_code == 403, username
+        response = _upload(auth, {"format": "kefu-checkpoint/1"})
+        assert response.status_code == 403, username

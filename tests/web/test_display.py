@@ -133,3 +133,27 @@ def test_tasks_offered_to_named_people_or_a_whole_department_read_as_people_and_
     page = readable(client.get(f"/cases/{number}"))
     assert "计费部 · 任何人" in page
     assert not problems(page.replace("Finance Team", ""), known)
+
+
+def test_checking_against_a_checkpoint_speaks_plain_chinese(client, auth, rostered, built):
+    """The A3 page after an upload: findings and the checkpoint's time in words."""
+    import io
+    import json
+
+    from sqlalchemy import update
+
+    from engine.persistence.models import Case
+
+    auth.as_user("audit01")
+    saved = json.loads(client.get("/audit/checkpoint.json").get_data(as_text=True))
+    with rostered.db.session() as s:  # one case rolled back by a record
+        s.execute(update(Case).where(Case.number == built.complaints[8])
+                  .values(history_seq=Case.history_seq - 1))
+    response = auth.post("/audit/verify", {"checkpoint": (io.BytesIO(json.dumps(saved).encode()),
+                                                          "checkpoint.json")},
+                         content_type="multipart/form-data")
+    with rostered.session() as s:
+        known = set(s.scalars(select(Person.username))) | set(ROLES)
+    text = readable(response)
+    assert "被回退" in text
+    assert problems(text, known) == []

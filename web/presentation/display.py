@@ -462,11 +462,28 @@ def folded(history: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+# -- history checks ------------------------------------------------------------------------
+
+def finding(found: Any) -> str:
+    """A history check's finding (engine.records.history.Finding) in the reader's language,
+    a checkpoint's time as local time."""
+    moment = when(found.at, year=True) if found.at else ""
+    if is_chinese() and found.zh:
+        return found.zh.replace("{at}", moment)
+    return found.problem.replace(found.at, moment) if found.at else found.problem
+
+
+def finding_where(found: Any) -> str:
+    """The case a finding is about, or the checkpoint itself."""
+    return bi("检查点 / Checkpoint") if found.case_number == "checkpoint" else found.case_number
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         when=when, day=day, duration=duration, person=person, department=department,
         action=action, deadline_kind=deadline_kind, notice_kind=notice_kind, state=state,
         escalation=escalation, sms_state=sms_state, role_name=role_name, text=text,
-        shift_kind=shift_kind, shift=shift, month=month, weekday=weekday)
+        shift_kind=shift_kind, shift=shift, month=month, weekday=weekday, finding=finding,
+        finding_where=finding_where)
     app.jinja_env.globals.update(offer=offer, record_rows=record_rows, display_value=value,
                                  shows_rule_ids=shows_rule_ids)

@@ -14,9 +14,10 @@ from engine.cases import submissions
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: POST endpoints that change no case, process or task: an auditor may use them (the
-#: audit search is a POST so that a phone number searched for stays out of the URL, C12).
+#: audit search is a POST so that a phone number searched for stays out of the URL, C12;
+#: a checkpoint to verify against is uploaded, and only read).
 NOT_WRITES = frozenset({"auth.login", "auth.logout", "auth.language", "audit.search",
-                        "audit.export"})
+                        "audit.export", "audit.verify_upload"})
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 #: Letters are the engine's own escaped HTML with an inline stylesheet and nothing else.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -176,6 +177,52 @@ def verify() -> Any:
     """`kefu audit verify`, run now: every case's hash chain checked."""
     count, findings = engine.verify_all(db.session())
     return render_template("audit/verify.html", count=count, findings=findings, at=now())
+
+
+@bp.post("/verify")
+@roles_required("auditor")
+def verify_upload() -> Any:
+    """`kefu audit verify --checkpoint`: the chains, and what was lost or rewritten since a
+    checkpoint the auditor kept (a read: nothing is written)."""
+    session = db.session()
+    upload = request.files.get("checkpoint")
+    doc, problem = None, None
+    if upload is None or not upload.filename:
+        problem = _("Choose the checkpoint file you downloaded earlier.")
+    else:
+        try:
+            doc = json.loads(upload.read().decode("utf-8"))
+        except UnicodeDecodeError:
+            problem = _("%(file)s is not a checkpoint: it is not a text file.",
+                        file=upload.filename)
+        except json.JSONDecodeError as exc:
+            problem = _("%(file)s is not a checkpoint: it is not JSON (line %(line)d).",
+                        file=upload.filename, line=exc.lineno)
+    count, findings = engine.verify_all(session)
+    if doc is not None:
+        findings = findings + engine.records.checkpoints.verify_checkpoint(
+            session, db.kefu().history_key, doc)
+    made = doc.get("created_at") if isinstance(doc, dict) else None
+    return render_template("audit/verify.html", count=count, findings=findings, at=now(),
+                           problem=problem, checkpoint_file=upload.filename if upload else None,
+                           checkpoint_at=made if isinstance(made, str) else None,
+                           ), 422 if problem else 200
+
+
+@bp.get("/checkpoint.json")
+@roles_required("auditor")
+def checkpoint() -> Any:
+    """`kefu audit checkpoint`: every case's history count and head, signed with the
+    history key, for the auditor to keep away from the server (docs/security.md)."""
+    kefu = db.kefu()
+    doc = engine.records.checkpoints.make_checkpoint(db.session(), kefu.history_key,
+                                                     kefu.clock.now())
+    body = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True)
+    local = now().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+    name = f"kefu-checkpoint-{local:%Y%m%d-%H%M}.json"
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "Cache-Control": "no-store"})
 
 
 @bp.get("/logins")

@@ -142,3 +142,32 @@ def test_date_and_time_fields_are_in_the_centres_time_zone(app) -> None:
                                          "day": "2026-11-25"}, zone=shanghai)
     assert (start.kind, start.text) == ("datetime", "2026-11-25T08:00")
     assert (day.kind, day.text) == ("date", "2026-11-25")
+
+
+def test_a_step_the_sandbox_stops_is_explained_on_the_task_page_in_the_readers_language(
+        client, auth, deployed, people, monkeypatch) -> None:
+    """Issue 13: a post-task script killed at the time limit (one C call the sandbox's own
+    ticks cannot stop) refuses the step with the element named, Chinese only by default,
+    English only for a reader who chose English; the task stays open with nothing saved."""
+    import dataclasses
+
+    import engine
+    from tests.definitions.test_sandbox import SELF_SHARING, _deploy_unchecked, _places
+
+    _deploy_unchecked(deployed, monkeypatch, _places(SCRIPT=SELF_SHARING + "text = str(x)"))
+    deployed.settings = dataclasses.replace(deployed.settings, script_timeout_seconds=0.2)
+    with deployed.session() as s:
+        number = engine.start_case(deployed, s, "sandbox_places", people["agent01"]).number
+    task_id = _task_id(deployed, number, "fill")
+    auth.as_user("agent01")
+    chinese = auth.post(f"/tasks/{task_id}", {"path": "/tmp/x"})
+    assert chinese.status_code == 422
+    page = text_of(chinese)
+    assert "流程元素的脚本「compute（计算）」已被停止：它运行超过了 0.2 秒的时限" in page
+    assert "ran longer" not in page and "Compute" not in page
+    assert [t.spec_name for t in open_tasks(deployed, number)] == ["fill"]
+    auth.post("/language", {"lang": "en", "next": "/inbox"})
+    english = text_of(auth.post(f"/tasks/{task_id}", {"path": "/tmp/x"}))
+    assert "the script of compute (Compute) was stopped: it ran longer than the limit of " \
+           "0.2 s" in english
+    assert "已被停止" not in english
