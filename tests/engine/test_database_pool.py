@@ -19,6 +19,8 @@ def _only_postgres(database: Database) -> None:
 def test_a_connection_in_steady_use_is_not_pinged(
         database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     _only_postgres(database)
+    with database.session() as s:  # in use from here on (it may have sat idle before)
+        s.execute(text("SELECT 1"))
     pings = _counted_pings(database, monkeypatch)
     for _ in range(3):
         with database.session() as s:
@@ -48,6 +50,9 @@ def test_an_idle_connection_the_server_closed_is_replaced(
     other.dispose()
     pings = _counted_pings(database, monkeypatch)
     monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)  # as if idle long enough
-    with database.session() as s:
-        assert s.execute(text("SELECT pg_backend_pid()")).scalar() != pid
-    assert len(pings) >= 1
+    try:
+        with database.session() as s:
+            assert s.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+        assert len(pings) >= 1
+    finally:
+        database.engine.dispose()  # no closed connection left in the pool for later tests
