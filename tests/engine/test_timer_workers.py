@@ -22,6 +22,7 @@ from engine import Kefu, SystemClock, TimerWorker
 from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import Case, HistoryRecord
 from engine.scheduler.benchmark import PROBE_ID, deploy_probe, start_probe
+from engine.timing import deadlines
 from tests.complaints import CONTACT, INTAKE, JUSTIFIED, do, register
 from tests.rules.test_deadlines import ACCEPTED, at
 
@@ -80,7 +81,7 @@ def test_stopping_while_a_firing_rearms_does_not_hang(deployed, worker, monkeypa
     shutdown waits for running jobs while holding the lock that re-arming needs."""
     worker.start()
     in_arm, go_on = threading.Event(), threading.Event()
-    next_due = engine.timing.deadlines.next_due
+    next_due = deadlines.next_due
 
     def slow_next_due(session):  # noqa: ANN001, ANN202
         if threading.current_thread().name.startswith("ThreadPoolExecutor"):
@@ -88,7 +89,7 @@ def test_stopping_while_a_firing_rearms_does_not_hang(deployed, worker, monkeypa
             go_on.wait(timeout=10)
         return next_due(session)
 
-    monkeypatch.setattr(engine.timing.deadlines, "next_due", slow_next_due)
+    monkeypatch.setattr(deadlines, "next_due", slow_next_due)
     worker.scheduler.add_job(worker.arm)  # runs now, in the scheduler's job thread
     assert in_arm.wait(timeout=10)
     stopper = threading.Thread(target=worker.stop, daemon=True)
