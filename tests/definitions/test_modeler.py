@@ -14,6 +14,7 @@ import pytest
 
 import engine
 from engine import Kefu
+from engine.timing.deadlines import case_deadlines, next_due
 from tests.complaints import open_tasks
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "modeler"
@@ -115,7 +116,7 @@ def test_timer_on_an_event_based_gateway_is_scheduled_and_fires(kefu, people, cl
     number = start(kefu, "event_gateway", agent)
     with kefu.session() as s:
         case = engine.case_by_number(s, number)
-        deadlines = engine.timing.deadlines.case_deadlines(s, case)
+        deadlines = case_deadlines(s, case)
         [pending] = [d for d in deadlines if d.kind == "timer"]
         assert pending.due_at == clock.now() + timedelta(hours=1)
     clock.advance(hours=1)
@@ -271,7 +272,7 @@ def test_timer_start_event_starts_a_case_on_each_cycle_exactly_once(kefu, clock)
     deploy(kefu, "timer_start.bpmn")
     assert engine.fire_due(kefu).fired == 0 and _cases_of(kefu, "daily_check") == []
     with kefu.session() as s:
-        assert engine.timing.deadlines.next_due(s) == clock.now() + timedelta(days=1)
+        assert next_due(s) == clock.now() + timedelta(days=1)
     clock.advance(days=1)
     assert engine.fire_due(kefu).fired == 1
     assert engine.fire_due(kefu).fired == 0  # a second worker run finds nothing

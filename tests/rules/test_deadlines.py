@@ -16,6 +16,7 @@ import engine
 from engine import Kefu
 from engine.persistence.deadline_models import Deadline
 from engine.persistence.models import TaskItem
+from engine.timing import deadlines
 from tests.complaints import (
     APPROVE,
     CONTACT,
@@ -181,7 +182,7 @@ def test_C8_callback_is_due_three_days_after_the_reply_then_urged(deployed, peop
     with deployed.session() as s:
         case = engine.case_by_number(s, number)
         assert case.state == "closed"
-        pending = engine.timing.deadlines.case_deadlines(s, case)
+        pending = deadlines.case_deadlines(s, case)
         assert [d for d in pending if d.fired_at is None] == []
 
 
