@@ -435,7 +435,8 @@ def _write_case(session: Session, case: Case) -> None:
     that no flush writes them again. Written by engine.persistence.batch: on PostgreSQL
     with the step's other writes and its COMMIT."""
     state = inspect(case)
-    changed = {a.key: a.value for a in state.attrs if a.history.has_changes()}
+    # The attributes set since the row was read or last written (SQLAlchemy's own record).
+    changed = {key: state.dict[key] for key in state.committed_state}
     if not changed:
         return
     version = case.row_version
