@@ -15,6 +15,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, insert, inspect, select, update
 from sqlalchemy.orm import Session, defer, lazyload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.cases.frontier import Frontier, frontier
@@ -304,11 +305,18 @@ def _lock_with_rows(session: Session, task_id: str, with_state: bool) -> tuple[
         (_TASK_ROWS_BY_TASK, params), (_DEADLINE_ROWS_BY_TASK, params))
     if not found:
         raise _gone(task_id)
-    detached = Case(**found[0]._asdict())
-    make_transient_to_detached(detached)
-    # The session's own copy (a page may have loaded it), overwritten as populate_existing
-    # would; without the state, an earlier copy of it is not trusted (_workflow_to_run).
-    case = session.merge(detached, load=False)
+    values = found[0]._asdict()
+    case = session.identity_map.get(session.identity_key(Case, values["id"]))
+    if case is None:
+        case = Case(**values)
+        make_transient_to_detached(case)  # as if loaded: persistent once added, unchanged
+        session.add(case)
+    else:
+        # The session's own copy (a page may have loaded it), overwritten as the ORM's
+        # populate_existing would; without the state, an earlier copy of it is not trusted
+        # (_workflow_to_run reads it again).
+        for key, value in values.items():
+            set_committed_value(case, key, value)
     inspect(case).info[_STATE_LOCKED] = with_state
     return case, items, rows
 

@@ -22,7 +22,8 @@ made after the last statement, hence inside that savepoint).
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, event, exc, func, literal, select
@@ -129,7 +130,8 @@ def read(session: Session, *queries: tuple[Executable, Mapping[str, Any]]) -> li
         cursor = dbapi.cursor()
         try:
             for p, params in steps:
-                cursor.execute(p.sql, p.params(params))
+                with _as_sqlalchemy_error(dialect, p.sql):
+                    cursor.execute(p.sql, p.params(params))
                 out.append(p.rows(cursor.fetchall()))
         finally:
             cursor.close()
@@ -156,10 +158,11 @@ def write(session: Session, statement: Executable,
         p = prepared(statement, dialect, _columns(statement, many[0]))
         cursor = connection.connection.driver_connection.cursor()
         try:
-            if len(many) == 1:
-                cursor.execute(p.sql, p.params(many[0]))
-            else:
-                cursor.executemany(p.sql, [p.params(row) for row in many])
+            with _as_sqlalchemy_error(dialect, p.sql):
+                if len(many) == 1:
+                    cursor.execute(p.sql, p.params(many[0]))
+                else:
+                    cursor.executemany(p.sql, [p.params(row) for row in many])
             if one_row is not None and cursor.rowcount != 1:
                 raise one_row
         finally:
@@ -171,6 +174,16 @@ def write(session: Session, statement: Executable,
     p = prepared(statement, dialect, _columns(statement, many[0]))
     connection.info.setdefault(_PENDING, []).append(
         (p.sql, [p.params(row) for row in many], one_row))
+
+
+@contextmanager
+def _as_sqlalchemy_error(dialect: Dialect, sql: str) -> Iterator[None]:
+    """The driver's error as SQLAlchemy would have raised it (IntegrityError, …)."""
+    error_class = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except error_class as error:
+        raise exc.DBAPIError.instance(sql, None, error, error_class) from error
 
 
 def _columns(statement: Executable, row: Mapping[str, Any]) -> list[str] | None:
