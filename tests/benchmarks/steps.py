@@ -253,7 +253,7 @@ def statements_per_step(worker: Worker, cases: int = 5) -> dict[str, Any]:
     """Counted unit of work by unit of work: the mean, and the most any one unit made.
     After a warm-up: psycopg prepares a statement on a connection the fifth time it runs
     it, which costs that one execution a round trip more."""
-    for _ in range(5):
+    for _ in range(8):
         worker.run_case()
     db = worker.kefu.db
     seen: Counter[str] = Counter()
@@ -321,7 +321,7 @@ def growth(worker: Worker, repeats: int) -> dict[str, Any]:
 def _serve(url: str, flows: Path, live: int, seconds: float) -> None:
     """A worker process of `parallel`: warm up, say ready, wait for the start, run."""
     worker = Worker(Database(url), write_flows(flows), live, deploy=False)
-    for _ in range(5):
+    for _ in range(8):
         worker.run_case()
     gc.collect()
     gc.freeze()
