@@ -239,6 +239,7 @@ def install(engine: Engine) -> None:
     event.listen(engine, "commit", _before_commit)
     event.listen(engine, "rollback", _drop)
     event.listen(engine, "rollback_savepoint", _drop_to_savepoint)
+    event.listen(engine.pool, "checkin", _drop_at_checkin)
 
 
 def _before_statement(connection: Connection, *_: Any) -> None:
@@ -260,3 +261,10 @@ def _drop(connection: Connection) -> None:
 
 def _drop_to_savepoint(connection: Connection, _name: str, _context: Any) -> None:
     connection.info.pop(_PENDING, None)
+
+
+def _drop_at_checkin(_dbapi_connection: Any, record: Any) -> None:
+    """A connection back in the pool holds nothing for the next unit of work, however
+    its last one ended (the pool's own reset rolls back without the events above)."""
+    if record is not None:
+        record.info.pop(_PENDING, None)
