@@ -7,10 +7,11 @@ rows) one by one, then `COMMIT`. Here the reads go in one psycopg pipeline, and 
 wait until the unit of work's next statement or its commit, and go in one pipeline with
 it: a step needs four round trips, the benchmark's own look-up of the task included.
 
-Statements are SQLAlchemy Core, compiled once per dialect and run on the driver's cursor
-with SQLAlchemy's own type conversions (`Prepared`): running a prebuilt statement through
-SQLAlchemy cost more than the database took to run it. On SQLite, where a statement is a
-function call, writes run at once; only the cheaper call is kept.
+Statements are SQLAlchemy Core. On PostgreSQL they are compiled once and run on psycopg's
+cursor in pipeline mode, with SQLAlchemy's own type conversions (`Prepared`). On SQLite,
+where a statement is a function call, they run at once through SQLAlchemy (driving the
+sqlite3 module's cursors directly beside SQLAlchemy's crashed the interpreter in a long
+test run: memory corruption, found only there, not pursued).
 
 A write that must change exactly one row (`write(..., one_row=...)`) is checked by the
 database itself on PostgreSQL: it is sent as `WITH changed AS (... RETURNING 1) SELECT
@@ -22,8 +23,7 @@ made after the last statement, hence inside that savepoint).
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, event, exc, func, literal, select
@@ -123,19 +123,10 @@ def read(session: Session, *queries: tuple[Executable, Mapping[str, Any]]) -> li
     lock waited for."""
     connection = session.connection()
     dialect = connection.dialect
+    if dialect.name != "postgresql":
+        return [connection.execute(q, params).all() for q, params in queries]
     dbapi = connection.connection.driver_connection
     steps = [(prepared(q, dialect), params) for q, params in queries]
-    if dialect.name != "postgresql":
-        out = []
-        cursor = dbapi.cursor()
-        try:
-            for p, params in steps:
-                with _as_sqlalchemy_error(dialect, p.sql):
-                    cursor.execute(p.sql, p.params(params))
-                out.append(p.rows(cursor.fetchall()))
-        finally:
-            cursor.close()
-        return out
     pending = connection.info.pop(_PENDING, [])
     cursors = _pipeline(dbapi, pending, [(p.sql, p.params(params)) for p, params in steps])
     return [p.rows(c.fetchall()) for (p, _), c in zip(steps, cursors, strict=True)]
@@ -155,18 +146,9 @@ def write(session: Session, statement: Executable,
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name != "postgresql":
-        p = prepared(statement, dialect, _columns(statement, many[0]))
-        cursor = connection.connection.driver_connection.cursor()
-        try:
-            with _as_sqlalchemy_error(dialect, p.sql):
-                if len(many) == 1:
-                    cursor.execute(p.sql, p.params(many[0]))
-                else:
-                    cursor.executemany(p.sql, [p.params(row) for row in many])
-            if one_row is not None and cursor.rowcount != 1:
-                raise one_row
-        finally:
-            cursor.close()
+        result = connection.execute(statement, many if len(many) > 1 else many[0])
+        if one_row is not None and result.rowcount != 1:
+            raise one_row
         return
     if one_row is not None:
         assert isinstance(statement, UpdateBase)
@@ -174,16 +156,6 @@ def write(session: Session, statement: Executable,
     p = prepared(statement, dialect, _columns(statement, many[0]))
     connection.info.setdefault(_PENDING, []).append(
         (p.sql, [p.params(row) for row in many], one_row))
-
-
-@contextmanager
-def _as_sqlalchemy_error(dialect: Dialect, sql: str) -> Iterator[None]:
-    """The driver's error as SQLAlchemy would have raised it (IntegrityError, …)."""
-    error_class = dialect.loaded_dbapi.Error
-    try:
-        yield
-    except error_class as error:
-        raise exc.DBAPIError.instance(sql, None, error, error_class) from error
 
 
 def _columns(statement: Executable, row: Mapping[str, Any]) -> list[str] | None:
