@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Row, bindparam, delete, insert, inspect, select, update
-from sqlalchemy.orm import Session, defer, lazyload
+from sqlalchemy import bindparam, delete, insert, inspect, select, update
+from sqlalchemy.orm import Session, defer, lazyload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.cases.frontier import Frontier, frontier
@@ -30,6 +31,7 @@ from engine.kefu import Kefu, LoadedVersion
 from engine.messages import attachments, notifications
 from engine.people import pickers
 from engine.people.roles import Actor, candidates, may_act, offer_for
+from engine.persistence import batch
 from engine.persistence.models import Case, Person, TaskItem
 from engine.persistence.queries import newest_version_id
 from engine.records import history
@@ -84,15 +86,16 @@ def start_case(kefu: Kefu, session: Session, process_id: str, actor: Actor,
     offer = offer_for(first.task_spec, first.data)
     if not may_act(actor, offer.role, offer.department, offer.candidate_user, None):
         raise PermissionDenied(f"{actor.username} may not do task {task_title(first.task_spec)!r}")
-    return _complete(kefu, session, case, workflow, loaded, first, actor, data, ())
+    return _complete(kefu, session, case, workflow, loaded, first, actor, data, ((), ()))
 
 
 def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
                   data: dict[str, Any]) -> Case:
     """Validate the form data, complete the task and run the engine to the next wait."""
-    # A worker that keeps no workflows live reads the state with the lock (one round trip).
-    case = _lock_case(session, task_id, with_state=kefu.live.size == 0)
-    items = session.connection().execute(_CASE_TASK_ROWS, {"case_id": case.id}).all()
+    # A worker that keeps no workflows live reads the state with the lock; the case's task
+    # and deadline rows come in the same round trip, each read after the lock is held.
+    case, items, deadline_rows = _lock_with_rows(session, task_id,
+                                                 with_state=kefu.live.size == 0)
     item = next((i for i in items if i.id == task_id), None)
     if item is None:
         raise _gone(task_id)
@@ -103,14 +106,15 @@ def complete_task(kefu: Kefu, session: Session, task_id: str, actor: Actor,
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise TaskConflict(f"task {item.title!r} is no longer ready")
-    return _complete(kefu, session, case, workflow, loaded, task, actor, data, items)
+    return _complete(kefu, session, case, workflow, loaded, task, actor, data,
+                     (items, deadline_rows))
 
 
 def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
               loaded: LoadedVersion, task: Any, actor: Actor, data: dict[str, Any],
-              open_items: Sequence[Row[Any]]) -> Case:
+              read: _Rows) -> Case:
     """Complete a ready user task the actor may do, on a workflow with its engine attached;
-    `open_items` are the case's task rows as read under its lock."""
+    `read`: the case's task and deadline rows as read under its lock."""
     schema = loaded.forms[task.task_spec.extensions["properties"][FORM_PROPERTY]]
     hidden = readonly_fields(schema)
     submitted = {k: v for k, v in data.items() if k not in hidden}
@@ -135,7 +139,7 @@ def _complete(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
     except _ENGINE_FAILURES as exc:
         raise _engine_error(exc) from exc
     _run(kefu, workflow)
-    _save(kefu, session, case, workflow, loaded, now, open_items)
+    _save(kefu, session, case, workflow, loaded, now, read)
     return case
 
 
@@ -271,10 +275,53 @@ _LOCK_CASE = _LOCK_CASE_WITH_STATE.options(
 _STATE_LOCKED = "kefu_state_read_with_lock"
 _TASK_TABLE = TaskItem.__table__
 _CASE_TASK_ROWS = select(_TASK_TABLE).where(_TASK_TABLE.c.case_id == bindparam("case_id"))
-_DELETE_TASKS = delete(_TASK_TABLE).where(_TASK_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_TASK = delete(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("task_id"))
 _MOVE_TASK = update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("task_id")) \
     .values(due_at=bindparam("new_due_at"))
 _INSERT_TASKS = insert(_TASK_TABLE)
+
+
+#: The same lock in Core, with the case's task and deadline rows: one round trip on
+#: PostgreSQL (engine.persistence.batch). Each read has its own snapshot, taken after the
+#: lock is held, so the rows are the ones the previous holder committed; the rows are
+#: found by the task's case, so a task completed meanwhile finds none.
+_CASE_COLUMNS = [c for c in Case.__table__.c]
+_LOCK_ROW_WITH_STATE = (select(*_CASE_COLUMNS).join(TaskItem, TaskItem.case_id == Case.id)
+                        .where(TaskItem.id == bindparam("task_id"))
+                        .with_for_update(of=Case.__table__))
+_LOCK_ROW = (select(*[c for c in _CASE_COLUMNS if c.key != "workflow_state"])
+             .join(TaskItem, TaskItem.case_id == Case.id)
+             .where(TaskItem.id == bindparam("task_id")).with_for_update(of=Case.__table__))
+_TASKS_CASE = select(_TASK_TABLE.c.case_id).where(_TASK_TABLE.c.id == bindparam("task_id")) \
+    .scalar_subquery()
+_TASK_ROWS_BY_TASK = select(_TASK_TABLE).where(_TASK_TABLE.c.case_id == _TASKS_CASE)
+_DEADLINE_ROWS_BY_TASK = deadlines.case_rows(_TASKS_CASE)
+#: The case's task rows and deadline rows, as read under its lock (or none read yet).
+_Rows = tuple[Sequence[Any], Sequence[Any]] | None
+
+
+def _lock_with_rows(session: Session, task_id: str, with_state: bool) -> tuple[
+        Case, Sequence[Any], Sequence[Any]]:
+    params = {"task_id": task_id}
+    found, items, rows = batch.read(
+        session, (_LOCK_ROW_WITH_STATE if with_state else _LOCK_ROW, params),
+        (_TASK_ROWS_BY_TASK, params), (_DEADLINE_ROWS_BY_TASK, params))
+    if not found:
+        raise _gone(task_id)
+    values = found[0]._asdict()
+    case = session.identity_map.get(session.identity_key(Case, values["id"]))
+    if case is None:
+        case = Case(**values)
+        make_transient_to_detached(case)  # as if loaded: persistent once added, unchanged
+        session.add(case)
+    else:
+        # The session's own copy (a page may have loaded it), overwritten as the ORM's
+        # populate_existing would; without the state, an earlier copy of it is not trusted
+        # (_workflow_to_run reads it again).
+        for key, value in values.items():
+            set_committed_value(case, key, value)
+    inspect(case).info[_STATE_LOCKED] = with_state
+    return case, items, rows
 
 
 def _lock_case(session: Session, task_id: str, with_state: bool = False) -> Case:
@@ -365,10 +412,9 @@ def _engine_error(exc: BaseException) -> KefuError:
 
 
 def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
-          loaded: LoadedVersion, now: datetime,
-          open_items: Sequence[Row[Any]] | None = None) -> None:
-    """Store the workflow and project it; `open_items`: the case's task rows if the caller
-    read them under the case's lock (else they are read here)."""
+          loaded: LoadedVersion, now: datetime, read: _Rows = None) -> None:
+    """Store the workflow and project it; `read`: the case's task and deadline rows if the
+    caller read them under the case's lock (else they are read here)."""
     where = frontier(workflow)
     data = case_data(workflow, where)
     for name in SEARCH_FIELDS:
@@ -386,13 +432,44 @@ def _save(kefu: Kefu, session: Session, case: Case, workflow: BpmnWorkflow,
         history.append(session, case, at=now, actor="system", action="closed",
                        data={"retain_until": case.retain_until.isoformat()})
     case.workflow_state = dump_workflow(workflow)
-    _flush(session)  # the case row, and what the step changed through the ORM
-    _project_tasks(kefu, session, case, where, loaded, now, open_items)
+    _write_case(session, case)
+    _flush(session)  # what else the step changed through the ORM
+    _project_tasks(kefu, session, case, where, loaded, now, read)
     for hook in kefu.save_hooks:
         hook(kefu, session, case, workflow)
     _flush(session)
     if case.state == "running":  # a closed case takes no more steps
         kefu.live.keep_after_commit(session, case, workflow)
+
+
+def _write_case(session: Session, case: Case) -> None:
+    """The case row's changed columns in one Core update, checked against the row version
+    it was read at (as the ORM's version counter checks), then marked saved in the ORM so
+    that no flush writes them again. Written by engine.persistence.batch: on PostgreSQL
+    with the step's other writes and its COMMIT."""
+    state = inspect(case)
+    # The attributes set since the row was read or last written (SQLAlchemy's own record).
+    changed = {key: state.dict[key] for key in state.committed_state}
+    if not changed:
+        return
+    version = case.row_version
+    changed["row_version"] = version + 1
+    batch.write(session, _case_update(tuple(sorted(changed))),
+                {**{f"new_{k}": v for k, v in changed.items()}, "case_id": case.id,
+                 "old_version": version},
+                one_row=TaskConflict("the case was changed by someone else at the same time"))
+    case.row_version = version + 1
+    # What a flush does once it has written them (SQLAlchemy has no public call for it).
+    state._commit_all(state.dict, session.identity_map)
+
+
+@lru_cache(maxsize=64)
+def _case_update(columns: tuple[str, ...]) -> Any:
+    table = Case.__table__
+    return (update(table)
+            .where(table.c.id == bindparam("case_id"),
+                   table.c.row_version == bindparam("old_version"))
+            .values({table.c[name]: bindparam(f"new_{name}") for name in columns}))
 
 
 def _years_later(moment: datetime, years: int) -> datetime:
@@ -414,29 +491,30 @@ def _check_lane_owners(session: Session, task: Any, usernames: Sequence[str]) ->
 
 
 def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
-                   loaded: LoadedVersion, now: datetime,
-                   open_items: Sequence[Row[Any]] | None) -> None:
+                   loaded: LoadedVersion, now: datetime, read: _Rows) -> None:
     """Make `task_item` hold exactly the case's ready user tasks with their due times, and
-    `deadline` their pending moments. Core statements on the session's connection, not
-    ORM objects: every step writes these rows, and the ORM's unit of work cost more than
-    the statements."""
-    connection = session.connection()
+    `deadline` their pending moments. Core statements (engine.persistence.batch), not ORM
+    objects: every step writes these rows, and the ORM's unit of work cost more than the
+    statements."""
     ready = {str(t.id): t for t in where.ready_manual}
-    if open_items is None:
-        open_items = connection.execute(_CASE_TASK_ROWS, {"case_id": case.id}).all()
+    if read is None:
+        open_items: Sequence[Any] = batch.read(session, (_CASE_TASK_ROWS,
+                                                         {"case_id": case.id}))[0]
+        deadline_rows = None
+    else:
+        open_items, deadline_rows = read
     existing = {row.id: row for row in open_items}
     opened = {task_id: existing[task_id].created_at if task_id in existing else now
               for task_id in ready}
-    dues = deadlines.project(kefu, session, case, where, opened, now)
-    gone = existing.keys() - ready.keys()
-    if gone:
-        connection.execute(_DELETE_TASKS, {"ids": sorted(gone)})
+    dues = deadlines.project(kefu, session, case, where, opened, now, deadline_rows)
+    batch.write(session, _DELETE_TASK, [{"task_id": t} for t in sorted(existing.keys()
+                                                                       - ready.keys())])
     added = []
     for task_id, task in ready.items():
         if task_id in existing:
             if existing[task_id].due_at != dues.get(task_id):
-                connection.execute(_MOVE_TASK, {"task_id": task_id,
-                                                "new_due_at": dues.get(task_id)})
+                batch.write(session, _MOVE_TASK, {"task_id": task_id,
+                                                  "new_due_at": dues.get(task_id)})
             continue
         offer = offer_for(task.task_spec, task.data)
         if offer.lane_owners:
@@ -450,5 +528,5 @@ def _project_tasks(kefu: Kefu, session: Session, case: Case, where: Frontier,
             "due_at": dues.get(task_id),
         })
     if added:
-        connection.execute(_INSERT_TASKS, added)
+        batch.write(session, _INSERT_TASKS, added)
         notifications.new_tasks(kefu, session, case, added)

@@ -71,7 +71,7 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
     schema, data = applicable(schema, data)
     errors: dict[str, list[str]] = defaultdict(list)
     data = clean_data(data, errors=errors)
-    for error in Draft202012Validator(schema).iter_errors(data):
+    for error in _validator(schema).iter_errors(data):
         path = "/".join(str(p) for p in error.absolute_path)
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else ""
@@ -85,6 +85,19 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
     if errors:
         raise FormValidationError(dict(errors))
     return data
+
+
+#: A validator per schema object: forms are loaded once per process version and kept.
+_validators: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    entry = _validators.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_validators) > 1000:
+            _validators.clear()
+        entry = _validators[id(schema)] = (schema, Draft202012Validator(schema))
+    return entry[1]
 
 
 def _unstorable_text(value: Any, path: str = "") -> list[str]:

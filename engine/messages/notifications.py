@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from engine.config import Settings
 from engine.messages.notify_channels import Channel, Outgoing, Undeliverable, channels_for
 from engine.people.roles import ANYONE, ROLES, candidates
+from engine.persistence import batch
 from engine.persistence.db import CommitSignal
 from engine.persistence.models import Case, Person, PersonRole
 from engine.persistence.notice_models import RECIPIENTS_LENGTH, NoticePreference, Notification
@@ -85,6 +86,18 @@ _HOLDERS = (select(_PEOPLE.c.username)
             .where(_ROLES.c.role == bindparam("role"), _PEOPLE.c.active.is_(True))
             .order_by(_PEOPLE.c.username))
 _HOLDERS_IN = _HOLDERS.where(_PEOPLE.c.department == bindparam("department"))
+_COLUMNS = [c.key for c in _TABLE.c if c.key != "id"]
+
+
+def _to(holders: Any) -> Any:
+    """A notification row for each of `holders`, every other column a bound value."""
+    return insert(_TABLE).from_select(_COLUMNS, holders.with_only_columns(*[
+        _PEOPLE.c.username if name == "recipient" else
+        bindparam(f"n_{name}", type_=_TABLE.c[name].type) for name in _COLUMNS]))
+
+
+_TO_HOLDERS = _to(_HOLDERS)
+_TO_HOLDERS_IN = _to(_HOLDERS_IN)
 
 
 def recipients(session: Session, to: Mapping[str, Any]) -> list[str]:
@@ -135,7 +148,7 @@ def notify(kefu: Kefu, session: Session, case: Case, kind: str, to: Mapping[str,
             })
     if not rows:
         return 0
-    session.connection().execute(_INSERT, rows)
+    batch.write(session, _INSERT, rows)
     if any(r["channel"] != INAPP for r in rows):
         ENQUEUED.raise_after_commit(session, kefu.db)
     return len(rows)
@@ -208,11 +221,37 @@ def _body(kefu: Kefu, subject: str, title: str, task_id: str | None, case: Case)
 
 def new_tasks(kefu: Kefu, session: Session, case: Case, added: Iterable[Mapping[str, Any]]
               ) -> None:
-    """The tasks a step opened, to whoever they are offered to."""
+    """The tasks a step opened, to whoever they are offered to. A task offered to a role
+    is written as one insert of the role's holders per channel (not a read of them, then
+    their rows): the step's writes then need no read in between (engine.persistence.batch).
+    Only in-app notices go that way: the other channels are chosen per person
+    (NoticePreference) and a group robot names everyone in one message, so for them, and
+    for offers to named people or a whole department, the people are read."""
+    channels = kefu.settings.channels
     for row in added:
-        to = {"user": row["candidate_user"]} if row.get("candidate_user") else \
-            {"role": row["role"], "department": row.get("department")}
-        notify(kefu, session, case, TASK, to, row["title"], task_id=row["id"])
+        if (row.get("candidate_user") or not row.get("role") or row["role"] == ANYONE
+                or channels != (INAPP,)):
+            to = {"user": row["candidate_user"]} if row.get("candidate_user") else \
+                {"role": row["role"], "department": row.get("department")}
+            notify(kefu, session, case, TASK, to, row["title"], task_id=row["id"])
+            continue
+        if not channels:
+            continue
+        now = kefu.clock.now()
+        subject = wording(TASK, case.number, row["title"], tz=ZoneInfo(kefu.settings.timezone))
+        body = _body(kefu, subject, row["title"], row["id"], case)
+        fixed = {"case_id": case.id, "kind": TASK, "subject": subject[:300], "body": body,
+                 "task_id": row["id"], "attempts": 0, "last_error": None, "created_at": now,
+                 "read_at": None}
+        batch.write(session, _TO_HOLDERS_IN if row.get("department") else _TO_HOLDERS, [
+            {**{f"n_{k}": v for k, v in fixed.items()}, "n_channel": channel,
+             "n_state": SENT if channel == INAPP else PENDING,
+             "n_next_attempt_at": None if channel == INAPP else now,
+             "n_sent_at": now if channel == INAPP else None,
+             "role": row["role"], "department": row.get("department")}
+            for channel in channels])
+        if len(channels) > 1 or channels[0] != INAPP:
+            ENQUEUED.raise_after_commit(session, kefu.db)
 
 
 # --- after commit: wake the sender -------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.persistence import batch
 from engine.persistence.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -40,6 +41,7 @@ class Database:
         else:
             event.listen(self.engine, "checkout", partial(_ping_if_idle, self.engine.dialect))
             event.listen(self.engine, "checkin", _note_checkin)
+            batch.install(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         read_options: dict[str, object] = {_READ_ONLY: True}
         if self.is_postgres:

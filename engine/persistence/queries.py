@@ -170,11 +170,15 @@ def _first_of(branches: list[ColumnElement[bool]], limit: int) -> Select[Any]:
             .order_by(*inbox_order(kept.c)))
 
 
+#: Built once, with a bound value: every case started asks it.
+_NEWEST_VERSION = (select(ProcessVersion.id)
+                   .where(ProcessVersion.process_id == bindparam("process_id"))
+                   .order_by(ProcessVersion.version.desc()).limit(1))
+
+
 def newest_version_id(session: Session, process_id: str) -> int:
     """The version new cases of a process start on; the id only, so the spec stays unread."""
-    version_id = session.scalar(
-        select(ProcessVersion.id).where(ProcessVersion.process_id == process_id)
-        .order_by(ProcessVersion.version.desc()).limit(1))
+    version_id = session.scalar(_NEWEST_VERSION, {"process_id": process_id})
     if version_id is None:
         raise NotFound(f"process {process_id!r} is not deployed")
     return version_id

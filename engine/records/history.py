@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from engine.persistence import batch
 from engine.persistence.models import Case, HistoryRecord
 
 GENESIS = "0" * 64
@@ -65,15 +66,16 @@ def append(session: Session, case: Case, *, at: datetime, actor: str, action: st
            task_spec: str | None = None, task_title: str | None = None,
            data: dict[str, Any] | None = None) -> str:
     """Add one record and return its hash; must run in the same transaction as the change
-    it records. The record is inserted at once on the session's connection, without an ORM
-    object or an autoflush: nothing in the transaction reads it back, every step writes one
-    or more, and the case's new head is written with the case's own row when it flushes."""
+    it records. The record is written without an ORM object or an autoflush
+    (engine.persistence.batch: on PostgreSQL with the step's other writes): nothing in the
+    transaction reads it back, every step writes one or more, and the case's new head is
+    written with the case's own row."""
     key = session_key(session)
     data = json.loads(json.dumps(data or {}, default=str))
     seq = case.history_seq + 1
     prev = case.history_head or GENESIS
     signed = digest(key, prev, case.number, seq, at, actor, action, task_spec, data)
-    session.connection().execute(_INSERT, {
+    batch.write(session, _INSERT, {
         "case_id": case.id, "seq": seq, "at": at, "actor": actor, "action": action,
         "task_spec": task_spec, "task_title": task_title, "data": data, "prev_hash": prev,
         "hash": signed, "key_id": key_id(key),

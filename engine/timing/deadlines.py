@@ -29,13 +29,14 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.definitions.specs import task_title
 from engine.errors import ScriptError
 from engine.people.roles import ANYONE, Actor
+from engine.persistence import batch
 from engine.persistence.db import CommitSignal
 from engine.persistence.deadline_models import CaseEscalation, Deadline
 from engine.persistence.models import SEVERAL_NAMED, Case, TaskItem
@@ -205,10 +206,13 @@ def task_due(task: Task, ready_at: datetime) -> tuple[datetime | None, str | Non
 
 
 def project(kefu: Kefu, session: Session, case: Case, where: Frontier,
-            opened: Mapping[str, datetime], now: datetime) -> dict[str, datetime | None]:
+            opened: Mapping[str, datetime], now: datetime,
+            rows: Sequence[Any] | None = None) -> dict[str, datetime | None]:
     """Rewrite the case's pending deadline rows from where the workflow stands; called by
     every save of a case, inside its transaction, with when each ready user task opened
-    (`opened`, by task id). Returns each of those tasks' due time, for the inbox."""
+    (`opened`, by task id). Returns each of those tasks' due time, for the inbox. `rows`:
+    the case's deadline rows (`CASE_ROWS`) if the caller read them under the case's lock,
+    and nothing in its unit of work has changed them since (else they are read here)."""
     wants: dict[tuple[str, str], _Want] = {}
     for task in _waiting_timers(where):
         due = timer_due(task)
@@ -233,17 +237,24 @@ def project(kefu: Kefu, session: Session, case: Case, where: Frontier,
             remind_at = start + (due - start) * fraction
             wants[(REMINDER, task_id)] = _Want(REMINDER, task_id, spec_name, title, start,
                                                remind_at, due)
-    if _sync(session, case, wants):
+    if _sync(session, case, wants, rows):
         _announce(kefu, session)
     return dues
 
 
 _TABLE = Deadline.__table__
+
+
+def case_rows(case_id: Any) -> Select[Any]:
+    """The deadline rows `_sync` compares with what the workflow wants, of `case_id` (a
+    bound value or a subquery)."""
+    return select(_TABLE.c.id, _TABLE.c.kind, _TABLE.c.task_id, _TABLE.c.due_at,
+                  _TABLE.c.task_due_at, _TABLE.c.fired_at).where(_TABLE.c.case_id == case_id)
+
+
 #: Built once: building a statement cost more than running it (docs/benchmarks.md).
-_CASE_ROWS = select(_TABLE.c.id, _TABLE.c.kind, _TABLE.c.task_id, _TABLE.c.due_at,
-                    _TABLE.c.task_due_at, _TABLE.c.fired_at) \
-    .where(_TABLE.c.case_id == bindparam("case_id"))
-_DELETE = delete(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+CASE_ROWS = case_rows(bindparam("case_id"))
+_DELETE = delete(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
 _MOVE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")) \
     .values(due_at=bindparam("new_due_at"), task_due_at=bindparam("new_task_due_at"))
 _INSERT = insert(_TABLE)
@@ -251,12 +262,13 @@ _NEXT_DUE = select(func.min(_TABLE.c.due_at)).where(_TABLE.c.fired_at.is_(None))
 _NEXT_START = select(func.min(TimerStart.__table__.c.next_at))
 
 
-def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> bool:
-    """Core statements on the session's connection, not ORM objects: a save touches a
+def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want],
+          rows: Sequence[Any] | None) -> bool:
+    """Core statements, not ORM objects (engine.persistence.batch): a save touches a
     handful of rows every step. The caller has flushed the session (a firing marks its
     deadline fired through the ORM)."""
-    connection = session.connection()
-    rows = connection.execute(_CASE_ROWS, {"case_id": case.id}).all()
+    if rows is None:
+        rows = batch.read(session, (CASE_ROWS, {"case_id": case.id}))[0]
     pending = {(r.kind, r.task_id): r for r in rows if r.fired_at is None}
     # A reminder or due time that has fired stays fired while its task stays open.
     fired = {(r.kind, r.task_id, r.due_at) for r in rows if r.fired_at is not None}
@@ -274,12 +286,9 @@ def _sync(session: Session, case: Case, wants: dict[tuple[str, str], _Want]) -> 
                           "spec_name": want.spec_name, "title": want.title[:200],
                           "start_at": want.start_at, "due_at": want.due_at,
                           "task_due_at": want.task_due_at, "attempts": 0})
-    if gone:
-        connection.execute(_DELETE, {"ids": gone})
-    if moved:
-        connection.execute(_MOVE, moved)
-    if added:
-        connection.execute(_INSERT, added)
+    batch.write(session, _DELETE, [{"row_id": row_id} for row_id in gone])
+    batch.write(session, _MOVE, moved)
+    batch.write(session, _INSERT, added)
     return bool(gone or moved or added)
 
 
@@ -304,7 +313,7 @@ def _announce(kefu: Kefu, session: Session) -> None:
     if kefu.db.is_postgres:
         # Delivered to every LISTENing worker when (and only if) this commits; PostgreSQL
         # folds repeats within one transaction into one notification.
-        session.connection().execute(_NOTIFY)
+        batch.write(session, _NOTIFY, {})
     CHANGED.raise_after_commit(session, kefu.db)
 
 

@@ -115,6 +115,55 @@ def _growth_total(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
             f"{g['state_bytes_short'] // 1000} → {g['state_bytes_long'] // 1000} kB)", None)
 
 
+STEPS_PER_S = 20.0  # cases/s of bench7 with the live cache off, one process, PostgreSQL
+PARALLEL_GAIN = 1.7  # two processes on two cores against one
+ROUND_TRIPS = 4  # per step on PostgreSQL
+STEP_GROWTH = 1.2  # CPU of loop steps 41–50 against 1–10, cache off
+OFF_OVER_ON = 0.8
+
+
+def _steps_rate(r: dict[str, Any], db: str) -> tuple[str, bool | None]:
+    s = r.get("steps")
+    if not s:
+        return "—", None
+    t = s["throughput"]
+    off, on = t["cache_off"]["cases_per_s"], t["cache_on"]["cases_per_s"]
+    ok = s["off_over_on"] >= OFF_OVER_ON and (db != "postgres" or off >= STEPS_PER_S)
+    return (f"**{off:.1f}** cache off, {on:.1f} on ({s['off_over_on']:.0%}; CPU "
+            f"{t['cache_off']['cpu_ms_per_case']:.0f} ms a case)", ok)
+
+
+def _steps_parallel(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
+    p = _get(r, "steps", "parallel_cache_off")
+    if not p:
+        return "—", None
+    return (f"**×{p['two_over_one']:.2f}** ({p['one']['cases_per_s']:.1f} → "
+            f"{p['two']['cases_per_s']:.1f} cases/s)", p["two_over_one"] >= PARALLEL_GAIN)
+
+
+def _steps_statements(r: dict[str, Any], db: str) -> tuple[str, bool | None]:
+    s = _get(r, "steps", "statements_cache_off")
+    if not s:
+        return "—", None
+    trips = s.get("round_trips_per_step")
+    text = f"{s['statements_per_step']:.1f} statements"
+    if trips is None:
+        return text, None
+    most = s["most_round_trips_in_a_step"]
+    return (f"**{trips:.2f} round trips** (at most {most} in a step), {text}",
+            most <= ROUND_TRIPS)
+
+
+def _steps_growth(r: dict[str, Any], _db: str) -> tuple[str, bool | None]:
+    g = _get(r, "steps", "growth_cache_off")
+    if not g:
+        return "—", None
+    cpu, wall = g["cpu"], g["wall"]
+    return (f"**×{cpu['late_over_early']:.2f}** CPU ({cpu['early_ms']:.1f} → "
+            f"{cpu['late_ms']:.1f} ms), wall ×{wall['late_over_early']:.2f}",
+            cpu["late_over_early"] <= STEP_GROWTH)
+
+
 ROWS: list[Row] = [
     ("1. Throughput, Kefu ÷ SpiffWorkflow in memory", _ratio, "≥ 0.5 (SQLite), ≥ 0.35 (PG)"),
     ("   one complaint, intake → archive (median)", _latency, "(issue 2 note)"),
@@ -127,6 +176,12 @@ ROWS: list[Row] = [
     ("   Kefu's own part of a cycle (all but SpiffWorkflow's engine), late ÷ early",
      _growth_own, "—"),
     ("   per step, short vs long case", _growth_total, "—"),
+    ("6. bench7 cases/s, one process, live cache off (and on)", _steps_rate,
+     f"≥ {STEPS_PER_S:.0f} (PG), off ≥ {OFF_OVER_ON:.0%} of on"),
+    ("   two processes ÷ one, cache off", _steps_parallel, f"≥ ×{PARALLEL_GAIN}"),
+    ("   a step's round trips and statements, cache off", _steps_statements,
+     f"≤ {ROUND_TRIPS} round trips (PG)"),
+    ("   growth of a step over 50 loops, cache off", _steps_growth, f"≤ ×{STEP_GROWTH}"),
 ]
 
 

@@ -4,7 +4,8 @@
 
 Sections, each on a fresh database: (1) throughput and per-case latency, with (4) the
 worker's memory, in a fresh process; (5) growth of a long case; (2) inbox latency on
-100,000 seeded cases; (3) timer delay with 100,000 pending deadlines. Prints a markdown
+100,000 seeded cases; (3) timer delay with 100,000 pending deadlines; (6) `steps`: a step
+without the live cache (tests/benchmarks/steps.py). Prints a markdown
 table, writes the figures as JSON (tests/benchmarks/results/latest.json) and, for a run at
 the default sizes, the table to docs/benchmarks.md. Not part of the pytest run.
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.persistence.db import Database
-from tests.benchmarks import centre, growth
+from tests.benchmarks import centre, growth, steps
 from tests.benchmarks.common import (
     DEFAULT_PG_URL,
     ROOT,
@@ -77,7 +78,7 @@ QUICK = Sizes(
     inbox_cases=10_000, inbox_open=2000, inbox_repeats=20,
     timer_pending=10_000, timer_due=100, timer_window_s=10.0,
 )
-SECTIONS = ("throughput", "growth", "inbox", "timers")
+SECTIONS = ("throughput", "growth", "inbox", "timers", "steps")
 
 
 def log(message: str) -> None:
@@ -111,6 +112,11 @@ def measure(name: str, url: str, sizes: Sizes, sections: list[str]) -> dict[str,
             db = fresh_database(url)
             out["growth"] = growth.measure(open_kefu(db), sizes.returns, sizes.growth_repeats)
             db.dispose()
+    if "steps" in sections:
+        with phase("a step without the live cache (bench7, benchloop)", log):
+            out["steps"] = steps.measure(url, rounds=3 if sizes is QUICK else 5,
+                                         seconds=2.0 if sizes is QUICK else 4.0,
+                                         repeats=2 if sizes is QUICK else 5, log=log)
     if "inbox" in sections or "timers" in sections:
         with phase(f"inbox and timers ({sizes.inbox_cases} cases)", log):
             db = fresh_database(url)
