@@ -7,7 +7,6 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import time_machine
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -115,20 +114,23 @@ def test_kefu_init_demo_loads_a_month_of_roster_once(tmp_path, settings, monkeyp
     kefu.db.dispose()
 
 
-def test_kefu_init_demo_lays_out_the_centres_month_in_the_evening_utc(tmp_path, settings,
-                                                                      monkeypatch) -> None:
-    """At 20:00 UTC on 30 November it is already 1 December in the centre: the demo
-    roster starts with December, so the shift leader on duty today is known."""
+def test_kefu_init_demo_lays_out_the_centres_month_on_a_months_last_evening_utc(
+        tmp_path, settings, monkeypatch) -> None:
+    """At 20:00 UTC on 31 March it is already 1 April in the centre: the demo roster
+    starts with April, so the shift leader on duty today is known. The time is
+    the installation's clock file (setting clock_file), as an end-to-end test sets it."""
     from web.cli import main
 
     url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    clock_file = tmp_path / "clock"
+    clock_file.write_text(datetime(2027, 3, 31, 20, 0, tzinfo=UTC).isoformat(), "utf-8")
     monkeypatch.setenv("KEFU_PROCESSES_DIR", str(settings.processes_dir))
     monkeypatch.setenv("KEFU_FORMS_DIR", str(settings.forms_dir))
-    with time_machine.travel(datetime(2026, 11, 30, 20, 0, tzinfo=UTC), tick=False):
-        result = CliRunner().invoke(main, ["--database-url", url, "init", "--demo"])
+    monkeypatch.setenv("KEFU_CLOCK_FILE", str(clock_file))
+    result = CliRunner().invoke(main, ["--database-url", url, "init", "--demo"])
     assert result.exit_code == 0, result.output
     kefu = engine.Kefu(settings.with_overrides({"database_url": url}))
     with kefu.session() as s:
         days = set(s.scalars(select(Shift.day)))
-    assert min(days) == date(2026, 12, 1) and max(days) == date(2027, 1, 31)
+    assert min(days) == date(2027, 4, 1) and max(days) == date(2027, 5, 31)
     kefu.db.dispose()
