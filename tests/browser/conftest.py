@@ -19,10 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--disable-dev-shm-usage",
-        # The browser of a centre's staff speaks Chinese: its own parts of a page (a file
-        # input's button, a date field's placeholder) too, as the screenshots show them.
-        "--lang=zh-CN"]
+        "--disable-dev-shm-usage"]
 
 if not Path(CHROMIUM).exists():
     pytest.skip(reason="Debian's chromium is not installed "
