@@ -39,7 +39,7 @@ ACTIONS = {
     "viewed_customer_data": "查看了完整客户信息 / Viewed customer data in full",
     "reminded": "到期提醒 / Reminder sent", "overdue": "已超时 / Overdue",
     "timer": "时限已到 / Time limit reached", "escalated": "已升级 / Escalated",
-    "urged": "已催办 / Urged", "roster_swapped": "排班已调换 / Roster swapped",
+    "urged": "已催单 / Urged", "roster_swapped": "排班已调换 / Roster swapped",
     "leave_recorded": "请假已登记 / Leave recorded",
     "handover_recorded": "交接已登记 / Handover recorded",
     "objection_recorded": "异议已登记 / Objection recorded",
@@ -56,8 +56,8 @@ ROUTE_LINKS = {"shift_on_duty": "当班值班长 / Leader of the shift on duty",
 #: Records whose data is summed up by their own note (written in both languages).
 NOTE_ONLY = frozenset({"calendar_not_covered", "unanswered_at_shift"})
 DEADLINE_KINDS = {
-    "reminder": "到期提醒 / Reminder", "due": "截止 / Due", "timer": "定时 / Timer",
-    "overdue": "超时 / Overdue", "escalation": "升级 / Escalation", "urge": "催办 / Urge",
+    "reminder": "到期提醒 / Reminder", "due": "到期 / Due", "timer": "定时 / Timer",
+    "overdue": "超时 / Overdue", "escalation": "升级 / Escalation", "urge": "催单 / Urge",
 }
 #: The kinds of notice a person chooses channels for (engine.messages.notifications.KINDS).
 NOTICE_KINDS = {"task": "新任务 / New task", "reminder": "到期提醒 / Reminder",
