@@ -60,7 +60,7 @@ def in_language(text: str, lang: str) -> str:
         left, right = " / ".join(parts[:i]), " / ".join(parts[i:])
         if not _CJK.search(left):
             continue
-        gap = _cjk_share(left) - _cjk_share(right)
+        gap = cjk_share(left) - cjk_share(right)
         if gap > best:
             best, split = gap, i
     if not split:
@@ -68,6 +68,7 @@ def in_language(text: str, lang: str) -> str:
     return " / ".join(parts[:split] if lang == "zh" else parts[split:])
 
 
-def _cjk_share(text: str) -> float:
+def cjk_share(text: str) -> float:
+    """How much of a text's letters are Chinese: which half of `中文 / English` is which."""
     letters = [c for c in text if c.isalpha()]
     return sum(bool(_CJK.match(c)) for c in letters) / len(letters) if letters else 0.0

@@ -6,7 +6,6 @@ the reader's language, so process owners translate in the modeler, not here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import tzinfo
 from functools import lru_cache
@@ -15,11 +14,10 @@ from babel import Locale
 from flask import Flask, g, has_request_context, session
 from flask_babel import Babel, get_locale, get_timezone
 
-from engine.text import in_language
+from engine.text import cjk_share, in_language
 
 DEFAULT_LOCALE = "zh_Hans_CN"
 LANGUAGES = {"zh_Hans_CN": "中文", "en": "English"}
-_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
 
 
 def select_locale() -> str:
@@ -55,11 +53,6 @@ def is_chinese() -> bool:
     return reader().chinese
 
 
-def _cjk_share(text: str) -> float:
-    letters = [c for c in text if c.isalpha()]
-    return sum(bool(_CJK.match(c)) for c in letters) / len(letters) if letters else 0.0
-
-
 def bi(text: object) -> str:
     """The reader's half of a `中文 / English` text; other texts unchanged."""
     if text is None:
@@ -81,7 +74,7 @@ def _halves(value: str) -> tuple[str, str] | None:
         left, right = value.split("\n")
     else:
         return None
-    share_left, share_right = _cjk_share(left), _cjk_share(right)
+    share_left, share_right = cjk_share(left), cjk_share(right)
     if (share_left > 0.2) == (share_right > 0.2):  # an English half may quote a 中文 word
         return None
     return (left, right) if share_left > share_right else (right, left)
