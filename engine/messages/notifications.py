@@ -221,12 +221,12 @@ def _body(kefu: Kefu, subject: str, title: str, task_id: str | None, case: Case)
 
 def new_tasks(kefu: Kefu, session: Session, case: Case, added: Iterable[Mapping[str, Any]]
               ) -> None:
-    """The tasks a step opened, to whoever they are offered to. A task offered to a role
-    is written as one insert of the role's holders per channel (not a read of them, then
-    their rows): the step's writes then need no read in between (engine.persistence.batch).
-    Only in-app notices go that way: the other channels are chosen per person
-    (NoticePreference) and a group robot names everyone in one message, so for them, and
-    for offers to named people or a whole department, the people are read."""
+    """The tasks a step opened, to whoever they are offered to. With in-app notices only
+    (the default), a task offered to a role is written as one insert of the role's holders
+    (not a read of them, then their rows): the step's writes then need no read in between
+    (engine.persistence.batch). The other channels are chosen per person (NoticePreference)
+    and a group robot names everyone in one message, so with them, and for offers to named
+    people or a whole department, the people are read (`notify`)."""
     channels = kefu.settings.channels
     for row in added:
         if (row.get("candidate_user") or not row.get("role") or row["role"] == ANYONE
@@ -235,23 +235,16 @@ def new_tasks(kefu: Kefu, session: Session, case: Case, added: Iterable[Mapping[
                 {"role": row["role"], "department": row.get("department")}
             notify(kefu, session, case, TASK, to, row["title"], task_id=row["id"])
             continue
-        if not channels:
-            continue
         now = kefu.clock.now()
         subject = wording(TASK, case.number, row["title"], tz=ZoneInfo(kefu.settings.timezone))
-        body = _body(kefu, subject, row["title"], row["id"], case)
-        fixed = {"case_id": case.id, "kind": TASK, "subject": subject[:300], "body": body,
+        fixed = {"case_id": case.id, "kind": TASK, "subject": subject[:300],
+                 "body": _body(kefu, subject, row["title"], row["id"], case),
                  "task_id": row["id"], "attempts": 0, "last_error": None, "created_at": now,
-                 "read_at": None}
+                 "read_at": None, "channel": INAPP, "state": SENT, "next_attempt_at": None,
+                 "sent_at": now}
         batch.write(session, _TO_HOLDERS_IN if row.get("department") else _TO_HOLDERS, [
-            {**{f"n_{k}": v for k, v in fixed.items()}, "n_channel": channel,
-             "n_state": SENT if channel == INAPP else PENDING,
-             "n_next_attempt_at": None if channel == INAPP else now,
-             "n_sent_at": now if channel == INAPP else None,
-             "role": row["role"], "department": row.get("department")}
-            for channel in channels])
-        if len(channels) > 1 or channels[0] != INAPP:
-            ENQUEUED.raise_after_commit(session, kefu.db)
+            {**{f"n_{k}": v for k, v in fixed.items()},
+             "role": row["role"], "department": row.get("department")}])
 
 
 # --- after commit: wake the sender -------------------------------------------------------
