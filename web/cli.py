@@ -36,30 +36,38 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj = settings
 
 
+#: The report's language, as `kefu deploy` and `kefu init` take it.
+_LANG = click.option("--lang", type=click.Choice(engine.text.LANGUAGES), envvar="KEFU_LANG",
+                     default="zh", show_default=True,
+                     help="The language of the report (报告语言): zh 中文 or en English.")
+
+
 @main.command()
 @click.option("--demo", is_flag=True, help="Load the demo centre (people, roster, processes).")
 @click.option("--organisation", type=click.Path(exists=True, path_type=Path), default=None)
+@_LANG
 @click.pass_context
-def init(ctx: click.Context, demo: bool, organisation: Path | None) -> None:
+def init(ctx: click.Context, demo: bool, organisation: Path | None, lang: str) -> None:
     """Create or upgrade the database; with --demo, load the demo centre and deploy."""
+    say = _SAY[lang]
     kefu = _kefu(ctx)
     kefu.db.create_schema()
-    click.echo(f"database ready: {kefu.settings.database_url}")
-    _keys(kefu)
+    click.echo(say["database"].format(url=kefu.settings.database_url))
+    _keys(kefu, say)
     org_file = organisation or (DEMO_FILE if demo else None)
     if org_file:
         with kefu.session() as session:
             count = engine.load_organisation(session, org_file)
-        click.echo(f"organisation loaded: {count} people from {org_file.name}")
+        click.echo(say["organisation"].format(n=count, file=org_file.name))
     if demo:
         with kefu.session() as session:
             shifts = engine.load_demo_roster(session, kefu.settings, kefu.clock.now())
-        click.echo(f"roster loaded: {shifts} new shifts (this month and next)")
-        _deploy(kefu, "kefu-init")
-    _echo_coverage(kefu)
+        click.echo(say["roster"].format(n=shifts))
+        _deploy(kefu, "kefu-init", lang=lang)
+    _echo_coverage(kefu, lang)
 
 
-def _keys(kefu: Kefu) -> None:
+def _keys(kefu: Kefu, say: dict[str, str]) -> None:
     """Make the installation's secrets (engine.instance) and seal unkeyed old histories."""
     from engine import instance
 
@@ -67,12 +75,11 @@ def _keys(kefu: Kefu) -> None:
     if not kefu.settings.secret_key:
         instance.session_secret(kefu.settings)
     where = "KEFU_HISTORY_KEY" if kefu.settings.history_key else folder / instance.HISTORY_KEY
-    click.echo(f"history key: {where} (keep a copy away from the server, docs/security.md)")
+    click.echo(say["key"].format(where=where))
     with kefu.session() as session:
         sealed, refused = engine.records.checkpoints.seal_unkeyed(session, kefu.history_key)
     if sealed or refused:
-        click.echo(f"history sealed with the key: {sealed} case(s); left unsealed because "
-                   f"their chain is already broken: {', '.join(refused) or '-'}")
+        click.echo(say["sealed"].format(n=sealed, broken=", ".join(refused) or "-"))
 
 
 @main.command()
@@ -80,9 +87,7 @@ def _keys(kefu: Kefu) -> None:
 @click.option("--as", "actor", default="process_owner", help="Who deploys (recorded).")
 @click.option("--check", "check_only", is_flag=True,
               help="Only check (仅检查): report what would change, deploy nothing.")
-@click.option("--lang", type=click.Choice(engine.text.LANGUAGES), envvar="KEFU_LANG",
-              default="zh", show_default=True,
-              help="The language of the report (报告语言): zh 中文 or en English.")
+@_LANG
 @click.pass_context
 def deploy(ctx: click.Context, paths: tuple[Path, ...], actor: str, check_only: bool,
            lang: str) -> None:
@@ -96,12 +101,22 @@ _SAY = {
     "zh": {"passed": "检查通过（仅检查，未部署）：{id} {what}", "becomes": "将成为第 {v} 版",
            "unchanged": "未改变", "warning": "  警告：{id}：{text}",
            "refused": "部署被拒绝，什么都没有部署：", "deployed": "已部署",
-           "same": "未改变"},
+           "same": "未改变", "database": "数据库已就绪：{url}",
+           "key": "历史记录密钥：{where}（请在服务器以外另存一份，见 docs/security.md）",
+           "sealed": "已用密钥封存历史：{n} 个案件；链条已损坏、未封存：{broken}",
+           "organisation": "已载入组织：{file} 中的 {n} 人",
+           "roster": "已载入排班：新增 {n} 个班次（本月和下月）", "warning_prefix": "警告 "},
     "en": {"passed": "check passed (nothing deployed): {id} {what}",
            "becomes": "would become v{v}", "unchanged": "unchanged",
            "warning": "  warning: {id}: {text}",
            "refused": "deployment refused, nothing was deployed:", "deployed": "deployed",
-           "same": "unchanged"},
+           "same": "unchanged", "database": "database ready: {url}",
+           "key": "history key: {where} (keep a copy away from the server, docs/security.md)",
+           "sealed": "history sealed with the key: {n} case(s); left unsealed because their "
+                     "chain is already broken: {broken}",
+           "organisation": "organisation loaded: {n} people from {file}",
+           "roster": "roster loaded: {n} new shifts (this month and next)",
+           "warning_prefix": "WARNING "},
 }
 
 
@@ -403,9 +418,12 @@ def _coverage(kefu: Kefu) -> engine.timing.calendar_store.Coverage:
         return engine.calendar_coverage(session, kefu.settings, kefu.clock.now())
 
 
-def _echo_coverage(kefu: Kefu) -> None:
+def _echo_coverage(kefu: Kefu, lang: str | None = None) -> None:
+    """The calendar's coverage; in one language when the command has one (`--lang`)."""
     coverage = _coverage(kefu)
-    click.echo(("" if coverage.ok else "WARNING ") + coverage.message, err=not coverage.ok)
+    message = engine.text.in_language(coverage.message, lang) if lang else coverage.message
+    prefix = _SAY[lang or "en"]["warning_prefix"]
+    click.echo(("" if coverage.ok else prefix) + message, err=not coverage.ok)
 
 
 @main.group()

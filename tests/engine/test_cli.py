@@ -30,9 +30,22 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     return run
 
 
+def test_init_speaks_one_language_chinese_unless_english_is_asked_for(cli) -> None:
+    """A process owner setting up reads every line of `kefu init` in one language."""
+    chinese = cli("init", "--demo")
+    for line in ("数据库已就绪", "历史记录密钥", "已载入组织", "已载入排班",
+                 "已部署: complaint v1"):
+        assert line in chinese
+    for english in ("database ready", "history key", "loaded", "deployed", "holiday schedule"):
+        assert english not in chinese
+    again = cli("init", "--demo", "--lang", "en")
+    assert "roster loaded: 0 new shifts" in again and "unchanged: complaint v1" in again
+    assert "已载入" not in again and "节假日" not in again
+
+
 def test_init_demo_creates_schema_people_and_processes_then_deploy_is_a_no_op(cli) -> None:
     out = cli("init", "--demo")
-    assert "organisation loaded" in out and "已部署: complaint v1" in out
+    assert "已载入组织" in out and "已部署: complaint v1" in out
     assert "unchanged: complaint v1" in cli("deploy", "--lang", "en")
     with create_engine(cli.url).connect() as conn:
         hashed = conn.execute(text("SELECT password_hash FROM person WHERE username='agent01'"))
@@ -96,7 +109,7 @@ def _start_one(url: str) -> None:
 def test_A1_init_keeps_a_private_history_key_next_to_the_database(cli, tmp_path: Path) -> None:
     out = cli("init", "--demo")
     key = tmp_path / "history_key"
-    assert f"history key: {key}" in out
+    assert f"历史记录密钥：{key}" in out
     assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_text().strip()) == 64
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     assert not (ROOT / "instance" / "history_key").exists()
@@ -110,7 +123,7 @@ def test_A1_the_history_key_may_come_from_KEFU_HISTORY_KEY(cli, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
     monkeypatch.setenv("KEFU_HISTORY_KEY", "kept-in-the-vault")
-    assert "history key: KEFU_HISTORY_KEY" in cli("init", "--demo")
+    assert "历史记录密钥：KEFU_HISTORY_KEY" in cli("init", "--demo")
     assert not (tmp_path / "history_key").exists()
     _start_one(cli.url)
     assert "0 problem(s)" in cli("audit", "verify")
@@ -141,7 +154,7 @@ def test_A1_init_seals_a_history_written_before_the_key(cli) -> None:
         conn.execute(text("UPDATE history_record SET key_id = NULL"))
     assert "not signed with the history key" in cli("audit", "verify", code=1)
     # the records' hashes are keyed, so as unkeyed records their chain does not hold: refused
-    assert "left unsealed because their chain is already broken: TS" in cli("init")
+    assert "链条已损坏、未封存：TS" in cli("init")
 
 
 def test_user_password_ends_that_persons_web_sessions(cli) -> None:

@@ -110,7 +110,7 @@ def test_kefu_init_demo_loads_a_month_of_roster_once(tmp_path, settings, monkeyp
         days = set(s.scalars(select(Shift.day)))
     assert today in days and len(days) >= 31 and min(days) == today.replace(day=1)
     again = runner.invoke(main, ["--database-url", url, "init", "--demo"])
-    assert again.exit_code == 0 and "roster loaded: 0 new shifts" in again.output
+    assert again.exit_code == 0 and "已载入排班：新增 0 个班次" in again.output
     kefu.db.dispose()
 
 
