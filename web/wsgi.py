@@ -6,6 +6,7 @@ Timers then run in `kefu worker` processes beside it (`kefu serve` runs one in p
 """
 
 from web import create_app
-from web.server.serving import AccessLog
+from web.server.serving import AccessLog, tune_threads
 
+tune_threads()
 app = AccessLog(create_app())

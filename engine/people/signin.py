@@ -114,21 +114,17 @@ def live_session(session: Session, settings: Settings, sid: str,
                  now: datetime) -> WebSession | None:
     """The session `sid` if it is live now: not ended, idled out or past its absolute
     lifetime, and of an active person. Only reads, so a page that only shows may ask.
-    The session, its person and their roles in one query (every page asks), so that the
-    caller's `session.get(Person, ...)` finds the person already loaded."""
-    found = session.execute(select(WebSession, Person).join(
-        Person, Person.id == WebSession.person_id).where(WebSession.id == sid)
-        .options(joinedload(Person.roles))).unique().first()
-    if found is None:
-        return None
-    row, person = found
-    if row.revoked_at is not None:
+    The session, its person (`row.person`) and their roles in one query: every page asks.
+    """
+    row = session.scalars(select(WebSession).where(WebSession.id == sid).options(
+        joinedload(WebSession.person).joinedload(Person.roles))).unique().first()
+    if row is None or row.revoked_at is not None:
         return None
     idle = timedelta(minutes=settings.session_idle_minutes)
     absolute = timedelta(hours=settings.session_absolute_hours)
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
         return None
-    return row if person.active else None
+    return row if row.person.active else None
 
 
 def touch_due(row: WebSession, now: datetime) -> bool:

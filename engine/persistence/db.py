@@ -148,10 +148,18 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+#: Connections a process keeps open to a server database. A web process serves a request
+#: per thread (gunicorn's `--threads`, waitress's 16), and a request that only reads writes
+#: its "last seen" on a second connection: with SQLAlchemy's default of 5, every request
+#: beyond the fifth opened a connection and closed it again (a new server process each
+#: time on PostgreSQL, the peak's largest cost after the pages themselves).
+POOL_SIZE, POOL_OVERFLOW = 20, 20
+
+
 def _engine_options(url: str) -> dict[str, object]:
     if url.startswith("sqlite"):
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    return {}
+    return {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
 
 
 #: A pooled connection unused this long is pinged before a unit of work gets it.

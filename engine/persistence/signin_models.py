@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.persistence.models import Base
+from engine.persistence.models import Base, Person
 
 
 class LoginAttempt(Base):
@@ -38,3 +38,5 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     address: Mapped[str] = mapped_column(String(64))
+    #: Loaded with the session by `engine.people.signin.live_session` (every page asks).
+    person: Mapped[Person] = relationship(lazy="raise_on_sql", viewonly=True)

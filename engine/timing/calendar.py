@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -254,10 +255,9 @@ def _answer(day: date, schedule: Schedule) -> tuple[tuple[bool, str | None] | No
     its year. An imported year wins over the packages, which may lag the State Council."""
     if day.year in schedule.years:
         return schedule.days.get(day, (day.weekday() >= 5, None)), IMPORTED
-    try:
-        return chinese_calendar.get_holiday_detail(day), CHINESE_CALENDAR
-    except NotImplementedError:
-        pass
+    packaged = _packaged(day)
+    if packaged is not None:
+        return packaged, CHINESE_CALENDAR
     rule_based = _statutory(day.year)
     if rule_based is None:
         return None, None
@@ -267,6 +267,16 @@ def _answer(day: date, schedule: Schedule) -> tuple[tuple[bool, str | None] | No
     if day in named:
         return (True, named[day]), HOLIDAYS
     return (day.weekday() >= 5, None), HOLIDAYS
+
+
+@lru_cache(maxsize=4096)
+def _packaged(day: date) -> tuple[bool, str | None] | None:
+    """`chinese_calendar`'s answer, None for a year it does not know. Kept: its data never
+    changes in a running process, and asking it for the header's 60 days was 5 ms a page."""
+    try:
+        return chinese_calendar.get_holiday_detail(day)
+    except NotImplementedError:
+        return None
 
 
 _STATUTORY: dict[int, tuple[dict[date, str], frozenset[date]] | None] = {}

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
@@ -355,18 +356,29 @@ def escalation_level(session: Session, case: Case) -> int:
 
 def reminders_for(session: Session, actor: Actor, limit: int = 100) -> Sequence[Deadline]:
     """Reminders, overdue notices and 催单 sent about tasks the actor holds or may take."""
+    return session.scalars(_reminders_statement(), {
+        "username": actor.username, "listed": listed_pattern(actor.username),
+        "roles": sorted(actor.roles) or [""], "department": actor.department,
+        "limit": limit}).all()
+
+
+@lru_cache(maxsize=1)
+def _reminders_statement() -> Select[Any]:
+    """Built once: every inbox page and poll asks, and building it was half the asking."""
+    username, department = bindparam("username"), bindparam("department")
+    unclaimed = TaskItem.assignee.is_(None)
     offered = or_(
-        TaskItem.assignee == actor.username,
-        (TaskItem.assignee.is_(None)) & (TaskItem.candidate_user == actor.username),
-        (TaskItem.assignee.is_(None)) & SEVERAL_NAMED
-        & TaskItem.candidate_user.like(listed_pattern(actor.username), escape="\\"),
-        (TaskItem.assignee.is_(None)) & TaskItem.candidate_user.is_(None)
-        & TaskItem.role.in_(sorted(actor.roles) or [""])
-        & or_(TaskItem.department.is_(None), TaskItem.department == actor.department),
-        (TaskItem.assignee.is_(None)) & TaskItem.candidate_user.is_(None)
-        & (TaskItem.role == ANYONE) & (TaskItem.department == actor.department),
+        TaskItem.assignee == username,
+        unclaimed & (TaskItem.candidate_user == username),
+        unclaimed & SEVERAL_NAMED
+        & TaskItem.candidate_user.like(bindparam("listed"), escape="\\"),
+        unclaimed & TaskItem.candidate_user.is_(None)
+        & TaskItem.role.in_(bindparam("roles", expanding=True))
+        & or_(TaskItem.department.is_(None), TaskItem.department == department),
+        unclaimed & TaskItem.candidate_user.is_(None)
+        & (TaskItem.role == ANYONE) & (TaskItem.department == department),
     )
-    query = (select(Deadline).join(TaskItem, TaskItem.id == Deadline.task_id)
-             .where(Deadline.fired_at.is_not(None), Deadline.kind != TIMER, offered)
-             .order_by(Deadline.fired_at.desc(), Deadline.id.desc()).limit(limit))
-    return session.scalars(query).all()
+    return (select(Deadline).join(TaskItem, TaskItem.id == Deadline.task_id)
+            .where(Deadline.fired_at.is_not(None), Deadline.kind != TIMER, offered)
+            .order_by(Deadline.fired_at.desc(), Deadline.id.desc())
+            .limit(bindparam("limit")))

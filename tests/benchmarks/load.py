@@ -3,13 +3,15 @@
 Starts Kefu as a centre runs it — on PostgreSQL `gunicorn web.wsgi:app` with N workers and
 two `kefu worker`s; on SQLite `kefu serve` alone (waitress, its timer worker in process) —
 then replays a peak on 127.0.0.1 only: many signed-in sessions of the demo centre's
-people polling their inboxes, agents registering complaints, the others doing their steps
-from their inboxes (claiming what is only offered), while the installation's clock (a
-clock file, setting `clock_file`) runs fast so that deadlines fall due and escalations
-(C9, hours set short) fire. Reports steps/s, p50/p95/p99 of a step and of an inbox page,
-and checks afterwards: no 5xx, no lost or doubled step (every step the server confirmed is
-in the case's history once), `kefu audit verify` clean, every deadline due fired once, no
-"database is locked" or traceback in the servers' logs.
+people watching their inboxes as the page's script does (it asks `/inbox/version` every
+few seconds, and reloads the page when its lists changed and once a minute), agents
+registering complaints, the others doing their steps from their inboxes (claiming what is
+only offered), while the installation's clock (a clock file, setting `clock_file`) runs
+fast so that deadlines fall due and escalations (C9, hours set short) fire. Reports
+steps/s, p50/p95/p99 of a step, of an inbox page and of an inbox poll (as the driver and
+as the server timed them), and checks afterwards: no 5xx, no lost or doubled step (every
+step the server confirmed is in the case's history once), `kefu audit verify` clean,
+every deadline due fired once, no "database is locked" or traceback in the servers' logs.
 
     .venv/bin/python -m tests.benchmarks.load [--quick] [--db sqlite|postgres|both]
                                               [--web 1,2] [--out results.json]
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import subprocess
@@ -55,6 +58,7 @@ from tests.served.driver import (
     _hidden_fields,
     environment,
 )
+from web.views import inbox as inbox_view
 
 #: The demo centre's people (engine/demo/organisation.yaml) by what they do in the peak.
 AGENTS = [f"agent{n:02d}" for n in range(1, 11)]
@@ -84,6 +88,33 @@ QUICK = Peak(sessions=40, poll_s=4.0, register_s=5.0, seconds=20, max_requests=8
              clock_minutes_per_s=10.0)
 #: A request unanswered this long counts as failed (and bounds the run's end).
 TIMEOUT_S = 10.0
+#: Threads of each gunicorn process (the README's command).
+THREADS = os.environ.get("KEFU_LOAD_THREADS", "8")
+#: gunicorn's access log as `kefu serve` writes its own (web.server.serving.AccessLog):
+#: method, path, status, milliseconds in the server.
+ACCESS_FORMAT = "%(m)s %(U)s %(s)s %(M)s ms"
+#: The requests timed in the server as the driver times them.
+SERVER_KINDS = {"step": re.compile(r"POST /(tasks/[^/ ]+|start/complaint) "),
+                "inbox": re.compile(r"GET /inbox "), "poll": re.compile(r"GET /inbox/version ")}
+
+
+def _server_ms(folder: Path) -> dict[str, dict[str, float]]:
+    """p50/p95/p99 of each kind of request as the server timed it, from its access log:
+    the rest of what the driver measured is the connection, the queue before a thread
+    took the request, and the driver's own loop."""
+    times: dict[str, list[float]] = defaultdict(list)
+    for name in ("access.log", "web.log"):
+        path = folder / name
+        if not path.exists():
+            continue
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            found = re.search(r"((?:GET|POST) \S+ )\d{3} (\d+) ms$", line)
+            if not found:
+                continue
+            for kind, pattern in SERVER_KINDS.items():
+                if pattern.match(found.group(1)):
+                    times[kind].append(int(found.group(2)) / 1000)
+    return {kind: _percentiles(values) for kind, values in times.items()}
 
 
 @dataclass
@@ -102,6 +133,7 @@ class Desk:
 
     def __init__(self, base: str, username: str, tally: Tally) -> None:
         self.username, self.tally = username, tally
+        self.version, self.page_at = "", 0.0  # of the inbox page last seen
         # Idle connections are dropped before the servers' keep-alive (gunicorn's 2 s)
         # closes them, so that a poll never races a closing connection.
         self.http = httpx.AsyncClient(base_url=base, timeout=TIMEOUT_S, follow_redirects=False,
@@ -143,18 +175,24 @@ class Desk:
                 return
         raise RuntimeError(f"{self.username} could not sign in")
 
-    def share_session(self, other: Desk) -> None:
-        """Sign in as `other` is: Kefu's session is a signed cookie, so a copy of it is a
-        session of its own to the server (the peak's few hundred sessions of 34 people
-        then cost 34 password checks, not hundreds)."""
-        self.http.cookies = httpx.Cookies(other.http.cookies)
+    async def changed(self) -> bool:
+        """What the open page's script asks every few seconds: whether its lists changed
+        (web/static/kefu.js); it reloads when they did, and every `REFRESH_SECONDS`."""
+        if time.monotonic() - self.page_at >= inbox_view.REFRESH_SECONDS:
+            return True
+        response = await self.request("poll", "GET", "/inbox/version")
+        if response.status_code != 200:
+            return True
+        return response.json().get("version") != self.version
 
     async def inbox(self) -> list[tuple[str, str, str, bool]]:
         """(task id, case number, title, only offered) of each task in the inbox."""
         response = await self.request("inbox", "GET", "/inbox")
+        self.page_at = time.monotonic()
         if response.status_code != 200:
             return []
         tree = html.fromstring(response.text)
+        self.version = "".join(tree.xpath('//*[@id="updated"]/@data-version'))
         rows = []
         for section in ("mine", "offered"):
             for row in tree.xpath(f'//section[@id="{section}"]//tbody/tr'):
@@ -184,16 +222,19 @@ class Desk:
 
 async def _poll(desk: Desk, peak: Peak, until: float) -> None:
     await asyncio.sleep(random.uniform(0, peak.poll_s))
+    await desk.inbox()
     while time.monotonic() < until and desk.tally.requests < peak.max_requests:
-        await desk.inbox()
         await asyncio.sleep(random.uniform(0.5, 1.5) * peak.poll_s)
+        if await desk.changed():
+            await desk.inbox()
 
 
 async def _work(desk: Desk, peak: Peak, until: float, registers: bool) -> None:
     """Do the steps in one's inbox; an agent also registers complaints between them."""
     next_register = time.monotonic() + random.uniform(0, peak.register_s)
+    rows = await desk.inbox()
     while time.monotonic() < until and desk.tally.requests < peak.max_requests:
-        for task_id, number, title, offered in await desk.inbox():
+        for task_id, number, title, offered in rows:
             if offered and not await desk.post_form("claim", f"/tasks/{task_id}/claim",
                                                     "/inbox", {}):
                 desk.tally.conflicts += 1
@@ -209,6 +250,7 @@ async def _work(desk: Desk, peak: Peak, until: float, registers: bool) -> None:
                 desk.tally.confirmed.append((number, "intake"))
             next_register = time.monotonic() + random.uniform(0.5, 1.5) * peak.register_s
         await asyncio.sleep(random.uniform(0.5, 1.5))
+        rows = await desk.inbox() if await desk.changed() else []
 
 
 async def _register(desk: Desk) -> str | None:
@@ -232,15 +274,10 @@ async def _peak(base: str, peak: Peak, clock: ClockFile) -> tuple[Tally, float]:
     pollers = [Desk(base, POLLING[i % len(POLLING)], tally) for i in range(peak.sessions)]
     workers = [Desk(base, name, tally) for name in AGENTS + HANDLERS]
     desks = pollers + workers
-    first: dict[str, Desk] = {}
-    for desk in desks:
-        first.setdefault(desk.username, desk)
-    signing_in = list(first.values())
-    for batch in range(0, len(signing_in), 8):
-        await asyncio.gather(*(d.login() for d in signing_in[batch:batch + 8]))
-    for desk in desks:
-        if desk is not first[desk.username]:
-            desk.share_session(first[desk.username])
+    # Each session signs in itself, as each browser does: sessions that shared a cookie
+    # also shared its row, whose "last seen" every request of theirs then waited to write.
+    for batch in range(0, len(desks), 8):
+        await asyncio.gather(*(d.login() for d in desks[batch:batch + 8]))
     began = time.monotonic()
     until = began + peak.seconds
     try:
@@ -300,9 +337,10 @@ def served(kind: str, web: int, folder: Path) -> Iterator[Installation]:
                 base = _address(processes[0], logs[0], r"serving on (http://\S+)")
             else:
                 gunicorn = str(Path(KEFU).with_name("gunicorn"))
-                processes.append(_start([gunicorn, "--workers", str(web), "--threads", "8",
-                                         "--bind", "127.0.0.1:0", "web.wsgi:app"],
-                                        env, logs[0]))
+                processes.append(_start(
+                    [gunicorn, "--workers", str(web), "--threads", THREADS, "--bind",
+                     "127.0.0.1:0", "--access-logfile", str(folder / "access.log"),
+                     "--access-logformat", ACCESS_FORMAT, "web.wsgi:app"], env, logs[0]))
                 base = _address(processes[0], logs[0], r"Listening at: (http://\S+)")
                 for n in (1, 2):
                     logs.append(folder / f"worker{n}.log")
@@ -399,6 +437,7 @@ def measure(kind: str, web: int, peak: Peak, keep: Path | None = None) -> dict[s
         tally, elapsed = asyncio.run(_peak(inst.base, peak, inst.clock))
         drained = _drain(inst)
         checks = _checks(inst, tally)
+        server = _server_ms(folder)
     return {
         "db": kind, "web_processes": web if kind == "postgres" else 1,
         "timer_workers": 2 if kind == "postgres" else "in process",
@@ -406,6 +445,8 @@ def measure(kind: str, web: int, peak: Peak, keep: Path | None = None) -> dict[s
         "steps": len(tally.confirmed), "steps_per_s": round(len(tally.confirmed) / elapsed, 2),
         "step_ms": _percentiles(tally.latencies["step"]),
         "inbox_ms": _percentiles(tally.latencies["inbox"]),
+        "poll_ms": _percentiles(tally.latencies["poll"]),
+        "in_server_ms": server,
         "claim_ms": _percentiles(tally.latencies["claim"]),
         "server_errors": sum(not f.endswith("no answer") for f in tally.failures),
         "no_answer": sum(f.endswith("no answer") for f in tally.failures),
@@ -430,15 +471,17 @@ def _folder(keep: Path | None, name: str) -> Iterator[Path]:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = ["| database | web processes | sessions | steps/s | step p50 / p95 / p99 (ms) | "
-             "inbox p50 / p95 / p99 (ms) | 5xx / no answer | lost / doubled | "
-             "deadlines fired (late) | escalations | audit | locked |",
-             "| --- " * 12 + "|"]
+             "inbox page p50 / p95 / p99 (ms) | inbox poll p50 / p95 / p99 (ms) | "
+             "5xx / no answer | lost / doubled | deadlines fired (late) | escalations | "
+             "audit | locked |",
+             "| --- " * 13 + "|"]
     for r in results:
-        s, i = r["step_ms"], r["inbox_ms"]
+        s, i, p = r["step_ms"], r["inbox_ms"], r["poll_ms"]
         lines.append(
             f"| {r['db']} | {r['web_processes']} | {r['sessions']} | {r['steps_per_s']} | "
             f"{s.get('p50')} / {s.get('p95')} / {s.get('p99')} | "
             f"{i.get('p50')} / {i.get('p95')} / {i.get('p99')} | "
+            f"{p.get('p50')} / {p.get('p95')} / {p.get('p99')} | "
             f"{r['server_errors']} / {r['no_answer']} | "
             f"{r['lost_steps']} / {r['doubled_steps']} | {r['deadlines_fired']} "
             f"({r['deadlines_due_not_fired']}) | {r['escalations']} | "
@@ -483,7 +526,8 @@ def _update_readme(rows: str, peak: Peak) -> None:
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
     when = datetime.now().astimezone().isoformat(timespec="seconds")
-    note = (f"\n{peak.sessions} sessions polling every ~{peak.poll_s:g} s, {len(AGENTS)} agents "
+    note = (f"\n{peak.sessions} sessions asking for their inbox's version every "
+            f"~{peak.poll_s:g} s, {len(AGENTS)} agents "
             f"registering every ~{peak.register_s:g} s, {len(HANDLERS)} handlers, "
             f"{peak.seconds:g} s; run {when}.\n")
     README.write_text(f"{head}{README_START}\n{rows}\n{note}{README_END}{tail}",

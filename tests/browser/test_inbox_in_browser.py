@@ -1,6 +1,6 @@
 """The inbox's own refresh in a real browser on `kefu serve`: it reloads at the URL of the
 filters applied, never while someone types in the search box or has a choice not applied
-(a meta refresh used to throw those away). The page's clock is Playwright's, moved on by
+(a meta refresh used to throw those away), and as soon as its lists changed. The page's clock is Playwright's, moved on by
 the test: no waiting."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.browser.test_complaint_in_browser import DESKTOP, Staff
+from tests.served.driver import COMPLAINT_INTAKE, Desk
+from web.views.inbox import POLL_SECONDS
 
 MINUTE = 60_000
 
@@ -41,4 +43,30 @@ def test_the_inbox_refreshes_itself_but_not_under_someones_fingers(
         updated = page.locator("#updated").inner_text()
         assert "更新于" in updated and updated != made  # a new page, three minutes later
     finally:
+        staff.context.close()
+
+
+def test_C3_an_open_inbox_shows_a_new_complaint_within_seconds_and_only_then_reloads(
+        browser: Any, server: dict[str, Any]) -> None:
+    """Between its minute reloads, the page asks every POLL_SECONDS whether its lists changed
+    (/inbox/version) and reloads as soon as they did: a duty supervisor sees a complaint
+    offered to them seconds after an agent registers it, without a reload before."""
+    staff = Staff(browser, server, DESKTOP)
+    page = staff.page
+    agent = Desk(server["base"], "agent01")
+    try:
+        staff.login("duty01")
+        page.clock.install()
+        staff.go("/inbox")
+        page.evaluate("window.kefuSamePage = true")  # gone if the page reloads
+        with page.expect_response(lambda r: "/inbox/version" in r.url):
+            page.clock.run_for(POLL_SECONDS * 1000 + 500)
+        assert page.evaluate("window.kefuSamePage === true")  # nothing changed: no reload
+        agent.login()
+        number = agent.start("complaint", COMPLAINT_INTAKE)
+        with page.expect_navigation():
+            page.clock.run_for(POLL_SECONDS * 1000 + 500)
+        assert number in page.locator("#offered").inner_text()
+    finally:
+        agent.close()
         staff.context.close()

@@ -82,6 +82,26 @@ document.addEventListener("DOMContentLoaded", function () {
       window.location.replace(refresh.dataset.refreshUrl || window.location.href);
     };
     if (every > 0) { window.setTimeout(look, every); }
+    // In between, it asks whether its lists changed (a digest, not the page), and reloads
+    // as soon as they did; an unchanged answer only says when it last looked.
+    var poll = 1000 * Number(refresh.dataset.poll || 0);
+    if (poll > 0 && refresh.dataset.versionUrl) {
+      var ask = function () {
+        if (document.hidden) { window.setTimeout(ask, poll); return; }
+        window.fetch(refresh.dataset.versionUrl, {credentials: "same-origin", cache: "no-store",
+                                                  headers: {"Accept": "application/json"}})
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (answer) {
+            if (answer && answer.version && answer.version !== refresh.dataset.version) {
+              look();
+              return;
+            }
+            if (answer && answer.updated) { refresh.textContent = answer.updated; }
+            window.setTimeout(ask, poll);
+          }, function () { window.setTimeout(ask, poll); });
+      };
+      window.setTimeout(ask, poll);
+    }
   }
   // A field shown only when another has a value (x-kefu-show-when): hidden otherwise, so
   // a personal leave shows no sick-leave fields. The server ignores what does not apply.

@@ -68,7 +68,7 @@ def load_user() -> None:
         return
     if engine.people.signin.touch_due(row, moment):  # a page's unit only reads: written after it
         write_after(store, lambda writer: engine.people.signin.touch(writer, sid, moment))
-    person = store.get(m.Person, row.person_id)
+    person = row.person
     g.person = person
     g.actor = actor_for(person)
 

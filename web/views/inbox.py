@@ -4,18 +4,29 @@ A busy agent has hundreds of tasks: each section is paged (`PAGE` a page, its ow
 number in the URL), and the search box finds tasks by their case the way the worklists do
 (`web.views.worklists.matches`: case number, last digits of the phone, category, words).
 Only the rows of the pages shown are summarised.
+
+An open inbox asks `/inbox/version` every `POLL_SECONDS` whether its lists changed and
+reloads only when they did: a few hundred people watching their inboxes then cost a few
+reads each, not a page each (issue 17: a page's rows, names and words are most of its
+time). It still reloads every `REFRESH_SECONDS`, for the time left on each task.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, g, render_template, request, url_for
+from flask import Blueprint, g, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 import engine
-from web.presentation.helpers import now, process_names, task_row
+from engine.messages import notifications
+from web.presentation.display import when
+from web.presentation.helpers import due, now, process_names, task_row
 from web.presentation.summaries import summaries
 from web.server import db
 from web.views.auth import login_required
@@ -33,8 +44,10 @@ REMINDERS = 10
 DUE_FILTERS = ("overdue", "soon", "none")
 #: Each section's own page number in the URL.
 PAGE_ARGS = {"mine": "page", "offered": "offered_page", "team": "team_page"}
-#: How often an open inbox looks again for new work (web/static/kefu.js, data-refresh).
+#: How often an open inbox reloads, for its "time left" (web/static/kefu.js, data-refresh),
+#: and how often it asks in between whether its lists changed (data-poll).
 REFRESH_SECONDS = 60
+POLL_SECONDS = 10
 #: Tasks read per section, most urgent first: enough for eight pages; a search or a filter
 #: looks through many more, so that it finds what lies beyond them.
 LIMIT, NARROWED_LIMIT = 200, 2000
@@ -91,40 +104,90 @@ def _page_url(section: str, page: int) -> str:
     return url_for("inbox.index", **params, _anchor=section)
 
 
+@dataclass(frozen=True)
+class _Lists:
+    """What an inbox lists, as the database holds it (before any row is described)."""
+    mine: list[Any]
+    offered: list[Any]
+    team: list[Any]
+    team_members: set[str]
+    reminders: Sequence[Any]
+
+
+def _lists(session: Any, limit: int) -> _Lists:
+    actor = g.actor
+    mine = engine.my_tasks(session, actor, limit)
+    offered = engine.claimable_tasks(session, actor, limit)
+    team = engine.team_of(session, g.person) - {actor.username}
+    team_items = list(engine.records.casefile.team_tasks(session, g.person, team, limit)
+                      ) if team else []
+    reminders = engine.reminders_for(session, actor, limit=REMINDERS)
+    return _Lists(list(mine), list(offered), team_items, team, reminders)
+
+
+def _limit() -> int:
+    return NARROWED_LIMIT if any(request.args.get(k) for k in NARROWING) else LIMIT
+
+
+def _version(lists: _Lists, moment: datetime) -> str:
+    """A digest of what would change the page besides the passing of time: each listed
+    task (whose it is, when it is due, whether it is overdue yet), the reminders and the
+    unread notices. The day is in it for the header's calendar warning."""
+    digest = hashlib.blake2b(digest_size=12)
+    for items in (lists.mine, lists.offered, lists.team):
+        for item in items:
+            digest.update(f"{item.id}|{item.assignee}|{item.candidate_user}|{item.due_at}|"
+                          f"{due(item.due_at, moment).state};".encode())
+        digest.update(b"/")
+    for reminder in lists.reminders:
+        digest.update(f"{reminder.id}|{reminder.fired_at};".encode())
+    unread = notifications.unread_count(db.session(), g.actor.username)
+    digest.update(f"/{unread}/{moment.date()}".encode())
+    return digest.hexdigest()
+
+
+@bp.get("/inbox/version")
+@login_required
+def version() -> Any:
+    """What an open inbox polls: its lists' digest, and the words for "checked just now"."""
+    moment = now()
+    answer = jsonify(version=_version(_lists(db.session(), _limit()), moment),
+                     updated=_("Updated %(time)s", time=when(moment)))
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
 @bp.get("/inbox")
 @login_required
 def index() -> Any:
     session = db.session()
     moment = now()
-    actor = g.actor
-    limit = NARROWED_LIMIT if any(request.args.get(k) for k in NARROWING) else LIMIT
-    mine = [task_row(i, moment) for i in engine.my_tasks(session, actor, limit)]
-    offered = [task_row(i, moment) for i in engine.claimable_tasks(session, actor, limit)]
-    team_rows: list[dict[str, Any]] = []
-    members: list[Any] = []
-    team = engine.team_of(session, g.person) - {actor.username}
-    if team:
-        members = _members(session, team)
-        team_rows = [task_row(item, moment) for item in
-                     engine.records.casefile.team_tasks(session, g.person, team, limit)]
-    reminders = _with_numbers(session, engine.reminders_for(session, actor, limit=REMINDERS))
+    lists = _lists(session, _limit())
+    mine = [task_row(i, moment) for i in lists.mine]
+    offered = [task_row(i, moment) for i in lists.offered]
+    team_rows = [task_row(i, moment) for i in lists.team]
+    reminders = _with_numbers(session, lists.reminders)
     everything = mine + offered + team_rows
     categories = sorted({(r["case"].category, r["category"]) for r in everything
                          if r["case"].category})
     found = _found(everything)
+    limit = _limit()
     sections = {name: {**_paged(name, _filtered(rows, found)),
                        "cut": limit if len(rows) >= limit else 0}
                 for name, rows in (("mine", mine), ("offered", offered), ("team", team_rows))}
     shown = [r for s in sections.values() for r in s["rows"]]
     _describe(shown)
+    members = _members(session, lists.team_members) if lists.team_members else []
     _eligible(sections["team"]["rows"], members)
     # The filters as applied: what the pagers and the refresh keep.
     args = {k: v for k, v in request.args.items() if k not in PAGE_ARGS.values() and v}
     return render_template(
         "inbox/inbox.html", sections=sections, mine=mine, offered=offered,
-        members=members, processes=process_names(), categories=categories, sorts=SORTS,
-        args=args, all_args=request.args, now=moment, reminders=reminders,
+        members=members, processes=process_names(), categories=categories,
+        sorts=SORTS, args=args, all_args=request.args, now=moment, reminders=reminders,
         searched=found is not None, refresh_seconds=REFRESH_SECONDS,
+        poll_seconds=POLL_SECONDS, version=_version(lists, moment),
+        version_url=url_for("inbox.version", **request.args),
         overdue=sum(1 for r in mine + offered if r["due"].state == "overdue"))
 
 

@@ -214,3 +214,54 @@ def test_inbox_names_a_process_as_its_newest_deployment_does(
                                   deployed.clock.now())
     page = text_of(client.get("/inbox"))
     assert "客户投诉" in page and "投诉处理" not in page
+
+
+def _version(client) -> str:
+    answer = client.get("/inbox/version")
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    return answer.get_json()["version"]
+
+
+def test_C3_an_open_inbox_is_told_when_its_lists_change_and_only_then(
+        client, auth, deployed, people, clock) -> None:
+    """What the page's script polls (/inbox/version): the page's own digest while nothing it
+    lists changed, a new one when a task is offered or claimed; someone else's work leaves
+    it as it was."""
+    auth.as_user("agent02")
+    bystander = _version(client)
+    auth.as_user("duty01")
+    page = client.get("/inbox").get_data(as_text=True)
+    shown = re.search(r'data-version="([0-9a-f]+)"', page).group(1)
+    assert _version(client) == shown
+    clock.advance(minutes=1)
+    assert _version(client) == shown  # time passing alone: the minute reload's job
+    number = register(deployed, people["agent01"])
+    offered = _version(client)
+    assert offered != shown
+    page = client.get("/inbox").get_data(as_text=True)
+    assert re.search(r'data-version="([0-9a-f]+)"', page).group(1) == offered
+    assert number in _section(page, "offered")
+    with deployed.session() as s:
+        engine.claim_task(deployed, s, open_tasks(deployed, number)[0].id, people["duty01"])
+    assert _version(client) not in (offered, shown)  # from "to claim" to "mine"
+    assert client.get("/inbox/version").get_json()["updated"].startswith("更新于 ")
+    auth.as_user("agent02")
+    assert _version(client) == bystander  # agent01's complaint is not in agent02's inbox
+
+
+def test_C3_the_inbox_poll_falls_overdue_with_the_task(client, auth, deployed, people,
+                                                      clock) -> None:
+    number = register(deployed, people["agent01"])
+    _set_due(deployed, number, clock.now() + timedelta(minutes=30))
+    auth.as_user("duty01")
+    before = _version(client)
+    clock.advance(minutes=10)
+    assert _version(client) == before
+    clock.advance(minutes=25)  # now past its due time: the page would show it overdue
+    assert _version(client) != before
+
+
+def test_inbox_poll_asks_for_a_sign_in_and_tells_nothing_without_one(client) -> None:
+    answer = client.get("/inbox/version")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    assert b"data-version" not in answer.data and answer.is_json is False
