@@ -69,7 +69,10 @@ POLLING = AGENTS + HANDLERS + ["vip01", "vip02", "qa01", "net01", "nethead", "mk
 STEP_DATA = {title: data for _, title, data in COMPLAINT_STEPS}
 #: The installation's hours for C9's escalations in the peak, and its timer re-check.
 SHORT_TIMERS = {"KEFU_ESCALATION_FIRST_HOURS": "1", "KEFU_ESCALATION_SECOND_HOURS": "1",
-                "KEFU_TIMER_RECHECK_SECONDS": "1"}
+                "KEFU_TIMER_RECHECK_SECONDS": "1",
+                # Sessions last as long in real time as they would at the peak: at ten
+                # minutes a second, 120 minutes idle was 12 s and a poll's gap signed out.
+                "KEFU_SESSION_IDLE_MINUTES": "100000", "KEFU_SESSION_ABSOLUTE_HOURS": "10000"}
 
 
 @dataclass(frozen=True)
