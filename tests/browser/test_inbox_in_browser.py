@@ -1,7 +1,7 @@
 """The inbox's own refresh in a real browser on `kefu serve`: it reloads at the URL of the
 filters applied, never while someone types in the search box or has a choice not applied
-(a meta refresh used to throw those away), and as soon as its lists changed. The page's clock is Playwright's, moved on by
-the test: no waiting."""
+(a meta refresh used to throw those away), and as soon as its lists changed. The page's
+clock is Playwright's, moved on by the test: no waiting."""
 
 from __future__ import annotations
 
