@@ -27,12 +27,12 @@ CONNECTION_LIMIT = 1000
 #: each had to wait for another thread's page to hand it back, up to 5 ms a round trip.
 SWITCH_INTERVAL_S = 0.0005
 StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def tune_threads() -> None:
     """Set for a process that serves requests from a pool of threads (waitress, gthread)."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class AccessLog:

@@ -24,12 +24,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 import engine
-from engine.messages import notifications
 from web.presentation.display import when
 from web.presentation.helpers import due, now, process_names, task_row
 from web.presentation.summaries import summaries
 from web.server import db
 from web.views.auth import login_required
+from web.views.notices import unread_count
 from web.views.worklists import matches
 
 bp = Blueprint("inbox", __name__)
@@ -141,8 +141,7 @@ def _version(lists: _Lists, moment: datetime) -> str:
         digest.update(b"/")
     for reminder in lists.reminders:
         digest.update(f"{reminder.id}|{reminder.fired_at};".encode())
-    unread = notifications.unread_count(db.session(), g.actor.username)
-    digest.update(f"/{unread}/{moment.date()}".encode())
+    digest.update(f"/{unread_count()}/{moment.date()}".encode())
     return digest.hexdigest()
 
 
@@ -162,7 +161,8 @@ def version() -> Any:
 def index() -> Any:
     session = db.session()
     moment = now()
-    lists = _lists(session, _limit())
+    limit = _limit()
+    lists = _lists(session, limit)
     mine = [task_row(i, moment) for i in lists.mine]
     offered = [task_row(i, moment) for i in lists.offered]
     team_rows = [task_row(i, moment) for i in lists.team]
@@ -171,7 +171,6 @@ def index() -> Any:
     categories = sorted({(r["case"].category, r["category"]) for r in everything
                          if r["case"].category})
     found = _found(everything)
-    limit = _limit()
     sections = {name: {**_paged(name, _filtered(rows, found)),
                        "cut": limit if len(rows) >= limit else 0}
                 for name, rows in (("mine", mine), ("offered", offered), ("team", team_rows))}

@@ -28,6 +28,14 @@ def state_names() -> dict[str, str]:
             notifications.FAILED: _("Failed")}
 
 
+def unread_count() -> int:
+    """The signed-in person's unread notices, read once a request: the header shows it,
+    and the inbox's digest (web.views.inbox) counts it in."""
+    if "kefu_unread" not in g:
+        g.kefu_unread = notifications.unread_count(db.session(), g.actor.username)
+    return g.kefu_unread
+
+
 @bp.app_context_processor
 def header_counts() -> dict[str, Any]:
     """The header's unread count, and for administrators the failing messages."""
@@ -37,7 +45,7 @@ def header_counts() -> dict[str, Any]:
     session = db.session()
     try:
         failing = notifications.failing_count(session) if set(ADMINS) & actor.roles else 0
-        unread = notifications.unread_count(session, actor.username)
+        unread = unread_count()
     except SQLAlchemyError:  # an error page after the database failed: show it without counts
         return {"notice_counts": {"unread": 0, "failing": 0}}
     return {"notice_counts": {"unread": unread, "failing": failing}}
