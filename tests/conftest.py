@@ -27,7 +27,8 @@ import engine
 from engine import FixedClock, Kefu, Settings
 from engine.cases import workflows
 from engine.cases.frontier import frontier
-from engine.cases.serializer import dump_workflow_in_full
+from engine.cases.past import past_pending
+from engine.cases.serializer import as_spiffworkflow, dump_workflow_in_full
 from engine.people.organisation import DEMO_FILE
 from engine.persistence.db import Database
 from engine.persistence.models import Base, Case
@@ -89,7 +90,7 @@ def saved_as_spiffworkflow_would(kefu: Kefu, session: Session, case: Case,
     where = frontier(workflow)
     assert where.ready == _walked(workflow.task_tree, state=TaskState.READY)
     assert set(where.waiting) == set(_walked(workflow.task_tree, state=TaskState.WAITING))
-    assert json.loads(case.workflow_state) == json.loads(dump_workflow_in_full(workflow))
+    assert as_spiffworkflow(case.workflow_state) == json.loads(dump_workflow_in_full(workflow))
 
 
 def _walked(first: Task, **kwargs: Any) -> list[Task]:
@@ -99,19 +100,27 @@ def _walked(first: Task, **kwargs: Any) -> list[Task]:
 @pytest.fixture(autouse=True)
 def scans_as_spiffworkflow_would(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every task query and waiting-task update the engine makes in the tests is checked
-    against SpiffWorkflow's own tree walk (engine.cases.workflows answers them from the tables)."""
+    against SpiffWorkflow's own tree walk (engine.cases.workflows answers them from the tables).
+
+    Not while a restored case's settled past is pending (engine.cases.past): the walk would
+    restore it, and the step would no longer be the one a worker makes. Such steps are
+    checked at their save, against a full conversion (`saved_as_spiffworkflow_would`), and
+    their scans are checked whenever the whole tree is restored (the suite's default, with
+    workflows kept live)."""
     table_scan = workflows._TableScans.get_tasks_iterator
     waiting_tasks = workflows.waiting_tasks
 
     def get_tasks_iterator(self: Any, first_task: Task | None = None,
                            **kwargs: Any) -> Iterator[Task]:
         found = list(table_scan(self, first_task, **kwargs))
-        assert found == _walked(first_task or self.task_tree, **kwargs), kwargs
+        if not past_pending(self):
+            assert found == _walked(first_task or self.task_tree, **kwargs), kwargs
         return iter(found)
 
     def waiting(workflow: Any) -> list[Task]:
         found = waiting_tasks(workflow)
-        assert found == list(TaskIterator(workflow.task_tree, state=TaskState.WAITING))
+        if not past_pending(workflow):
+            assert found == list(TaskIterator(workflow.task_tree, state=TaskState.WAITING))
         return found
 
     monkeypatch.setattr(workflows._TableScans, "get_tasks_iterator", get_tasks_iterator)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from SpiffWorkflow.util.task import TaskState
 
+from engine.cases.past import present_tasks
 from engine.cases.workflows import in_tree_order
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def frontier(workflow: BpmnWorkflow) -> Frontier:
     """The ready and waiting tasks of a top-level workflow and its unfinished subprocesses."""
     found = Frontier()
     for flow in _open_workflows(workflow):
-        for task in flow.tasks.values():
+        for task in present_tasks(flow):
             state = task.state
             if state == TaskState.READY:
                 found.ready.append(task)
@@ -57,6 +58,6 @@ def _open_workflows(workflow: BpmnWorkflow) -> Iterator[BpmnWorkflow]:
     does not look into a finished subprocess)."""
     yield workflow
     for subprocess in workflow.subprocesses.values():
-        parent = workflow.get_task_from_id(subprocess.parent_task_id)
+        parent = workflow.get_task_from_id(subprocess.parent_task_id)  # never in the past
         if parent is not None and not parent.state & TaskState.FINISHED_MASK:
             yield subprocess

@@ -75,3 +75,16 @@ def _tasks(text: str, idx: int, out: dict[str, str]) -> tuple[dict[str, Any], in
         out[key] = text[start:end]
         return value, end
     return _members(text, idx, task)
+
+
+def read_members(text: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The members of an object written without its braces (a case's settled past,
+    engine.cases.serializer), and each member's text."""
+    out: dict[str, str] = {}
+    value, _end = _tasks(f"{{{text}}}", 0, out)
+    return value, out
+
+
+def read_value(text: str, idx: int) -> tuple[Any, int]:
+    """The compact JSON value at `idx`, and where it ends."""
+    return _scan(text, idx)

@@ -25,11 +25,13 @@ from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.cases.past import present_tasks, restore_every_past
 from engine.errors import ScriptError
 from engine.scripting.script_limits import Limits
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from uuid import UUID
 
     from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow
     from SpiffWorkflow.task import Task
@@ -66,6 +68,18 @@ class _TableScans:
 
 
 class KefuWorkflow(_TableScans, BpmnWorkflow):
+    def get_task_from_id(self, task_id: Any) -> Task | None:
+        """As SpiffWorkflow's, looking in the subprocesses before the settled past
+        (engine.cases.past), which holds neither a subprocess's task nor an open one."""
+        found = dict.get(self.tasks, task_id)
+        if found is not None:
+            return found
+        for subprocess in self.subprocesses.values():
+            found = dict.get(subprocess.tasks, task_id)
+            if found is not None:
+                return found
+        return super().get_task_from_id(task_id)
+
     def create_subprocess(self, my_task: Task, spec_name: str) -> KefuSubWorkflow:
         """A call activity or subprocess starts, unless it would nest deeper than the
         installation allows: a process that calls itself (through others too) would
@@ -88,7 +102,7 @@ class KefuSubWorkflow(_TableScans, BpmnSubWorkflow):
 
 def waiting_tasks(workflow: BpmnBaseWorkflow) -> list[Task]:
     """The waiting tasks `update_waiting_tasks` visits, in the order it visits them."""
-    waiting = [t for t in workflow.tasks.values() if t._state == TaskState.WAITING]
+    waiting = [t for t in present_tasks(workflow) if t._state == TaskState.WAITING]
     return in_tree_order(workflow, waiting)
 
 
@@ -97,7 +111,7 @@ def _matching(workflow: BpmnBaseWorkflow, state: int, manual: bool | None) -> li
     ones not started inside it)."""
     flows = [workflow, *(s for s in workflow.top_workflow.subprocesses.values()
                          if s is not workflow)]
-    found = [t for flow in flows for t in flow.tasks.values() if t._state == state]
+    found = [t for flow in flows for t in present_tasks(flow) if t._state == state]
     if manual is not None:
         found = [t for t in found if t.task_spec.manual == manual]
     return found
@@ -109,7 +123,14 @@ def in_tree_order(workflow: BpmnBaseWorkflow, tasks: list[Task]) -> list[Task]:
     subprocess's task: SpiffWorkflow's order."""
     inside = [task for task in tasks if _within(task.workflow, workflow)]
     if len(inside) > 1:
-        inside.sort(key=_position)
+        places = [_position(task) for task in inside]
+        if len({top for top, _ in places}) > 1:
+            # Their paths part in the settled past (engine.cases.past), which tells which
+            # comes first: restored. Tasks that run together meet below it.
+            restore_every_past(workflow.top_workflow)
+            places = [_position(task) for task in inside]
+        order = sorted(range(len(inside)), key=lambda i: places[i][1])
+        inside = [inside[i] for i in order]
     return inside
 
 
@@ -121,20 +142,24 @@ def _within(inner: BpmnBaseWorkflow, outer: BpmnBaseWorkflow) -> bool:
     return True
 
 
-def _position(task: Task) -> list[int]:
+def _position(task: Task) -> tuple[UUID | None, list[int]]:
     """Child indices from the top workflow's root down to the task; -1 enters a subprocess
     (its root comes before the children of its task). Costs the task's depth, not the size
-    of the tree."""
+    of the tree. Where the walk up meets the settled past, the indices start from the
+    restored task it reached (given first; None: the root)."""
     path: list[int] = []
     while True:
         tasks = task.workflow.tasks
         while task._parent is not None:
-            parent = tasks[task._parent]
+            parent = dict.get(tasks, task._parent)
+            if parent is None:
+                path.reverse()
+                return task.id, path
             path.append(parent._children.index(task.id))
             task = parent
         owner = task.workflow.parent_task_id  # at a root: of a subprocess, or the top
         if owner is None:
             path.reverse()
-            return path
+            return None, path
         path.append(-1)
         task = task.workflow.top_workflow.get_task_from_id(owner)

@@ -5,11 +5,10 @@ they answer equals SpiffWorkflow's own walk is checked on every call in the whol
 
 from __future__ import annotations
 
-import json
-
 from SpiffWorkflow.util.task import TaskState
 
 import engine
+from engine.cases.serializer import as_spiffworkflow
 from engine.cases.workflows import KefuSubWorkflow, KefuWorkflow
 from tests.complaints import CONTACT, JUSTIFIED, do, register
 
@@ -19,7 +18,7 @@ def test_stored_case_keeps_spiffworkflow_type_names_and_loads_as_kefu_classes(
     number = register(deployed, people["agent01"])
     do(deployed, number, "contact", people["duty01"], CONTACT)
     case = do(deployed, number, "judge", people["duty01"], JUSTIFIED)  # the C9 subprocess runs
-    stored = json.loads(case.workflow_state)
+    stored = as_spiffworkflow(case.workflow_state)
     assert stored["typename"] == "BpmnWorkflow"
     assert stored["subprocesses"]
     assert {s["typename"] for s in stored["subprocesses"].values()} == {"BpmnSubWorkflow"}
