@@ -467,8 +467,10 @@ def _remember_read(workflow: BpmnWorkflow, texts: TaskTexts) -> None:
     only the tasks that can change, not the case's whole past. Each text is what this
     module wrote for the task, whose record restores to the same task."""
     # A settled task kept with the present was written with its full data, not as
-    # SpiffWorkflow writes it: its text is read with the past's, if the past is restored.
+    # SpiffWorkflow writes it: that text is kept apart, and its SpiffWorkflow text is read
+    # with the past's, if the past is restored.
     memo = _finished.setdefault(workflow, {})  # one per case: saving reads it so
+    full = _full.setdefault(workflow, {})
     for sub_key, members in texts.items():
         each = workflow if sub_key is None else workflow.subprocesses[task_uuid(sub_key)]
         tasks = each.tasks
@@ -476,6 +478,7 @@ def _remember_read(workflow: BpmnWorkflow, texts: TaskTexts) -> None:
         for key, member in members.items():
             uid = task_uuid(key)
             if uid in kept_settled:
+                full[uid] = (kept_settled[uid], member)
                 continue
             task = dict.__getitem__(tasks, uid)
             check = _unchanged_if(task)
