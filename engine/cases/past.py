@@ -34,6 +34,9 @@ class PastTable(dict[UUID, Task]):
         super().__init__()
         #: The stored past, until restored by `restore(self, pending)`.
         self.pending: str | None = pending
+        #: The settled tasks restored with the present whose text `pending` also holds,
+        #: each with what that text depends on (engine.cases.serializer keeps both).
+        self.checks: dict[UUID, tuple[Any, ...]] = {}
         self._restore = restore
 
     def restore_past(self) -> None:

@@ -139,7 +139,7 @@ def _restore_past(workflow: BpmnWorkflow, task_from_dict: Any, table: PastTable,
     dict.clear(table)
     dict.update(table, tasks)
     memo = _finished.setdefault(workflow.top_workflow, {})
-    checks: dict[UUID, tuple[Any, ...]] = getattr(table, "checks", {})
+    checks = table.checks
     for key, member in members.items():
         uid = task_uuid(key)
         check = checks.get(uid) or _unchanged_if(dict.__getitem__(table, uid))
@@ -218,7 +218,7 @@ class _WorkflowText:
         settled tasks it holds that have changed since (a child added or dropped)
         rewritten; None where a task it holds is no longer settled (a reset)."""
         past: str = table.pending  # type: ignore[assignment]
-        checks: dict[UUID, tuple[Any, ...]] = table.checks  # type: ignore[attr-defined]
+        checks = table.checks
         now: dict[UUID, tuple[Any, ...]] = {}
         added = []
         for key, task in dict.items(table):
@@ -234,7 +234,7 @@ class _WorkflowText:
             return None
         if added:
             past = ",".join([past, *added])
-        table.pending, table.checks = past, now  # type: ignore[attr-defined]
+        table.pending, table.checks = past, now
         return past
 
     def _full_task(self, key: UUID, task: Task) -> str:
