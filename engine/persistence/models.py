@@ -49,11 +49,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class WorkflowState(TypeDecorator[str]):
-    """The workflow JSON. SQLite keeps it zlib-compressed (a BLOB in the TEXT column, which
-    SQLite allows): every save rewrites the state, and writing a long case's 45 kB of text
-    cost 1.5 ms of a step where its 7 kB compressed cost 0.2 ms (level 1: 0.14 ms to
-    compress, 0.07 ms to expand). PostgreSQL compresses it itself (lz4, `STATE_LZ4`). A row
-    still holding text (written before migration 0012_scale) reads as it is."""
+    """A case's stored workflow (engine.cases.serializer). SQLite keeps it zlib-compressed
+    (a BLOB in the TEXT column, which SQLite allows): every save rewrites the state, and
+    writing a long case's 45 kB of text cost 1.5 ms of a step where its 7 kB compressed
+    cost 0.2 ms (level 1: 0.14 ms to compress, 0.07 ms to expand). PostgreSQL compresses
+    it itself (lz4, `STATE_LZ4`). A row still holding text (written before migration
+    0012_scale) reads as it is."""
 
     impl = Text
     cache_ok = True
