@@ -169,6 +169,7 @@ class _WorkflowText:
         self.registry = serializer.registry
         self.workflow = workflow
         self.memo = _finished.setdefault(workflow, {})
+        self.full_memo = _full.setdefault(workflow, {})
 
     def text(self) -> str:
         workflow = self.workflow
@@ -240,7 +241,7 @@ class _WorkflowText:
     def _full_task(self, key: UUID, task: Task) -> str:
         """A settled task kept with the present, with its full data (no delta to its
         parent), so that it restores without its ancestors."""
-        memo = _full.setdefault(self.workflow, {})
+        memo = self.full_memo
         check = _settled_check(task)
         kept = memo.get(key)
         if kept is not None and kept[0] == check:
@@ -315,7 +316,7 @@ def _unchanged_if(task: Task) -> tuple[Any, ...] | None:
         parent = None if task._parent is None else dict.get(task.workflow.tasks, task._parent)
         if parent is not None and not parent._state & _FINISHED:
             return None
-        return state, task.last_state_change, list(task._children)
+        return _settled_check(task)
     if not task.data and not task.internal_data:
         parent = task.parent
         return (state, task.last_state_change, list(task._children), task.triggered,
@@ -380,7 +381,7 @@ def as_spiffworkflow(text: str) -> dict[str, Any]:
         flow = state["subprocesses"][key] if key else state
         tasks = {**flow["tasks"], **json.loads(f"{{{past}}}")}
         # Parents before children, as SpiffWorkflow writes them and needs them to restore.
-        flow["tasks"] = {key: tasks[key] for key in _tree_order(
+        flow["tasks"] = {task: tasks[task] for task in _tree_order(
             flow["root"], partial(_stored_children, tasks), tasks)}
     return state
 
