@@ -115,9 +115,8 @@ def disclose(session: Session, case: Case, actor: Actor, now: datetime, data: di
         record = {"fields": sorted(fields_shown), "purpose": purpose}
 
         def write(writer: Session) -> None:
-            viewed = case if writer is session else writer.get(Case, case.id, with_for_update=True)
-            history.append(writer, viewed, at=now, actor=actor.username, action=VIEW_ACTION,
-                           data=record)
+            history.append(writer, history.locked_head(writer, case), at=now,
+                           actor=actor.username, action=VIEW_ACTION, data=record)
             writer.flush()
         write_after(session, write)
         return Disclosure(full=True, recorded=sorted(fields_shown))

@@ -85,6 +85,19 @@ def append(session: Session, case: Case, *, at: datetime, actor: str, action: st
     return signed
 
 
+def locked_head(session: Session, case: Case) -> Case:
+    """The case as it stands now, its row locked until the commit, for a record that no
+    step of this unit of work prepared: a page that only shows a case (C12's full view or
+    lookup) read it without a lock, and a step or a deadline of another unit of work may
+    have moved its head since, so appending to what the page read would reuse a number.
+    What this unit of work already wrote is flushed first, so the reload keeps it."""
+    if case not in session:  # a unit of its own after a read-only one (write_after)
+        return session.get(Case, case.id, with_for_update=True)
+    session.flush()
+    session.refresh(case, with_for_update=True)
+    return case
+
+
 def purge_signature(key: bytes, case_number: str, history_count: int, history_head: str,
                     purged_at: datetime) -> str:
     message = json.dumps(["purge", case_number, history_count, history_head,

@@ -19,8 +19,8 @@ def record_lookup(session: Session, case: Case, actor: Actor, now: datetime, by:
     """`by` is what the caller gave: `number` or `phone`. Written after a read-only unit of
     work (a lookup only shows), like a full view (engine.records.disclosure)."""
     def write(writer: Session) -> None:
-        found = case if writer is session else writer.get(Case, case.id, with_for_update=True)
-        history.append(writer, found, at=now, actor=actor.username, action=LOOKUP_ACTION,
+        history.append(writer, history.locked_head(writer, case), at=now,
+                       actor=actor.username, action=LOOKUP_ACTION,
                        data={"by": by, "purpose": "lookup"})
         writer.flush()
     write_after(session, write)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import delete, select, update
 
 import engine
 from engine.persistence.models import Case, HistoryRecord, PurgeRecord
-from engine.records import checkpoints, history
+from engine.records import checkpoints, disclosure, history, lookup
 from engine.records.retention import CASE_CHILD_TABLES, purge_expired
 from tests.complaints import CONTACT, do, register, run_to_archive
 
@@ -178,3 +179,37 @@ def test_A1_histories_from_before_the_key_are_sealed_once_if_intact(deployed, pe
         assert checkpoints.seal_unkeyed(s, deployed.history_key) == (1, [broken])
     problems = _problems(deployed)
     assert problems and all(p.startswith(broken) for p in problems)
+
+
+def _full_view(session, case, actor, now) -> None:
+    disclosure.disclose(session, case, actor, now, {}, "task")
+
+
+def _lookup(session, case, actor, now) -> None:
+    lookup.record_lookup(session, case, actor, now, "number")
+
+
+@pytest.mark.parametrize("record", [_full_view, _lookup], ids=["full view", "lookup"])
+def test_C12_A1_a_view_recorded_by_a_writing_request_follows_a_head_moved_meanwhile(
+        record, database, deployed, people) -> None:
+    """The load test's 500 (issue 17): the C7 preview, a POST that shows the task again,
+    recorded its full view on the case as it had read it, while a timer worker wrote the
+    case's reminder; both records took the same number. The view is now appended to the
+    case's head as it stands, locked."""
+    if not database.is_postgres:
+        pytest.skip("on SQLite a writing unit of work holds the write lock from its start, "
+                    "so no other unit of work can move the head meanwhile")
+    number = register(deployed, people["agent01"])
+    with deployed.session() as request:  # the POST: it read the case without a lock
+        case = request.scalars(select(Case).where(Case.number == number)).one()
+        with deployed.session() as timer:  # meanwhile a deadline of the case fires
+            fired = timer.get(Case, case.id, with_for_update=True)
+            history.append(timer, fired, at=deployed.clock.now(), actor="system",
+                           action="urged", data={})
+        record(request, case, people["duty01"], deployed.clock.now())  # offered the contact
+    with deployed.session() as s:
+        actions = s.scalars(select(HistoryRecord.action).where(HistoryRecord.case_id == case.id)
+                            .order_by(HistoryRecord.seq)).all()
+    assert actions[-2:] == ["urged", disclosure.VIEW_ACTION if record is _full_view
+                            else lookup.LOOKUP_ACTION]
+    assert _problems(deployed) == []
