@@ -62,11 +62,12 @@ def load_user() -> None:
     if not isinstance(sid, str):
         return
     store, moment = db.session(), now()
-    row = engine.people.signin.live_session(store, db.kefu().settings, sid, moment)
+    settings = db.kefu().settings
+    row = engine.people.signin.live_session(store, settings, sid, moment)
     if row is None:
         session.pop("sid", None)
         return
-    if engine.people.signin.touch_due(row, moment):  # a page's unit only reads: written after it
+    if engine.people.signin.touch_due(row, settings, moment):  # written after a page's unit
         write_after(store, lambda writer: engine.people.signin.touch(writer, sid, moment))
     person = row.person
     g.person = person

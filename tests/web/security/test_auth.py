@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engine.persistence.models import Person
+from engine.persistence.signin_models import WebSession
 from tests.web.conftest import PASSWORD, set_password, text_of
 
 
@@ -64,6 +65,29 @@ def test_session_expires_after_its_lifetime_without_use(client, auth, clock) -> 
     clock.advance(minutes=auth.kefu.settings.session_idle_minutes + 1)
     response = client.get("/inbox")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_session_in_use_stays_signed_in_and_its_use_is_written_once_in_a_while(
+        client, auth, clock) -> None:
+    """Every page would otherwise be a write: the session's last use is written when a
+    hundredth of the idle timeout has passed, and that is enough to keep it alive."""
+    auth.login("agent01")
+    idle = auth.kefu.settings.session_idle_minutes
+
+    def last_seen():
+        with auth.kefu.session() as s:
+            return s.scalars(select(WebSession.last_seen_at)).one()
+    signed_in = last_seen()
+    clock.advance(minutes=idle / 100 * 0.9)
+    assert client.get("/inbox").status_code == 200
+    assert last_seen() == signed_in  # within a hundredth of the timeout: nothing written
+    clock.advance(minutes=idle / 100 * 0.1)
+    assert client.get("/inbox").status_code == 200
+    assert last_seen() == clock.now()
+    for _ in range(3):  # used for three idle timeouts, a little more each time
+        clock.advance(minutes=idle * 0.9)
+        assert client.get("/inbox").status_code == 200
+    assert last_seen() == clock.now()
 
 
 def test_session_cookie_is_httponly_and_samesite(client, auth) -> None:
