@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.people.roles import Actor, may_act
-from engine.persistence.db import write_after
 from engine.persistence.models import Case, TaskItem
 from engine.records import history
 
@@ -112,12 +111,8 @@ def disclose(session: Session, case: Case, actor: Actor, now: datetime, data: di
     if case.complainant_phone and "complainant_phone" not in fields_shown:
         fields_shown.append("complainant_phone")
     if full and fields_shown:
-        record = {"fields": sorted(fields_shown), "purpose": purpose}
-
-        def write(writer: Session) -> None:
-            history.append(writer, history.locked_head(writer, case), at=now,
-                           actor=actor.username, action=VIEW_ACTION, data=record)
-            writer.flush()
-        write_after(session, write)
+        history.append_reading(session, case, at=now, actor=actor.username,
+                               action=VIEW_ACTION,
+                               data={"fields": sorted(fields_shown), "purpose": purpose})
         return Disclosure(full=True, recorded=sorted(fields_shown))
     return Disclosure(full=full)

@@ -22,6 +22,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine.persistence import batch
+from engine.persistence.db import write_after
 from engine.persistence.models import Case, HistoryRecord
 
 GENESIS = "0" * 64
@@ -85,13 +86,25 @@ def append(session: Session, case: Case, *, at: datetime, actor: str, action: st
     return signed
 
 
-def locked_head(session: Session, case: Case) -> Case:
-    """The case as it stands now, its row locked until the commit, for a record that no
-    step of this unit of work prepared: a page that only shows a case (C12's full view or
-    lookup) read it without a lock, and a step or a deadline of another unit of work may
-    have moved its head since, so appending to what the page read would reuse a number.
-    What this unit of work already wrote is flushed first, so the reload keeps it."""
-    if case not in session:  # a unit of its own after a read-only one (write_after)
+def append_reading(session: Session, case: Case, *, at: datetime, actor: str, action: str,
+                   data: dict[str, Any]) -> None:
+    """Record that someone read the case (C12's full view, a caller lookup): in this unit
+    of work if it writes, else in one of its own right after it commits (`write_after`).
+    No step of the unit prepared this record, so it goes on the case's head as it stands,
+    its row locked."""
+    def write(writer: Session) -> None:
+        append(writer, _locked_head(writer, case), at=at, actor=actor, action=action,
+               data=data)
+        writer.flush()
+    write_after(session, write)
+
+
+def _locked_head(session: Session, case: Case) -> Case:
+    """The case as it stands now, its row locked until the commit: the page read it without
+    a lock, and a step or a deadline of another unit of work may have moved its head since,
+    so appending to what the page read would reuse a number. What this unit of work
+    already wrote is flushed first, so the reload keeps it."""
+    if case not in session:  # a unit of its own after a read-only one
         return session.get(Case, case.id, with_for_update=True)
     session.flush()
     session.refresh(case, with_for_update=True)

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from engine.people.roles import Actor
-from engine.persistence.db import write_after
 from engine.persistence.models import Case
 from engine.records import history
 
@@ -18,9 +17,5 @@ LOOKUP_ACTION = "looked_up"
 def record_lookup(session: Session, case: Case, actor: Actor, now: datetime, by: str) -> None:
     """`by` is what the caller gave: `number` or `phone`. Written after a read-only unit of
     work (a lookup only shows), like a full view (engine.records.disclosure)."""
-    def write(writer: Session) -> None:
-        history.append(writer, history.locked_head(writer, case), at=now,
-                       actor=actor.username, action=LOOKUP_ACTION,
-                       data={"by": by, "purpose": "lookup"})
-        writer.flush()
-    write_after(session, write)
+    history.append_reading(session, case, at=now, actor=actor.username, action=LOOKUP_ACTION,
+                           data={"by": by, "purpose": "lookup"})

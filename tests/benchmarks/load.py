@@ -545,8 +545,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         ([("postgres", int(n), peak) for n in args.web.split(",")]
          if args.db in ("postgres", "both") else [])
     results = []
-    for kind, web, share in runs:
-        results.append(measure(kind, web, share, args.keep))
+    for kind, web, run_peak in runs:
+        results.append(measure(kind, web, run_peak, args.keep))
         print(json.dumps(results[-1], ensure_ascii=False), flush=True)
     print(table(results))
     if args.out:
